@@ -1,0 +1,1 @@
+// The BLT engine lives here (in progress).

@@ -1,0 +1,1 @@
+// The hub-layout converter lives here (in progress).

@@ -1,0 +1,1 @@
+// The safetensors reader and writer live here (in progress).

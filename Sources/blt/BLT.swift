@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `blt`: the command-line front end of the ByteLatent engine. Each subcommand lives in its own file.
+@main
+struct BLT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blt",
+        abstract: "Run Meta's Byte Latent Transformer (BLT) on the CPU.",
+        subcommands: [
+            // one line per subcommand file
+        ]
+    )
+}

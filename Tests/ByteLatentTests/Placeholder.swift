@@ -1,0 +1,2 @@
+import XCTest
+final class ByteLatentTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

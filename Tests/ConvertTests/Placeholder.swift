@@ -1,0 +1,2 @@
+import XCTest
+final class ConvertTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
