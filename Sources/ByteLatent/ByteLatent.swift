@@ -1,1 +1,0 @@
-// The BLT engine lives here (in progress).

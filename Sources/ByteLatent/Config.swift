@@ -1,0 +1,239 @@
+import Foundation
+
+/// One Llama-style transformer stack: the entropy model, the local encoder, the global
+/// transformer and the local decoder each have one.
+public struct TransformerConfig: Sendable, Equatable {
+    public var hiddenSize: Int
+    public var layerCount: Int
+    public var headCount: Int
+    public var keyValueHeadCount: Int
+    public var intermediateSize: Int
+    public var normEpsilon: Float
+    public var ropeTheta: Double
+    /// Keys visible to query i are i − window < j ≤ i; nil means plain causal attention.
+    public var slidingWindow: Int?
+    public var maxPositions: Int
+
+    public var headDimension: Int { hiddenSize / headCount }
+
+    public init(hiddenSize: Int, layerCount: Int, headCount: Int, keyValueHeadCount: Int? = nil,
+                intermediateSize: Int, normEpsilon: Float = 1e-5, ropeTheta: Double,
+                slidingWindow: Int? = nil, maxPositions: Int) {
+        self.hiddenSize = hiddenSize
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.keyValueHeadCount = keyValueHeadCount ?? headCount
+        self.intermediateSize = intermediateSize
+        self.normEpsilon = normEpsilon
+        self.ropeTheta = ropeTheta
+        self.slidingWindow = slidingWindow
+        self.maxPositions = maxPositions
+    }
+}
+
+/// A `transformers` BLT config (`model_type: "blt"`), read from config.json. Values come from the
+/// file; defaults are used only where transformers 5.24 has them.
+public struct BLTConfig: Sendable, Equatable {
+    public var vocabularySize: Int
+    public var patcher: TransformerConfig
+    public var encoder: TransformerConfig
+    public var global: TransformerConfig
+    public var decoder: TransformerConfig
+    /// Each patch becomes k encoder-sized vectors (queries of the encoder cross-attention, keys of the decoder's).
+    public var crossAttentionK: Int
+    public var encoderCrossAttentionAllLayers: Bool
+    public var decoderCrossAttentionAllLayers: Bool
+    public var hashGroupSizes: [Int]
+    public var hashFunctionCount: Int
+    public var hashVocabularySize: Int
+    public var patchingThreshold: Float
+    public var maxPatchLength: Int?
+    public var patchInForward: Bool
+
+    /// Global input projection exists only when k · encoder hidden ≠ global hidden (blt-7b).
+    public var hasGlobalInputProjection: Bool { crossAttentionK * encoder.hiddenSize != global.hiddenSize }
+    public var hashTableCount: Int { hashFunctionCount * hashGroupSizes.count }
+
+    public init(contentsOf path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw BLTError.configUnreadable(path: path, reason: "the file does not exist or cannot be read")
+        }
+        let parsed: JSONValue
+        do { parsed = try JSONValue.parse(data) } catch {
+            throw BLTError.configUnreadable(path: path, reason: "it is not valid JSON")
+        }
+        guard case .object(let json) = parsed else {
+            throw BLTError.configUnreadable(path: path, reason: "the top level is not a JSON object")
+        }
+        try self.init(json: json)
+    }
+
+    public init(json: [String: JSONValue]) throws {
+        let root = JSONFields(json, path: "")
+        let modelType = try root.string("model_type", default: nil)
+        if modelType != "blt" {
+            if modelType == nil, json["args"] != nil {
+                throw BLTError.configInvalid(field: "model_type", reason: "is missing and the file has an \"args\" object: this is the original facebook/blt hub layout; convert it with `blt convert SRC DST`")
+            }
+            throw BLTError.unsupportedModelType(modelType ?? "(none)")
+        }
+        vocabularySize = try root.int("vocab_size", default: 260)
+        crossAttentionK = try root.int("cross_attn_k", default: 2)
+        hashGroupSizes = try root.intArray("encoder_hash_byte_group_size", default: [3, 4, 5, 6, 7, 8])
+        hashFunctionCount = try root.int("encoder_hash_byte_group_nb_functions", default: 1)
+        hashVocabularySize = try root.int("encoder_hash_byte_group_vocab", default: 500002)
+        patchingThreshold = Float(try root.double("patching_threshold", default: 1.335442066192627))
+        maxPatchLength = try root.optionalInt("max_patch_length")
+        patchInForward = try root.bool("patch_in_forward", default: true)
+        let patchingMode = try root.string("patching_mode", default: "entropy")
+        if patchingMode != "entropy" {
+            throw BLTError.configInvalid(field: "patching_mode", reason: "is '\(patchingMode ?? "")'; only entropy patching is supported")
+        }
+        let localWindow = try root.optionalInt("local_attention_window_len", default: 512)
+
+        let patcherJSON = try root.object("patcher_config")
+        let encoderJSON = try root.object("encoder_config")
+        let decoderJSON = try root.object("decoder_config")
+        let globalJSON = try root.object("global_config")
+        // transformers defaults (configuration_blt.py, 5.24): blt-1b sizes, patcher theta 1e4, others 5e5.
+        patcher = try Self.transformer(patcherJSON, hidden: 768, layers: 14, heads: 12, intermediate: 2048,
+                                       maxPositions: 8192, theta: 10_000,
+                                       window: try patcherJSON.optionalInt("sliding_window", default: 512))
+        encoder = try Self.transformer(encoderJSON, hidden: 1024, layers: 1, heads: 16, intermediate: nil,
+                                       maxPositions: 24576, theta: 500_000, window: localWindow)
+        decoder = try Self.transformer(decoderJSON, hidden: 1024, layers: 9, heads: 16, intermediate: 2816,
+                                       maxPositions: 24576, theta: 500_000, window: localWindow)
+        global = try Self.transformer(globalJSON, hidden: 2048, layers: 25, heads: 16, intermediate: 5632,
+                                      maxPositions: 4096, theta: 500_000, window: nil)
+        encoderCrossAttentionAllLayers = try encoderJSON.bool("cross_attn_all_layers", default: false)
+        decoderCrossAttentionAllLayers = try decoderJSON.bool("cross_attn_all_layers", default: true)
+        try validate(encoderK: try encoderJSON.int("cross_attn_k", default: 2),
+                     decoderK: try decoderJSON.int("cross_attn_k", default: 2),
+                     decoderGlobalSize: try decoderJSON.int("hidden_size_global", default: 2048))
+    }
+
+    private func validate(encoderK: Int, decoderK: Int, decoderGlobalSize: Int) throws {
+        if encoderK != crossAttentionK || decoderK != crossAttentionK {
+            throw BLTError.configInvalid(field: "cross_attn_k", reason: "differs between the model (\(crossAttentionK)), encoder_config (\(encoderK)) and decoder_config (\(decoderK))")
+        }
+        if decoderGlobalSize != global.hiddenSize {
+            throw BLTError.configInvalid(field: "decoder_config.hidden_size_global", reason: "is \(decoderGlobalSize) but global_config.hidden_size is \(global.hiddenSize)")
+        }
+        if encoder.hiddenSize != decoder.hiddenSize {
+            throw BLTError.configInvalid(field: "decoder_config.hidden_size", reason: "is \(decoder.hiddenSize) but the decoder starts from encoder states of size \(encoder.hiddenSize)")
+        }
+        if vocabularySize != Tokenizer.vocabularySize {
+            throw BLTError.configInvalid(field: "vocab_size", reason: "is \(vocabularySize); BLT's byte vocabulary has 260 ids")
+        }
+        if hashFunctionCount < 0 || hashFunctionCount > HashEmbedding.primes.count {
+            throw BLTError.configInvalid(field: "encoder_hash_byte_group_nb_functions", reason: "must be between 0 and \(HashEmbedding.primes.count)")
+        }
+        if hashGroupSizes.contains(where: { $0 < 1 }) || hashVocabularySize < 1 {
+            throw BLTError.configInvalid(field: "encoder_hash_byte_group_size", reason: "group sizes and the hash vocabulary must be positive")
+        }
+        if crossAttentionK < 1 { throw BLTError.configInvalid(field: "cross_attn_k", reason: "must be at least 1") }
+        if let m = maxPatchLength, m < 1 { throw BLTError.configInvalid(field: "max_patch_length", reason: "must be positive or null") }
+    }
+
+    private static func transformer(_ json: JSONFields, hidden: Int, layers: Int, heads: Int, intermediate: Int?,
+                                    maxPositions: Int, theta: Double, window: Int?) throws -> TransformerConfig {
+        let hiddenSize = try json.int("hidden_size", default: hidden)
+        let headCount = try json.int("num_attention_heads", default: heads)
+        let kvHeads = try json.optionalInt("num_key_value_heads") ?? headCount
+        // transformers falls back to int(8·hidden/3) when intermediate_size is null.
+        let intermediateSize = try json.optionalInt("intermediate_size", default: intermediate) ?? (8 * hiddenSize / 3)
+        var ropeTheta = try json.optionalDouble("rope_theta") ?? theta
+        if case .object(let rope) = json.raw["rope_parameters"] ?? .null {
+            let ropeFields = JSONFields(rope, path: json.path + "rope_parameters.")
+            if let type = try ropeFields.string("rope_type", default: "default"), type != "default" {
+                throw BLTError.configInvalid(field: ropeFields.path + "rope_type", reason: "is '\(type)'; only the default RoPE is supported")
+            }
+            ropeTheta = try ropeFields.optionalDouble("rope_theta") ?? ropeTheta
+        }
+        guard hiddenSize > 0, headCount > 0, hiddenSize % headCount == 0 else {
+            throw BLTError.configInvalid(field: json.path + "num_attention_heads", reason: "(\(headCount)) must divide hidden_size (\(hiddenSize))")
+        }
+        guard kvHeads > 0, headCount % kvHeads == 0 else {
+            throw BLTError.configInvalid(field: json.path + "num_key_value_heads", reason: "(\(kvHeads)) must divide num_attention_heads (\(headCount))")
+        }
+        guard (hiddenSize / headCount) % 2 == 0 else {
+            throw BLTError.configInvalid(field: json.path + "num_attention_heads", reason: "gives an odd head dimension; RoPE needs pairs")
+        }
+        if let w = window, w < 1 {
+            throw BLTError.configInvalid(field: json.path + "sliding_window", reason: "must be positive or null")
+        }
+        return TransformerConfig(
+            hiddenSize: hiddenSize, layerCount: try json.int("num_hidden_layers", default: layers),
+            headCount: headCount, keyValueHeadCount: kvHeads, intermediateSize: intermediateSize,
+            normEpsilon: Float(try json.double("rms_norm_eps", default: 1e-5)), ropeTheta: ropeTheta,
+            slidingWindow: window, maxPositions: try json.int("max_position_embeddings", default: maxPositions))
+    }
+}
+
+/// A parsed JSON value that keeps booleans, integers and floats apart (JSONSerialization on Linux
+/// cannot tell `true` from `1`).
+public enum JSONValue: Decodable, Equatable, Sendable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let b = try? container.decode(Bool.self) { self = .bool(b) }
+        else if let n = try? container.decode(Double.self) { self = .number(n) }
+        else if let s = try? container.decode(String.self) { self = .string(s) }
+        else if let a = try? container.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    public static func parse(_ data: Data) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: data) }
+}
+
+/// Typed access to a JSON object's fields, with errors that name the field.
+struct JSONFields {
+    let raw: [String: JSONValue]
+    let path: String
+    init(_ raw: [String: JSONValue], path: String) { self.raw = raw; self.path = path }
+
+    private func fail(_ key: String, _ reason: String) -> BLTError { .configInvalid(field: path + key, reason: reason) }
+    private func value(_ key: String) -> JSONValue? {
+        if case .null = raw[key] ?? .null { return nil }
+        return raw[key]
+    }
+
+    func object(_ key: String) throws -> JSONFields {
+        guard let v = value(key) else { return JSONFields([:], path: path + key + ".") }
+        guard case .object(let dict) = v else { throw fail(key, "must be an object") }
+        return JSONFields(dict, path: path + key + ".")
+    }
+    func optionalInt(_ key: String, default fallback: Int? = nil) throws -> Int? {
+        guard raw.keys.contains(key) else { return fallback }
+        guard let v = value(key) else { return nil }
+        guard case .number(let n) = v, n == n.rounded(), abs(n) < 9e15 else { throw fail(key, "must be an integer") }
+        return Int(n)
+    }
+    func int(_ key: String, default fallback: Int) throws -> Int { try optionalInt(key) ?? fallback }
+    func optionalDouble(_ key: String) throws -> Double? {
+        guard let v = value(key) else { return nil }
+        guard case .number(let n) = v else { throw fail(key, "must be a number") }
+        return n
+    }
+    func double(_ key: String, default fallback: Double) throws -> Double { try optionalDouble(key) ?? fallback }
+    func bool(_ key: String, default fallback: Bool) throws -> Bool {
+        guard let v = value(key) else { return fallback }
+        guard case .bool(let b) = v else { throw fail(key, "must be true or false") }
+        return b
+    }
+    func string(_ key: String, default fallback: String?) throws -> String? {
+        guard let v = value(key) else { return fallback }
+        guard case .string(let s) = v else { throw fail(key, "must be a string") }
+        return s
+    }
+    func intArray(_ key: String, default fallback: [Int]) throws -> [Int] {
+        guard let v = value(key) else { return fallback }
+        guard case .array(let items) = v else { throw fail(key, "must be a list of integers") }
+        return try items.map {
+            guard case .number(let n) = $0, n == n.rounded() else { throw fail(key, "must be a list of integers") }
+            return Int(n)
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// Negative log-likelihood of a sequence under its own next-byte logits.
+public enum Scoring {
+    public struct Score: Sendable, Equatable {
+        /// Σ −log p(ids[t+1] | ids[...t]) in nats, over every id after the first.
+        public var nllNats: Double
+        public var targets: Int
+        /// nll / ln 2 / targets: the reference's definition (the EOS target counts as a byte).
+        public var bitsPerByte: Double { targets == 0 ? 0 : nllNats / M_LN2 / Double(targets) }
+    }
+
+    /// Scores ids[from+1 ..< ids.count] using logits rows from ..< ids.count − 1.
+    public static func score(logits: [Float], ids: [Int32], from first: Int = 0, width: Int = Tokenizer.vocabularySize) -> Score {
+        var nll = 0.0
+        let targets = max(0, ids.count - 1 - first)
+        logits.withUnsafeBufferPointer { buffer in
+            for t in first ..< ids.count - 1 {
+                let row = buffer.baseAddress! + t * width
+                var maximum = -Float.infinity
+                for v in 0..<width { maximum = max(maximum, row[v]) }
+                var sum = 0.0
+                for v in 0..<width { sum += exp(Double(row[v] - maximum)) }
+                nll += log(sum) - Double(row[Int(ids[t + 1])] - maximum)
+            }
+        }
+        return Score(nllNats: nll, targets: targets)
+    }
+}

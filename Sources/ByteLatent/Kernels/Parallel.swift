@@ -1,0 +1,25 @@
+import Dispatch
+import Foundation
+
+/// Runs `body(i)` for i in 0..<count on Dispatch's pool (one thread per core). Used for the Swift
+/// loops (attention heads, gathers, pooling); it never runs at the same time as a BLAS call, so
+/// it does not oversubscribe OpenBLAS's own threads.
+func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    if count <= 1 {
+        if count == 1 { body(0) }
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: count, execute: body)
+}
+
+let coreCount = max(1, Foundation.ProcessInfo.processInfo.activeProcessorCount)
+
+/// Splits 0..<total into contiguous chunks of at least `minimumChunk` and runs them in parallel.
+func parallelChunks(_ total: Int, minimumChunk: Int = 64, _ body: (Range<Int>) -> Void) {
+    guard total > 0 else { return }
+    let chunkCount = max(1, min(total / max(minimumChunk, 1), coreCount * 4))
+    let chunk = (total + chunkCount - 1) / chunkCount
+    parallelFor((total + chunk - 1) / chunk) { c in
+        body(c * chunk ..< min(total, (c + 1) * chunk))
+    }
+}

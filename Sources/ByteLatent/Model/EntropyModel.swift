@@ -1,0 +1,58 @@
+import Foundation
+
+/// The entropy model (the "patcher"): a small byte-level LM whose next-byte entropy decides where
+/// patches begin. Its own transformer, sliding-window causal attention and RoPE θ.
+final class EntropyModel: @unchecked Sendable {
+    let tokenEmbedding: FloatMatrix
+    let transformer: TransformerStack
+    let norm: FloatMatrix
+    let lmHead: Linear
+    let config: TransformerConfig
+
+    init(_ weights: WeightLoader, config: TransformerConfig, vocabularySize: Int) throws {
+        self.config = config
+        let prefix = "model.patcher."
+        tokenEmbedding = try weights.matrix(prefix + "embed_tokens.weight", rows: vocabularySize, columns: config.hiddenSize)
+        transformer = try TransformerStack(weights, prefix: prefix, config: config)
+        norm = try weights.vector(prefix + "norm.weight", count: config.hiddenSize)
+        lmHead = try weights.linear(prefix + "lm_head", out: vocabularySize, in: config.hiddenSize)
+    }
+
+    /// Next-byte logits [ids.count, vocabulary] of the entropy model.
+    func logits(_ ids: [Int32]) -> [Float] {
+        var hidden = gatherRows(tokenEmbedding, ids)
+        transformer.forward(&hidden, count: ids.count)
+        return lmHead(rmsNorm(hidden, rows: ids.count, weight: norm, epsilon: config.normEpsilon), rows: ids.count)
+    }
+}
+
+/// Rows `ids` of an embedding matrix, as a new [ids.count, columns] buffer.
+func gatherRows(_ matrix: FloatMatrix, _ ids: [Int32]) -> [Float] {
+    let d = matrix.columns
+    var out = [Float](repeating: 0, count: ids.count * d)
+    out.withUnsafeMutableBufferPointer { dst in
+        for (t, id) in ids.enumerated() { (dst.baseAddress! + t * d).update(from: matrix.row(Int(id)), count: d) }
+    }
+    return out
+}
+
+/// Entropy in nats of softmax(logits) for each row of [rows, width] logits: −Σ p log p.
+public func entropies(logits: [Float], width: Int) -> [Float] {
+    let rows = width == 0 ? 0 : logits.count / width
+    return logits.withUnsafeBufferPointer { buffer in
+        (0..<rows).map { r in
+            let row = buffer.baseAddress! + r * width
+            var maximum = -Float.infinity
+            for v in 0..<width { maximum = max(maximum, row[v]) }
+            var sum = 0.0
+            for v in 0..<width { sum += exp(Double(row[v] - maximum)) }
+            let logSum = log(sum)
+            var entropy = 0.0
+            for v in 0..<width {
+                let logP = Double(row[v] - maximum) - logSum
+                entropy -= exp(logP) * logP
+            }
+            return Float(entropy)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+/// The global (latent) transformer: causal attention over patches, an optional input projection
+/// when k · encoder hidden ≠ global hidden, and no final norm (as in the reference).
+final class GlobalTransformer: @unchecked Sendable {
+    let inputProjection: Linear?
+    let stack: TransformerStack
+    let inputSize: Int
+
+    init(_ weights: WeightLoader, config: BLTConfig) throws {
+        inputSize = config.encoder.hiddenSize * config.crossAttentionK
+        inputProjection = config.hasGlobalInputProjection
+            ? try weights.linear("model.global_transformer.token_embedding_projection", out: config.global.hiddenSize, in: inputSize)
+            : nil
+        stack = try TransformerStack(weights, prefix: "model.global_transformer.", config: config.global)
+    }
+
+    /// `patchStates` is [P, k·encoder hidden] (the encoder's P·k rows viewed row-major).
+    func forward(_ patchStates: [Float], patchCount: Int) -> [Float] {
+        var hidden = inputProjection.map { $0(patchStates, rows: patchCount) } ?? patchStates
+        stack.forward(&hidden, count: patchCount)
+        return hidden
+    }
+}

@@ -1,0 +1,58 @@
+import Safetensors
+
+/// Hash n-gram embeddings: every position adds, for each hash function and each group size n,
+/// one row of a huge table indexed by a rolling hash of the last n ids. The fused table
+/// (`model.encoder_hash_tok_embedding.weight`, [functions·sizes·vocab, d]) stays memory-mapped;
+/// only the rows a text touches are read and converted.
+public struct HashEmbedding: @unchecked Sendable {
+    /// The reference's primes, one per hash function.
+    public static let primes: [Int64] = [
+        1_000_000_007, 5_915_587_277, 1_500_450_271, 3_267_000_013, 5_754_853_343, 4_093_082_899,
+        9_576_890_767, 3_628_273_133, 2_860_486_313, 5_463_458_053, 3_367_900_313,
+    ]
+
+    let table: Tensor
+    let groupSizes: [Int]
+    let functionCount: Int
+    let vocabularySize: Int
+
+    /// Hash ids of every position for one group size: Σ_j window[j]·prime^j over the last n ids
+    /// (oldest × prime⁰, left-padded with id 0), in wrapping Int64 like torch, then floor-mod.
+    public static func hashIDs(_ ids: [Int32], groupSize n: Int, prime: Int64, vocabularySize: Int) -> [Int] {
+        var powers = [Int64](repeating: 1, count: n)
+        for j in 1..<max(n, 1) { powers[j] = powers[j - 1] &* prime }
+        let modulus = Int64(vocabularySize)
+        return ids.indices.map { t in
+            var hash: Int64 = 0
+            for j in 0..<n {
+                let position = t - n + 1 + j
+                let id = position >= 0 ? Int64(ids[position]) : 0
+                hash = hash &+ id &* powers[j]
+            }
+            let remainder = hash % modulus
+            return Int(remainder < 0 ? remainder + modulus : remainder)
+        }
+    }
+
+    /// Adds every hash row to `embeddings` ([ids.count, d], already holding the byte embeddings).
+    func addHashRows(ids: [Int32], to embeddings: inout [Float]) {
+        let d = table.rowLength
+        var rowsPerPosition: [[Int]] = []
+        for f in 0..<functionCount {
+            for (g, n) in groupSizes.enumerated() {
+                let tableIndex = f * groupSizes.count + g
+                let hashes = Self.hashIDs(ids, groupSize: n, prime: Self.primes[f], vocabularySize: vocabularySize)
+                rowsPerPosition.append(hashes.map { $0 + tableIndex * vocabularySize })
+            }
+        }
+        embeddings.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            parallelChunks(ids.count, minimumChunk: 16) { positions in
+                for t in positions {
+                    // Same order as the reference: function by function, group size by group size.
+                    for rows in rowsPerPosition { table.addRow(rows[t], to: base + t * d) }
+                }
+            }
+        }
+    }
+}

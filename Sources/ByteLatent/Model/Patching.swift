@@ -1,0 +1,67 @@
+/// Entropy patching: where the entropy model is unsure of the next byte, a new patch begins.
+public enum Patching {
+    /// Patch start positions for `count` ids: 0 and 1 always start patches; t ≥ 2 starts one iff
+    /// H[t−1] > threshold (strict; H[0] is never used). Candidates run up to `lastCandidate`.
+    static func starts(entropies: [Float], count: Int, threshold: Float, lastCandidate: Int) -> [Int] {
+        var starts = [0, 1]
+        if lastCandidate >= 2 {
+            for t in 2...lastCandidate where entropies[t - 1] > threshold { starts.append(t) }
+        }
+        return starts
+    }
+
+    /// Patch lengths as transformers computes them in forward: they cover the `count` ids, and when
+    /// H[count−1] > threshold a zero-length trailing patch marks the boundary after the last byte
+    /// (the decoder then reads the just-completed patch). With `maxPatchLength`, long patches are
+    /// split into max, max, …, remainder and empty patches are dropped, as transformers does.
+    public static func patchLengths(entropies: [Float], threshold: Float, maxPatchLength: Int? = nil) -> [Int] {
+        let count = entropies.count
+        guard count > 0 else { return [] }
+        let s = starts(entropies: entropies, count: count, threshold: threshold, lastCandidate: count)
+        let lengths = zip(s, s.dropFirst() + [count]).map { $1 - $0 }
+        guard let m = maxPatchLength else { return lengths }
+        return lengths.flatMap { length -> [Int] in
+            guard length > 0 else { return [] }
+            return Array(repeating: m, count: length / m) + (length % m > 0 ? [length % m] : [])
+        }
+    }
+
+    /// The official facebookresearch/blt rule (`Patcher.patch`, threshold mode): with
+    /// `includeNextToken` the lengths sum to count + 1 (the last patch covers the unseen next slot).
+    public static func officialPatchLengths(entropies: [Float], threshold: Float, includeNextToken: Bool) -> [Int] {
+        let count = entropies.count
+        let total = includeNextToken ? count + 1 : count
+        let s = starts(entropies: entropies, count: count, threshold: threshold, lastCandidate: includeNextToken ? count : count - 1)
+        var lengths = zip(s, s.dropFirst() + [total]).map { $1 - $0 }
+        while lengths.last == 0 { lengths.removeLast() }   // the reference trims empty trailing patches
+        return lengths
+    }
+
+    /// Index of the patch holding each of `count` positions (−1 if none).
+    public static func patchIDs(lengths: some Collection<Int>, count: Int) -> [Int] {
+        var ids = [Int](repeating: -1, count: count)
+        var position = 0
+        for (patch, length) in lengths.enumerated() {
+            for t in position ..< min(count, position + length) { ids[t] = patch }
+            position += length
+        }
+        // transformers counts starts ≤ t, so positions past the last patch belong to it.
+        if position < count, !lengths.isEmpty { for t in position..<count { ids[t] = lengths.count - 1 } }
+        return ids
+    }
+
+    /// The global patch each byte's decoder cross-attention reads: patch ids over lengths[1...]
+    /// (dec_id[t] = patch(t + 1) − 1), i.e. the last patch completed before byte t + 1.
+    public static func decoderPatchIDs(lengths: [Int], count: Int) -> [Int] {
+        patchIDs(lengths: lengths.dropFirst(), count: count)
+    }
+
+    /// Byte range of each patch.
+    static func ranges(lengths: [Int]) -> [Range<Int>] {
+        var start = 0
+        return lengths.map { length in
+            defer { start += length }
+            return start ..< start + length
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class ByteLatentTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
