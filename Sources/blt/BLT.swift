@@ -7,7 +7,7 @@ struct BLT: ParsableCommand {
         commandName: "blt",
         abstract: "Run Meta's Byte Latent Transformer (BLT) on the CPU.",
         subcommands: [
-            // one line per subcommand file
+            PatchCommand.self,
         ]
     )
 }

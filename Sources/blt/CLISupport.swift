@@ -1,0 +1,18 @@
+import ArgumentParser
+import Foundation
+
+/// Reads a whole file, or standard input for "-", with an error that names the file.
+func readInput(_ path: String) throws -> [UInt8] {
+    if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ValidationError("cannot read '\(path)': no such file, or it is not readable")
+    }
+    return Array(data)
+}
+
+/// Prints one JSON object (sorted keys) on standard output.
+func printJSON(_ object: Any) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    FileHandle.standardOutput.write(data)
+    FileHandle.standardOutput.write("\n".data(using: .utf8)!)
+}

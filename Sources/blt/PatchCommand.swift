@@ -1,0 +1,80 @@
+import ArgumentParser
+import ByteLatent
+import Foundation
+
+struct PatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "patch",
+        abstract: "Split text into the model's entropy patches.",
+        discussion: """
+        Encodes BOS + bytes + EOS (--no-eos drops the EOS), runs the entropy model and prints the \
+        text with a '|' at every patch boundary, or with --json the ids, entropies (nats) and patch \
+        lengths (transformers' convention: they sum to the number of ids; the BOS is patch 0).
+
+        Example: blt patch --model Models/blt-tiny --text "Hello, world"
+        """)
+
+    @Option(name: .long, help: "Model directory (config.json + model.safetensors).")
+    var model: String
+
+    @Option(name: .long, help: "Text to patch (instead of FILE).")
+    var text: String?
+
+    @Argument(help: "File to patch ('-' for standard input).")
+    var file: String?
+
+    @Flag(name: .customLong("no-eos"), help: "Do not append the EOS id.")
+    var noEOS = false
+
+    @Option(name: .long, help: "Entropy threshold in nats (default: the model's patching_threshold).")
+    var threshold: Float?
+
+    @Flag(name: .long, help: "Print a JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        if (text == nil) == (file == nil) { throw ValidationError("give either FILE or --text STRING") }
+    }
+
+    func run() throws {
+        let bytes = try text.map { Array($0.utf8) } ?? readInput(file!)
+        let model = try BLTModel(directory: self.model)
+        let ids = Tokenizer.encode(bytes, addEOS: !noEOS)
+        let entropies = try model.entropies(ids)
+        let lengths = model.patchLengths(entropies: entropies, threshold: threshold)
+        if json {
+            try printJSON([
+                "ids": ids.map(Int.init), "entropies": entropies.map(Double.init), "patch_lengths": lengths,
+                "threshold": Double(threshold ?? model.config.patchingThreshold),
+                "patches": lengths.filter { $0 > 0 }.count, "bytes": bytes.count,
+            ] as [String: Any])
+        } else {
+            var pieces: [String] = []
+            var start = 0
+            for length in lengths where length > 0 {
+                pieces.append(display(ids[start ..< start + length]))
+                start += length
+            }
+            print(pieces.joined(separator: "|"))
+            let patches = lengths.filter { $0 > 0 }.count
+            FileHandle.standardError.write("\(ids.count) ids, \(patches) patches, \(String(format: "%.2f", Double(ids.count) / Double(max(patches, 1)))) ids per patch\n".data(using: .utf8)!)
+        }
+    }
+}
+
+/// Patch text for the terminal: BOS/EOS shown as <s>/</s>, newlines and tabs escaped.
+func display(_ ids: ArraySlice<Int32>) -> String {
+    var text = ""
+    var bytes: [UInt8] = []
+    func flush() { text += String(decoding: bytes, as: UTF8.self); bytes.removeAll() }
+    for id in ids {
+        switch id {
+        case Tokenizer.bosID: flush(); text += "<s>"
+        case Tokenizer.eosID: flush(); text += "</s>"
+        case ..<Tokenizer.offset: flush(); text += "<\(id)>"
+        default: bytes.append(UInt8(id - Tokenizer.offset))
+        }
+    }
+    flush()
+    return text.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t")
+}
