@@ -78,10 +78,8 @@ final class KernelTests: XCTestCase {
         let rope = RotaryEmbedding(theta: 10_000, headDimension: 4)
         let table = rope.table(positions: 0..<3)
         var x: [Float] = [1, 2, 3, 4]   // one row, one head, at position 2
-        let c = Array(table.cos[4..<6]), s = Array(table.sin[4..<6])
-        c.withUnsafeBufferPointer { cp in s.withUnsafeBufferPointer { sp in
-            rope.apply(&x, rows: 1, heads: 1, cos: cp.baseAddress!, sin: sp.baseAddress!)
-        } }
+        let atTwo = RotaryTable(headDimension: 4, cosines: Array(table.cosines[4..<6]), sines: Array(table.sines[4..<6]))
+        atTwo.apply(&x, rows: 1, heads: 1)
         // pair 0 has frequency 1, pair 1 has frequency 1/100.
         let a0 = 2.0, a1 = 2.0 / 100
         let expected = [1 * cos(a0) - 2 * sin(a0), 2 * cos(a0) + 1 * sin(a0), 3 * cos(a1) - 4 * sin(a1), 4 * cos(a1) + 3 * sin(a1)]

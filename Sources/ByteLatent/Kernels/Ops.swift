@@ -50,8 +50,8 @@ public struct RotaryEmbedding: Sendable {
         }
     }
 
-    /// cos/sin tables for positions `positions`, laid out [position][pair].
-    public func table(positions: Range<Int>) -> (cos: [Float], sin: [Float]) {
+    /// cos/sin for a run of positions.
+    public func table(positions: Range<Int>) -> RotaryTable {
         let half = headDimension / 2
         var cosines = [Float](repeating: 0, count: positions.count * half)
         var sines = cosines
@@ -62,20 +62,31 @@ public struct RotaryEmbedding: Sendable {
                 sines[row * half + i] = Float(sin(Double(angle)))
             }
         }
-        return (cosines, sines)
+        return RotaryTable(headDimension: headDimension, cosines: cosines, sines: sines)
     }
+}
 
-    /// Rotates every head of `rows` rows of `x` ([rows, heads·headDimension]); row r uses table row r.
-    func apply(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+/// cos/sin of one run of positions, [position][pair].
+public struct RotaryTable: Sendable {
+    let headDimension: Int
+    let cosines: [Float]
+    let sines: [Float]
+
+    /// Rotates every head of `rows` rows of `x` ([rows, heads·headDimension]); row r is at the
+    /// table's r-th position.
+    func apply(_ x: inout [Float], rows: Int, heads: Int) {
         let half = headDimension / 2, width = heads * headDimension
-        for r in 0..<rows {
-            let c = cos + r * half, s = sin + r * half
-            for h in 0..<heads {
-                let v = x + r * width + h * headDimension
-                for i in 0..<half {
-                    let a = v[2 * i], b = v[2 * i + 1]
-                    v[2 * i] = a * c[i] - b * s[i]
-                    v[2 * i + 1] = b * c[i] + a * s[i]
+        x.withUnsafeMutableBufferPointer { buffer in
+            let x = buffer.baseAddress!
+            for r in 0..<rows {
+                for h in 0..<heads {
+                    let v = x + r * width + h * headDimension
+                    for i in 0..<half {
+                        let c = cosines[r * half + i], s = sines[r * half + i]
+                        let a = v[2 * i], b = v[2 * i + 1]
+                        v[2 * i] = a * c - b * s
+                        v[2 * i + 1] = b * c + a * s
+                    }
                 }
             }
         }

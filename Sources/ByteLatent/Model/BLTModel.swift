@@ -77,10 +77,15 @@ public final class BLTModel: @unchecked Sendable {
         try validate(ids)
         let lengths = try given.map { try checkPatchLengths($0, count: ids.count) } ?? patchLengths(ids)
         let n = ids.count
-        let (byteStates, patches) = encoder.forward(ids, patchLengths: lengths)
+        let ranges = Patching.ranges(lengths: lengths)
+        let byteStates = encoder.byteStates(ids, positions: 0..<n, caches: encoder.layers.makeCaches())
+        let patches = encoder.patchStates(byteStates: byteStates, count: n, ranges: ranges)
         let globalStates = global.forward(patches, patchCount: lengths.count)
-        let decoderStates = decoder.states(byteStates: byteStates, globalStates: globalStates, patchLengths: lengths)
-        return Forward(patchLengths: lengths, embeddings: encoder.embed(ids), encoderStates: byteStates,
+        let keys = decoder.patchKeys(globalStates: globalStates, patchCount: lengths.count)
+        let decoderStates = decoder.states(byteStates: byteStates, count: n, keys: keys,
+                                           patchOfRow: Patching.decoderPatchIDs(lengths: lengths, count: n),
+                                           caches: decoder.layers.makeCaches())
+        return Forward(patchLengths: lengths, embeddings: encoder.embed(ids, positions: 0..<n), encoderStates: byteStates,
                        encoderPatches: patches, globalStates: globalStates, decoderStates: decoderStates,
                        logits: decoder.logits(states: decoderStates, count: n))
     }

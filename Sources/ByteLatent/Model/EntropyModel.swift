@@ -18,16 +18,18 @@ final class EntropyModel: @unchecked Sendable {
         lmHead = try weights.linear(prefix + "lm_head", out: vocabularySize, in: config.hiddenSize)
     }
 
-    /// Next-byte logits [ids.count, vocabulary] of the entropy model.
-    func logits(_ ids: [Int32]) -> [Float] {
+    /// Next-byte logits [ids.count, vocabulary] of `ids`, which continue the sequence in `caches`.
+    func logits(_ ids: [Int32], caches: [KVCache]) -> [Float] {
         var hidden = gatherRows(tokenEmbedding, ids)
-        transformer.forward(&hidden, count: ids.count)
+        transformer.forward(&hidden, count: ids.count, caches: caches)
         return lmHead(rmsNorm(hidden, rows: ids.count, weight: norm, epsilon: config.normEpsilon), rows: ids.count)
     }
+
+    func logits(_ ids: [Int32]) -> [Float] { logits(ids, caches: transformer.makeCaches()) }
 }
 
 /// Rows `ids` of an embedding matrix, as a new [ids.count, columns] buffer.
-func gatherRows(_ matrix: FloatMatrix, _ ids: [Int32]) -> [Float] {
+func gatherRows<IDs: Collection>(_ matrix: FloatMatrix, _ ids: IDs) -> [Float] where IDs.Element == Int32 {
     let d = matrix.columns
     var out = [Float](repeating: 0, count: ids.count * d)
     out.withUnsafeMutableBufferPointer { dst in

@@ -13,10 +13,15 @@ final class GlobalTransformer: @unchecked Sendable {
         stack = try TransformerStack(weights, prefix: "model.global_transformer.", config: config.global)
     }
 
-    /// `patchStates` is [P, k·encoder hidden] (the encoder's P·k rows viewed row-major).
-    func forward(_ patchStates: [Float], patchCount: Int) -> [Float] {
+    /// `patchStates` is [P, k·encoder hidden] (the encoder's P·k rows viewed row-major); the
+    /// patches continue the sequence held by `caches`.
+    func forward(_ patchStates: [Float], patchCount: Int, caches: [KVCache]) -> [Float] {
         var hidden = inputProjection.map { $0(patchStates, rows: patchCount) } ?? patchStates
-        stack.forward(&hidden, count: patchCount)
+        stack.forward(&hidden, count: patchCount, caches: caches)
         return hidden
+    }
+
+    func forward(_ patchStates: [Float], patchCount: Int) -> [Float] {
+        forward(patchStates, patchCount: patchCount, caches: stack.makeCaches())
     }
 }

@@ -18,11 +18,12 @@ public struct HashEmbedding: @unchecked Sendable {
 
     /// Hash ids of every position for one group size: Σ_j window[j]·prime^j over the last n ids
     /// (oldest × prime⁰, left-padded with id 0), in wrapping Int64 like torch, then floor-mod.
-    public static func hashIDs(_ ids: [Int32], groupSize n: Int, prime: Int64, vocabularySize: Int) -> [Int] {
+    public static func hashIDs(_ ids: [Int32], groupSize n: Int, prime: Int64, vocabularySize: Int,
+                               positions: Range<Int>? = nil) -> [Int] {
         var powers = [Int64](repeating: 1, count: n)
         for j in 1..<max(n, 1) { powers[j] = powers[j - 1] &* prime }
         let modulus = Int64(vocabularySize)
-        return ids.indices.map { t in
+        return (positions ?? ids.indices).map { t in
             var hash: Int64 = 0
             for j in 0..<n {
                 let position = t - n + 1 + j
@@ -34,21 +35,23 @@ public struct HashEmbedding: @unchecked Sendable {
         }
     }
 
-    /// Adds every hash row to `embeddings` ([ids.count, d], already holding the byte embeddings).
-    func addHashRows(ids: [Int32], to embeddings: inout [Float]) {
+    /// Adds the hash rows of `positions` of `ids` to `embeddings` ([positions.count, d], already
+    /// holding the byte embeddings); earlier ids serve as the n-gram context.
+    func addHashRows(ids: [Int32], positions: Range<Int>, to embeddings: inout [Float]) {
         let d = table.rowLength
         var rowsPerPosition: [[Int]] = []
         for f in 0..<functionCount {
             for (g, n) in groupSizes.enumerated() {
                 let tableIndex = f * groupSizes.count + g
-                let hashes = Self.hashIDs(ids, groupSize: n, prime: Self.primes[f], vocabularySize: vocabularySize)
+                let hashes = Self.hashIDs(ids, groupSize: n, prime: Self.primes[f], vocabularySize: vocabularySize,
+                                          positions: positions)
                 rowsPerPosition.append(hashes.map { $0 + tableIndex * vocabularySize })
             }
         }
         embeddings.withUnsafeMutableBufferPointer { out in
             let base = out.baseAddress!
-            parallelChunks(ids.count, minimumChunk: 16) { positions in
-                for t in positions {
+            parallelChunks(positions.count, minimumChunk: 16) { rows in
+                for t in rows {
                     // Same order as the reference: function by function, group size by group size.
                     for rows in rowsPerPosition { table.addRow(rows[t], to: base + t * d) }
                 }

@@ -24,25 +24,35 @@ final class LocalDecoder: @unchecked Sendable {
         lmHead = try weights.linear("lm_head", out: config.vocabularySize, in: c.hiddenSize)
     }
 
-    /// Decoder states before the final norm, [N, hidden].
-    func states(byteStates: [Float], globalStates: [Float], patchLengths: [Int]) -> [Float] {
-        let n = byteStates.count / config.hiddenSize
-        let patchCount = patchLengths.count
+    /// Cross-attention keys and values of patches, per cross-attention layer: the global states
+    /// ([patches, global hidden]) projected to k rows each.
+    struct PatchKeys {
+        var count: Int   // rows: patches · k
+        var perLayer: [(keys: [Float], values: [Float])]
+    }
+
+    func patchKeys(globalStates: [Float], patchCount: Int) -> PatchKeys {
+        let rows = patchProjection(globalStates, rows: patchCount)   // [P, k·d] = [P·k, d]
+        return PatchKeys(count: patchCount * crossAttentionK,
+                         perLayer: crossAttentions.map { $0.project(rows, count: patchCount * crossAttentionK) })
+    }
+
+    /// Decoder states (before the final norm) of `count` byte states continuing the sequence in
+    /// `caches`; row r cross-attends to the keys of patch `patchOfRow[r]` in `keys` (−1: none visible).
+    func states(byteStates: [Float], count: Int, keys: PatchKeys, patchOfRow: [Int], caches: [KVCache]) -> [Float] {
         let k = crossAttentionK
-        let keys = patchProjection(globalStates, rows: patchCount)   // [P, k·d] = [P·k, d]
-        let patchOfByte = Patching.decoderPatchIDs(lengths: patchLengths, count: n)
-        let table = layers.rope.table(positions: 0..<n)
-        let window = config.slidingWindow
+        let table = layers.rope.table(positions: caches[0].endPosition ..< caches[0].endPosition + count)
         var hidden = byteStates
         for (i, layer) in layers.layers.enumerated() {
             if i < crossAttentions.count {
-                let attended = crossAttentions[i].forward(queries: hidden, queryCount: n, keyValues: keys, keyCount: patchCount * k) {
-                    let p = patchOfByte[$0]
+                let attended = crossAttentions[i].forward(queries: hidden, queryCount: count, keys: keys.perLayer[i].keys,
+                                                          values: keys.perLayer[i].values, keyCount: keys.count) {
+                    let p = patchOfRow[$0]
                     return p < 0 ? 0..<0 : p * k ..< p * k + k
                 }
                 addInPlace(&hidden, attended)   // the reference's double residual: 2·h + o
             }
-            layer.forward(&hidden, count: n, rope: layers.rope, table: table) { causalRange($0, window: window) }
+            layer.forward(&hidden, count: count, rope: table, cache: caches[i])
         }
         return hidden
     }

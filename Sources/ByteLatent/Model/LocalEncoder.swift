@@ -34,27 +34,30 @@ final class LocalEncoder: @unchecked Sendable {
         crossAttention = try CrossAttention(weights, prefix: "model.local_encoder.cross_attn_layers.\(used).", config: c)
     }
 
-    /// Token plus hash n-gram embeddings, [ids.count, hidden].
-    func embed(_ ids: [Int32]) -> [Float] {
-        var embeddings = gatherRows(tokenEmbedding, ids)
-        hashEmbedding.addHashRows(ids: ids, to: &embeddings)
+    /// Token plus hash n-gram embeddings of `positions` of `ids`, [positions.count, hidden].
+    func embed(_ ids: [Int32], positions: Range<Int>) -> [Float] {
+        var embeddings = gatherRows(tokenEmbedding, ids[positions])
+        hashEmbedding.addHashRows(ids: ids, positions: positions, to: &embeddings)
         return embeddings
     }
 
-    /// Byte states [N, hidden] (the decoder's input) and patch states [P·k, hidden].
-    func forward(_ ids: [Int32], patchLengths: [Int]) -> (byteStates: [Float], patchStates: [Float]) {
-        let n = ids.count
-        var hidden = embed(ids)
-        layers.forward(&hidden, count: n)
-        let patchRanges = Patching.ranges(lengths: patchLengths)
-        let queries = patchProjection(maxPool(hidden, ranges: patchRanges), rows: patchRanges.count)
+    /// Byte states of `positions` of `ids` (the decoder's input), continuing the sequence in `caches`.
+    func byteStates(_ ids: [Int32], positions: Range<Int>, caches: [KVCache]) -> [Float] {
+        var hidden = embed(ids, positions: positions)
+        layers.forward(&hidden, count: positions.count, caches: caches)
+        return hidden
+    }
+
+    /// Patch states [ranges.count·k, hidden] of the patches whose bytes are `ranges` of `byteStates`
+    /// ([count, hidden]): max-pool, project to k queries, cross-attend to the patch's own bytes.
+    func patchStates(byteStates: [Float], count: Int, ranges: [Range<Int>]) -> [Float] {
         let k = crossAttentionK
-        var patches = crossAttention.forward(queries: queries, queryCount: patchRanges.count * k, keyValues: hidden, keyCount: n) {
-            let r = patchRanges[$0 / k]
-            return r.clamped(to: 0..<n)
-        }
+        let queries = patchProjection(maxPool(byteStates, ranges: ranges), rows: ranges.count)
+        let (keys, values) = crossAttention.project(byteStates, count: count)
+        var patches = crossAttention.forward(queries: queries, queryCount: ranges.count * k, keys: keys, values: values,
+                                             keyCount: count) { ranges[$0 / k] }
         addInPlace(&patches, queries)   // the reference's double residual: 2·q + o
-        return (hidden, patches)
+        return patches
     }
 
     /// Elementwise max over each patch's byte states; an empty patch pools to zeros (the reference's

@@ -9,11 +9,11 @@ final class TransformerBlock: @unchecked Sendable {
 
     init(_ weights: WeightLoader, prefix: String, config c: TransformerConfig) throws {
         config = c
-        let d = c.hiddenSize, kvWidth = c.keyValueHeadCount * c.headDimension
+        let d = c.hiddenSize
         attentionNorm = try weights.vector(prefix + "input_layernorm.weight", count: d)
         query = try weights.linear(prefix + "self_attn.q_proj", out: d, in: d)
-        key = try weights.linear(prefix + "self_attn.k_proj", out: kvWidth, in: d)
-        value = try weights.linear(prefix + "self_attn.v_proj", out: kvWidth, in: d)
+        key = try weights.linear(prefix + "self_attn.k_proj", out: c.keyValueWidth, in: d)
+        value = try weights.linear(prefix + "self_attn.v_proj", out: c.keyValueWidth, in: d)
         output = try weights.linear(prefix + "self_attn.o_proj", out: d, in: d)
         mlpNorm = try weights.vector(prefix + "post_attention_layernorm.weight", count: d)
         gate = try weights.linear(prefix + "mlp.gate_proj", out: c.intermediateSize, in: d)
@@ -21,34 +21,35 @@ final class TransformerBlock: @unchecked Sendable {
         down = try weights.linear(prefix + "mlp.down_proj", out: d, in: c.intermediateSize)
     }
 
-    var attentionShape: AttentionShape {
-        AttentionShape(headCount: config.headCount, keyValueHeadCount: config.keyValueHeadCount, headDimension: config.headDimension)
-    }
-
-    /// Runs the block over `count` rows of `hidden` ([count, hidden]) in place. Row r is at position
-    /// r of `rope`'s table and sees the keys `keyRange(r)`.
-    func forward(_ hidden: inout [Float], count: Int, rope: RotaryEmbedding, table: (cos: [Float], sin: [Float]),
-                 keyRange: (Int) -> Range<Int>) {
+    /// Runs the block over `count` new rows of `hidden` ([count, hidden]) in place. The rows sit at
+    /// absolute positions cache.endPosition ..< + count; their keys and values are appended to
+    /// `cache`, and each row attends causally (within the sliding window) to everything cached.
+    func forward(_ hidden: inout [Float], count: Int, rope: RotaryTable, cache: KVCache) {
+        let first = cache.endPosition
         let normed = rmsNorm(hidden, rows: count, weight: attentionNorm, epsilon: config.normEpsilon)
         var q = query(normed, rows: count), k = key(normed, rows: count)
         let v = value(normed, rows: count)
-        table.cos.withUnsafeBufferPointer { cosines in
-            table.sin.withUnsafeBufferPointer { sines in
-                rope.apply(&q, rows: count, heads: config.headCount, cos: cosines.baseAddress!, sin: sines.baseAddress!)
-                rope.apply(&k, rows: count, heads: config.keyValueHeadCount, cos: cosines.baseAddress!, sin: sines.baseAddress!)
-            }
-        }
+        rope.apply(&q, rows: count, heads: config.headCount)
+        rope.apply(&k, rows: count, heads: config.keyValueHeadCount)
+        cache.append(keys: k, values: v, rows: count)
         var attended = [Float](repeating: 0, count: count * config.hiddenSize)
+        let window = config.slidingWindow
         q.withUnsafeBufferPointer { qp in
-            k.withUnsafeBufferPointer { kp in
-                v.withUnsafeBufferPointer { vp in
+            cache.keys.withUnsafeBufferPointer { kp in
+                cache.values.withUnsafeBufferPointer { vp in
                     attended.withUnsafeMutableBufferPointer { op in
                         attention(queries: qp.baseAddress!, queryCount: count, keys: kp.baseAddress!, values: vp.baseAddress!,
-                                  keyCount: count, shape: attentionShape, keyRange: keyRange, output: op.baseAddress!)
+                                  keyCount: cache.count, shape: config.attentionShape,
+                                  keyRange: { i in
+                                      let visible = causalRange(first + i, window: window)
+                                      return cache.row(of: visible.lowerBound) ..< cache.row(of: visible.upperBound)
+                                  },
+                                  output: op.baseAddress!)
                     }
                 }
             }
         }
+        cache.trim()
         addInPlace(&hidden, output(attended, rows: count))
         feedForward(&hidden, count: count)
     }
@@ -64,20 +65,21 @@ final class TransformerBlock: @unchecked Sendable {
     }
 }
 
+extension TransformerConfig {
+    var keyValueWidth: Int { keyValueHeadCount * headDimension }
+    var attentionShape: AttentionShape {
+        AttentionShape(headCount: headCount, keyValueHeadCount: keyValueHeadCount, headDimension: headDimension)
+    }
+}
+
 func addInPlace(_ x: inout [Float], _ y: [Float]) {
     x.withUnsafeMutableBufferPointer { xp in
         y.withUnsafeBufferPointer { add(xp.baseAddress!, $0.baseAddress!, count: min(xp.count, $0.count)) }
     }
 }
 
-extension RotaryEmbedding {
-    func apply(_ x: inout [Float], rows: Int, heads: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
-        x.withUnsafeMutableBufferPointer { apply($0.baseAddress!, rows: rows, heads: heads, cos: cos, sin: sin) }
-    }
-}
-
-/// A stack of blocks over one sequence with causal (optionally windowed) self-attention:
-/// the entropy model, the local encoder's layers and the global transformer.
+/// A stack of blocks with causal (optionally windowed) self-attention over one sequence: the
+/// entropy model, the local encoder's and decoder's layers and the global transformer.
 final class TransformerStack: @unchecked Sendable {
     let config: TransformerConfig
     let layers: [TransformerBlock]
@@ -89,11 +91,16 @@ final class TransformerStack: @unchecked Sendable {
         rope = RotaryEmbedding(theta: config.ropeTheta, headDimension: config.headDimension)
     }
 
-    func forward(_ hidden: inout [Float], count: Int) {
-        let table = rope.table(positions: 0..<count)
-        let window = config.slidingWindow
-        for layer in layers {
-            layer.forward(&hidden, count: count, rope: rope, table: table) { causalRange($0, window: window) }
-        }
+    /// One cache per layer, empty.
+    func makeCaches() -> [KVCache] {
+        layers.map { _ in KVCache(width: config.keyValueWidth, window: config.slidingWindow) }
     }
+
+    /// Runs `count` new rows through every layer; they continue the sequence the caches hold.
+    func forward(_ hidden: inout [Float], count: Int, caches: [KVCache]) {
+        let table = rope.table(positions: caches[0].endPosition ..< caches[0].endPosition + count)
+        for (layer, cache) in zip(layers, caches) { layer.forward(&hidden, count: count, rope: table, cache: cache) }
+    }
+
+    func forward(_ hidden: inout [Float], count: Int) { forward(&hidden, count: count, caches: makeCaches()) }
 }

@@ -1,0 +1,47 @@
+/// Keys (after RoPE) and values of one self-attention layer for a run of absolute positions.
+/// A plain forward pass fills one and drops it; generation keeps it between steps. With a
+/// sliding window only the last `window` positions are ever read again, so the storage is trimmed
+/// (amortised: when it holds twice the window) and memory stays bounded.
+public final class KVCache: @unchecked Sendable {
+    public let width: Int
+    public let window: Int?
+    private(set) var keys: [Float] = []
+    private(set) var values: [Float] = []
+    /// Absolute position of stored row 0.
+    private(set) var firstPosition = 0
+    public private(set) var count = 0
+    public var endPosition: Int { firstPosition + count }
+
+    public init(width: Int, window: Int?) {
+        self.width = width
+        self.window = window
+    }
+
+    func append(keys k: [Float], values v: [Float], rows: Int) {
+        keys.append(contentsOf: k.prefix(rows * width))
+        values.append(contentsOf: v.prefix(rows * width))
+        count += rows
+    }
+
+    /// Drops positions ≥ `position` (generation recomputes a position whose decoder patch changed).
+    func truncate(to position: Int) {
+        let keep = max(0, position - firstPosition)
+        guard keep < count else { return }
+        keys.removeLast((count - keep) * width)
+        values.removeLast((count - keep) * width)
+        count = keep
+    }
+
+    /// Forgets positions no future query can see.
+    func trim() {
+        guard let window, count > 2 * window + 64 else { return }
+        let drop = count - window
+        keys.removeFirst(drop * width)
+        values.removeFirst(drop * width)
+        firstPosition += drop
+        count -= drop
+    }
+
+    /// Storage row of absolute position `position`.
+    @inline(__always) func row(of position: Int) -> Int { position - firstPosition }
+}
