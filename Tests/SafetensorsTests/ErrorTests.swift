@@ -101,7 +101,8 @@ final class ErrorTests: TempDirTestCase {
 
     func testInvalidShape() throws {
         let shapes = ["[-2]", "[2.0]", "[2e0]", #"["2"]"#, "[null]", "[[2]]", "[99999999999999999999]",
-                      "[4294967296,4294967296]", "[9223372036854775807,2]", "[2305843009213693952]" /* ×4 bytes overflows */]
+                      "[4294967296,4294967296]", "[9223372036854775807,2]", "[2305843009213693952]" /* ×4 bytes overflows */,
+                      "[0,4611686018427387904,4611686018427387904]" /* no elements, but rowLength would overflow */]
         for (k, s) in shapes.enumerated() {
             let h = #"{"w":{"dtype":"F32","shape":\#(s),"data_offsets":[0,8]}}"#
             assertThrows(try open("shape\(k).safetensors", header: h), mentions: ["shape\(k).safetensors", "'w'"]) {
@@ -213,7 +214,7 @@ final class ErrorTests: TempDirTestCase {
     }
 
     func writeIndex(_ json: String) throws {
-        try Data(json.utf8).write(to: URL(fileURLWithPath: path("model.safetensors.index.json")))
+        try writeBytes(Array(json.utf8), to: path("model.safetensors.index.json"))
     }
 
     func testIndexMalformed() throws {
@@ -225,7 +226,7 @@ final class ErrorTests: TempDirTestCase {
         for (k, j) in cases.enumerated() {
             if k == cases.count - 1 {
                 var b = Array(j.utf8); b[b.firstIndex(of: 0xC3)!] = 0xFF
-                try Data(b).write(to: URL(fileURLWithPath: path("model.safetensors.index.json")))
+                try writeBytes(b, to: path("model.safetensors.index.json"))
             } else {
                 try writeIndex(j)
             }
