@@ -141,7 +141,7 @@ SPECS = [
         local_window=20,
         max_patch_length=4,
         patcher=dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                     intermediate_size=32, sliding_window=28),
+                     intermediate_size=32, sliding_window=28, rope_parameters=rope(500000.0)),
         encoder=dict(hidden_size=24, num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2,
                      intermediate_size=48, cross_attn_all_layers=False),
         decoder=dict(hidden_size=24, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
@@ -154,7 +154,7 @@ SPECS = [
             "decoder cross-attn in the first layer only (2 decoder layers)",
             "max_patch_length 4 (long patches split; zero-length patches dropped)",
             "GQA (4 heads / 2 kv heads) in patcher, encoder, decoder (incl. cross-attn), global",
-            "local window 20, patcher window 28, all RoPE thetas 500000",
+            "local window 20, patcher window 28; patcher theta set to 500000 like the rest (HF default for the patcher is 10000)",
         ],
     ),
     Spec(
@@ -212,6 +212,7 @@ SPECS = [
 ]
 
 BF16_OF = "tiny-a"
+STATS: dict = {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,8 +365,10 @@ def greedy(model, prompt_ids: list[int], threshold_check: float):
     top2 = math.inf
     emargin = math.inf
     all_ent = []
+    zero_tail = 0
     for _ in range(GEN_NEW_TOKENS):
         d = run(model, ids)
+        zero_tail += int(d["patch_lengths"][0, -1] == 0)
         last = d["logits"][0, -1]
         v, i = torch.topk(last, 2)
         top2 = min(top2, float(v[0] - v[1]))
@@ -373,7 +376,7 @@ def greedy(model, prompt_ids: list[int], threshold_check: float):
         all_ent.extend(ent.tolist())
         emargin = min(emargin, float((ent - threshold_check).abs().min()))
         ids.append(int(i[0]))
-    return ids[len(prompt_ids):], top2, emargin, all_ent
+    return ids[len(prompt_ids):], top2, emargin, all_ent, zero_tail
 
 
 def f32(x: float) -> float:
@@ -406,7 +409,7 @@ def patch_stats_ok(name: str, pl: list[int], n: int) -> bool:
     return mean >= 2.0 and long3 >= need
 
 
-def select_threshold(model, spec: Spec):
+def select_threshold(model, spec: Spec, prefer: float | None = None):
     """Pick a threshold with >= ENTROPY_MARGIN to every entropy of every text and every generation step."""
     cases = [(n, text_ids(t)) for n, t in TEXTS]
     pool = []
@@ -417,6 +420,8 @@ def select_threshold(model, spec: Spec):
     tried = []
     for _ in range(12):
         cands = choose_threshold(pool, spec.percentile, tried)
+        if prefer is not None and not tried:
+            cands = [prefer] + cands
         chosen = None
         for t in cands:
             ok = True
@@ -437,7 +442,7 @@ def select_threshold(model, spec: Spec):
         model.config.patching_threshold = chosen
         good = True
         for p in PROMPTS:
-            _, top2, em, ents = greedy(model, text_ids(p, eos=False), chosen)
+            _, top2, em, ents, _ = greedy(model, text_ids(p, eos=False), chosen)
             pool.extend(ents)
             if em < ENTROPY_MARGIN or top2 < TOP2_MARGIN:
                 good = False
@@ -462,6 +467,9 @@ def compute_expected(model, name: str, weights_dtype: str):
     cases = []
     tensors = {}
     min_margin = math.inf
+    st = STATS.setdefault(name, {"zero_tail_cases": [], "split_cases": [], "max_unsplit": 0,
+                                 "bytes_per_patch": {}, "gen_steps_with_zero_tail": 0,
+                                 "zero_tail_dropped": []})
     for cname, text in TEXTS:
         ids = text_ids(text)
         d = run(model, ids, intermediates=(cname == INTERMEDIATES_CASE))
@@ -474,6 +482,15 @@ def compute_expected(model, name: str, weights_dtype: str):
         min_margin = min(min_margin, float((ent - threshold).abs().min()))
         # patch lengths produced inside forward == HF patching functions on the same entropies
         assert pl == hf_patch_lengths(ent, threshold, model.config.max_patch_length)
+        unsplit = hf_patch_lengths(ent, threshold, None)
+        st["max_unsplit"] = max(st["max_unsplit"], max(unsplit))
+        if unsplit != pl:
+            st["split_cases"].append(cname)
+        if pl[-1] == 0:
+            st["zero_tail_cases"].append(cname)
+        if unsplit[-1] == 0 and pl[-1] != 0:
+            st["zero_tail_dropped"].append(cname)
+        st["bytes_per_patch"][cname] = round(n / sum(1 for x in pl if x > 0), 2)
         # forward with explicit patch_lengths gives bitwise the same logits
         again = model(input_ids=torch.tensor([ids]), patch_lengths=d["patch_lengths"], use_cache=False).logits
         assert torch.equal(again, logits)
@@ -524,11 +541,12 @@ def compute_expected(model, name: str, weights_dtype: str):
     generation = []
     for p in PROMPTS:
         pids = text_ids(p, eos=False)
-        new, top2, em, _ = greedy(model, pids, threshold)
+        new, top2, em, _, zt = greedy(model, pids, threshold)
         assert top2 >= TOP2_MARGIN, (name, p, top2)
         assert em >= ENTROPY_MARGIN, (name, p, em)
         check_generate_api(model, pids, new)
         min_margin = min(min_margin, em)
+        st["gen_steps_with_zero_tail"] += zt
         generation.append({
             "prompt": p,
             "prompt_ids": pids,
@@ -537,6 +555,8 @@ def compute_expected(model, name: str, weights_dtype: str):
             "min_entropy_margin": em,
         })
     assert min_margin >= ENTROPY_MARGIN, (name, min_margin)
+    if model.config.max_patch_length is not None:
+        assert st["split_cases"], f"{name}: max_patch_length never split a patch"
 
     expected = {
         "model": name,
@@ -621,11 +641,24 @@ def save_model(model, out_dir: str):
 
 
 def write_expected(out_dir: str, expected: dict, tensors: dict):
-    with open(os.path.join(out_dir, "expected.json"), "w") as f:
-        json.dump(expected, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    with open(os.path.join(out_dir, "expected.json"), "w", encoding="utf-8") as f:
+        f.write(format_json(expected) + "\n")
     save_file({k: v.float().contiguous() for k, v in sorted(tensors.items())},
               os.path.join(out_dir, "expected.safetensors"), metadata={"format": "pt"})
+
+
+def format_json(o, level: int = 0) -> str:
+    """JSON with one key per line but numeric arrays on a single line. Floats use repr (shortest round trip)."""
+    pad = "  " * (level + 1)
+    end = "  " * level
+    if isinstance(o, dict):
+        items = [f"{pad}{json.dumps(k)}: {format_json(v, level + 1)}" for k, v in o.items()]
+        return "{\n" + ",\n".join(items) + "\n" + end + "}"
+    if isinstance(o, list) and any(isinstance(x, (dict, list)) for x in o):
+        return "[\n" + ",\n".join(pad + format_json(x, level + 1) for x in o) + "\n" + end + "]"
+    if isinstance(o, float):
+        assert math.isfinite(o)
+    return json.dumps(o, ensure_ascii=False)
 
 
 def load_reference(out_dir: str) -> BltForCausalLM:
@@ -649,7 +682,7 @@ def self_check(out_dir: str):
         assert d["entropies"][0].tolist() == case["entropies"], (out_dir, case["name"])
         assert d["patch_lengths"][0].tolist() == case["patch_lengths"], (out_dir, case["name"])
     for g in exp["generation"][:1]:
-        new, _, _, _ = greedy(m, g["prompt_ids"], exp["threshold"])
+        new, _, _, _, _ = greedy(m, g["prompt_ids"], exp["threshold"])
         assert new == g["generated_ids"], out_dir
     # default (sdpa) attention agrees closely too
     m2 = BltForCausalLM.from_pretrained(out_dir, use_cache=False).float().eval()
@@ -712,7 +745,7 @@ def main():
     m16 = copy.deepcopy(built[BF16_OF]).to(torch.bfloat16)
     save_model(m16, out_dir)
     m32 = load_reference(out_dir)  # transformers loads the bf16 file; .float() upcasts
-    t = select_threshold(m32, base)
+    t = select_threshold(m32, base, prefer=float(built[BF16_OF].config.patching_threshold))
     if t is None:
         raise SystemExit(f"{name}: no threshold satisfied the margins")
     m32.config.patching_threshold = t
@@ -728,14 +761,128 @@ def main():
     summary.append((name, summary[0][1], expected, param_count(m32), diff))
     print(f"{name}: threshold {t!r} margin {expected['min_entropy_margin']:.3g}", flush=True)
 
-    total = 0
-    for root, _, files in os.walk(OUT_ROOT):
-        for f in files:
-            total += os.path.getsize(os.path.join(root, f))
+    write_readme(summary)
+    total = dir_size(OUT_ROOT)
     print(f"total fixture size: {total} bytes")
     for name, seed, exp, n, diff in summary:
         pls = {c["name"]: c["patch_lengths"] for c in exp["cases"]}
-        print(name, "patches:", json.dumps(pls))
+        print(name, "patches:", json.dumps(pls), json.dumps(STATS[name]))
+
+
+def dir_size(path: str) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            total += os.path.getsize(os.path.join(root, f))
+    return total
+
+
+def write_readme(summary):
+    specs = {s.name: s for s in SPECS}
+    rows = []
+    notes = []
+    for name, seed, exp, nparams, diff in summary:
+        base = name[: -len("-bf16")] if name.endswith("-bf16") else name
+        spec = specs[base]
+        with open(os.path.join(OUT_ROOT, name, "config.json")) as f:
+            cfg = json.load(f)
+        e, d, g, pt = cfg["encoder_config"], cfg["decoder_config"], cfg["global_config"], cfg["patcher_config"]
+
+        def blk(c):
+            return f"{c['hidden_size']}/{c['num_hidden_layers']}/{c['num_attention_heads']}/{c['num_key_value_heads']}"
+
+        def th(c):
+            return f"{c['rope_parameters']['rope_theta']:g}"
+
+        st = STATS[name]
+        rows.append(
+            f"| `{name}` | {exp['weights_dtype']} | {nparams} | {dir_size(os.path.join(OUT_ROOT, name)) // 1024} KiB "
+            f"| {cfg['encoder_hash_byte_group_nb_functions']} x {cfg['encoder_hash_byte_group_size']} mod "
+            f"{cfg['encoder_hash_byte_group_vocab']} | {blk(pt)} | {blk(e)} | {blk(g)} | {blk(d)} "
+            f"| {cfg['cross_attn_k']} | {'yes' if g.get('encoder_cross_output_size') else 'no'} "
+            f"| {'all' if e['cross_attn_all_layers'] else 'last'} / {'all' if d['cross_attn_all_layers'] else 'first'} "
+            f"| {cfg['local_attention_window_len']} / {pt['sliding_window']} "
+            f"| {th(pt)} / {th(e)} / {th(g)} / {th(d)} | {cfg['max_patch_length']} "
+            f"| {exp['threshold']!r} | {exp['min_entropy_margin']:.4g} "
+            f"| {', '.join(st['zero_tail_cases']) or '-'} (gen steps: {st['gen_steps_with_zero_tail']}) "
+            f"| {', '.join(st['split_cases']) or '-'} |"
+        )
+        cov = spec.covers if base == name else [
+            f"bf16 copy of `{base}`: model.safetensors is BF16; expected.json/expected.safetensors were computed by "
+            f"transformers from these bf16 weights upcast to fp32 (`from_pretrained(...).float()`), eager attention; "
+            f"threshold re-checked for the bf16 weights"]
+        notes.append(f"- `{name}` (seed {seed}, rms_norm_eps {e['rms_norm_eps']:g}): " + "; ".join(cov) + ".")
+    text = README_TEMPLATE.format(
+        transformers=transformers.__version__,
+        torch=torch.__version__,
+        rows="\n".join(rows),
+        notes="\n".join(notes),
+        margin=ENTROPY_MARGIN,
+        top2=TOP2_MARGIN,
+        ngen=GEN_NEW_TOKENS,
+        texts="\n".join(f"- `{n}` ({len(t.encode())} bytes): {json.dumps(t, ensure_ascii=False)}" for n, t in TEXTS),
+        prompts="\n".join(f"- {json.dumps(p, ensure_ascii=False)}" for p in PROMPTS),
+        total=dir_size(OUT_ROOT) // 1024,
+    )
+    with open(os.path.join(OUT_ROOT, "README.md"), "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+README_TEMPLATE = """# Tiny BLT golden fixtures
+
+Generated by `Converters/reference/make_fixtures.py` (run from the repo root with the pinned venv, see
+`Converters/reference/README.md`) using transformers {transformers}, torch {torch}, CPU, fp32, eager attention on
+the top config and every sub-config, batch size 1, `use_cache=False`, `patch_in_forward=True`. Do not edit by hand:
+re-run the script (it deletes and rewrites every model directory and this README). Total size: {total} KiB.
+
+Each model directory holds `config.json` + `model.safetensors` exactly as `save_pretrained` wrote them
+(`generation_config.json` removed), `expected.json` and `expected.safetensors` (F32 tensors).
+
+Weights: HF random init with fixed seeds, then every RMSNorm weight ~ U(0.5, 1.5), all q_proj/k_proj weights x2
+(self- and cross-attention, patcher included), `model.patcher.lm_head.weight` x6 (so entropies spread out and patches
+are multi-byte) and `lm_head.weight` x2.
+
+## Models
+
+Block columns are hidden/layers/heads/kv_heads. "xattn" = encoder cross-attn after all layers or only the last /
+decoder cross-attn in all layers or only the first. "proj" = `model.global_transformer.token_embedding_projection`
+exists (k*enc_h != global_h). Thetas are patcher / encoder / global / decoder. "zero tail" = texts whose patch_lengths
+end with a zero-length patch (and number of generation steps where that happened). "split" = texts where
+max_patch_length split at least one patch.
+
+| model | dtype | params | size | hash fns x sizes mod vocab | patcher | encoder | global | decoder | k | proj | xattn enc/dec | window local/patcher | thetas | max_patch_len | threshold | min entropy margin | zero tail | split |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+{rows}
+
+What each model covers:
+{notes}
+
+## Texts (every model)
+ids = [1] + [byte + 4 for each UTF-8 byte] + [2].
+{texts}
+
+Generation prompts (ids = [1] + bytes, no EOS), {ngen} greedy new ids each:
+{prompts}
+
+## expected.json
+- `threshold`: `patching_threshold` of config.json (a float32 value). Every patcher entropy of every case and of every
+  generation step (all positions, every step re-patches the full prefix) is at least {margin} from it;
+  `min_entropy_margin` records the smallest distance.
+- `cases[]`: `ids`, `entropies` (patcher entropies in nats, float32 values as shortest repr), `patch_lengths` (as
+  produced inside `BltModel.forward`, after max_patch_length processing, including a trailing zero-length patch when
+  HF produces one; they always sum to len(ids)), `targets` = N-1, `nll_nats` = sum_t CE(logits[t], ids[t+1]) in
+  float64, `bits_per_byte` = nll_nats / ln 2 / targets, `logits` = name of the F32 [N, 260] tensor.
+- `intermediates_case` (`prose`): F32 tensors `prose.embeddings` [N, enc_h] (hash-augmented encoder input),
+  `prose.encoder_states` [N, enc_h] (encoder byte states after its last layer), `prose.encoder_patches`
+  [num_patches * cross_attn_k, enc_h] (encoder cross-attn output; row p*k+j = sub-query j of patch p; the global input
+  is this viewed as [num_patches, k*enc_h]), `prose.global_out` [num_patches, global_h], `prose.decoder_states`
+  [N, dec_h] (decoder output before its final norm; logits == lm_head(norm(decoder_states)) bitwise),
+  `prose.patcher_logits` [N, 260].
+- `generation[]`: greedy argmax of the last logits of a full forward over all ids so far (identical to
+  `generate(do_sample=False, use_cache=False)`), `min_top2_margin` >= {top2} (smallest top1 - top2 logit gap over steps),
+  `min_entropy_margin`.
+- extra keys: `seed`, `intermediates_shapes`.
+"""
 
 
 class safe_open_dtypes:
