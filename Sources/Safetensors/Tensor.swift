@@ -22,6 +22,19 @@ public struct Tensor: @unchecked Sendable {
         self.rowLength = info.shape.dropFirst().reduce(1, *)
     }
 
+    /// A view of caller-owned memory (e.g. for tests or tensors built in memory). `owner` is kept
+    /// alive as long as the `Tensor`; the caller guarantees `bytes` stays valid that long.
+    /// Throws `.invalidShape` / `.byteCountMismatch` if `bytes` does not hold exactly the tensor.
+    public init(info: TensorInfo, bytes: UnsafeRawBufferPointer, owner: AnyObject?, label: String = "<memory>") throws {
+        guard let c = checkedByteCount(shape: info.shape, byteSize: info.dtype.byteSize) else {
+            throw SafetensorsError.invalidShape(path: label, tensor: info.name, reason: "shape \(info.shape) has a negative dimension or overflows")
+        }
+        guard c.bytes == bytes.count, c.bytes == info.dataOffsets.count else {
+            throw SafetensorsError.byteCountMismatch(path: label, tensor: info.name, expected: c.bytes, actual: bytes.count)
+        }
+        self.init(info: info, bytes: bytes, owner: owner, path: label)
+    }
+
     public var name: String { info.name }
     public var dtype: DType { info.dtype }
     public var shape: [Int] { info.shape }
