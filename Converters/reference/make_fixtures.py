@@ -681,7 +681,7 @@ def self_check(out_dir: str):
         assert torch.equal(d["logits"][0], tens[case["logits"]]), (out_dir, case["name"])
         assert d["entropies"][0].tolist() == case["entropies"], (out_dir, case["name"])
         assert d["patch_lengths"][0].tolist() == case["patch_lengths"], (out_dir, case["name"])
-    for g in exp["generation"][:1]:
+    for g in exp["generation"]:
         new, _, _, _, _ = greedy(m, g["prompt_ids"], exp["threshold"])
         assert new == g["generated_ids"], out_dir
     # default (sdpa) attention agrees closely too
@@ -885,9 +885,11 @@ Generation prompts (ids = [1] + bytes, no EOS), {ngen} greedy new ids each:
 
 ## transformers {transformers} behaviour these fixtures pin down (checked in this venv)
 - Patching (`BltPatcher.patch_lengths_from_entropies`): starts = 0, 1, and every t in 2..N with H[t-1] > threshold
-  (H[0] never used; compared in float32, i.e. the threshold is rounded to float32 first); lengths = diff(starts + [N]). If H[N-1] > threshold the start t = N gives a
-  trailing **zero-length** patch, so lengths always sum to N. `patch_size` is only a switch (None => all-ones lengths).
-- `max_patch_length` m (`process_patch_lengths`, patcher path only): every patch > m becomes m, m, ..., remainder,
+  (H[0] never used; compared in float32, i.e. the threshold is rounded to float32 first);
+  lengths = diff(starts + [N]). If H[N-1] > threshold the start t = N gives a trailing **zero-length** patch, so
+  lengths always sum to N. `patch_size` is only a switch (None => all-ones lengths).
+- `max_patch_length` m (`process_patch_lengths`; applied to the patcher output, not to `patch_lengths` passed to
+  forward explicitly): every patch > m becomes m, m, ..., remainder,
   and **zero-length patches are removed** (so models with m set never have a zero tail; see `zero tail` above and
   tiny-d `prose`, whose zero tail was dropped).
 - Zero-length patch in the encoder cross-attention: its pooled query is 0 (scatter amax, include_self=False), its
