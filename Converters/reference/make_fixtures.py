@@ -491,6 +491,7 @@ def compute_expected(model, name: str, weights_dtype: str):
         if unsplit[-1] == 0 and pl[-1] != 0:
             st["zero_tail_dropped"].append(cname)
         st["bytes_per_patch"][cname] = round(n / sum(1 for x in pl if x > 0), 2)
+        assert patch_stats_ok(cname, pl, n), (name, cname, pl)
         # forward with explicit patch_lengths gives bitwise the same logits
         again = model(input_ids=torch.tensor([ids]), patch_lengths=d["patch_lengths"], use_cache=False).logits
         assert torch.equal(again, logits)
