@@ -491,6 +491,7 @@ def compute_expected(model, name: str, weights_dtype: str):
         if unsplit[-1] == 0 and pl[-1] != 0:
             st["zero_tail_dropped"].append(cname)
         st["bytes_per_patch"][cname] = round(n / sum(1 for x in pl if x > 0), 2)
+        assert patch_stats_ok(cname, pl, n), (name, cname, pl)
         # forward with explicit patch_lengths gives bitwise the same logits
         again = model(input_ids=torch.tensor([ids]), patch_lengths=d["patch_lengths"], use_cache=False).logits
         assert torch.equal(again, logits)
@@ -681,7 +682,7 @@ def self_check(out_dir: str):
         assert torch.equal(d["logits"][0], tens[case["logits"]]), (out_dir, case["name"])
         assert d["entropies"][0].tolist() == case["entropies"], (out_dir, case["name"])
         assert d["patch_lengths"][0].tolist() == case["patch_lengths"], (out_dir, case["name"])
-    for g in exp["generation"][:1]:
+    for g in exp["generation"]:
         new, _, _, _, _ = greedy(m, g["prompt_ids"], exp["threshold"])
         assert new == g["generated_ids"], out_dir
     # default (sdpa) attention agrees closely too
@@ -882,6 +883,35 @@ Generation prompts (ids = [1] + bytes, no EOS), {ngen} greedy new ids each:
   `generate(do_sample=False, use_cache=False)`), `min_top2_margin` >= {top2} (smallest top1 - top2 logit gap over steps),
   `min_entropy_margin`.
 - extra keys: `seed`, `intermediates_shapes`.
+
+## transformers {transformers} behaviour these fixtures pin down (checked in this venv)
+- Patching (`BltPatcher.patch_lengths_from_entropies`): starts = 0, 1, and every t in 2..N with H[t-1] > threshold
+  (H[0] never used; compared in float32, i.e. the threshold is rounded to float32 first);
+  lengths = diff(starts + [N]). If H[N-1] > threshold the start t = N gives a trailing **zero-length** patch, so
+  lengths always sum to N. `patch_size` is only a switch (None => all-ones lengths).
+- `max_patch_length` m (`process_patch_lengths`; applied to the patcher output, not to `patch_lengths` passed to
+  forward explicitly): every patch > m becomes m, m, ..., remainder,
+  and **zero-length patches are removed** (so models with m set never have a zero tail; see `zero tail` above and
+  tiny-d `prose`, whose zero tail was dropped).
+- Zero-length patch in the encoder cross-attention: its pooled query is 0 (scatter amax, include_self=False), its
+  mask row is all `finfo(float32).min`, so the softmax is **uniform over all N bytes** (not zero): its k rows of
+  `encoder_patches` equal `o_proj(mean_t v_t)` (verified). That row feeds the last global position (it influences no
+  earlier patch and no decoder byte, so logits do not depend on it, but `encoder_patches` / `global_out` do).
+- Encoder `cross_attn_all_layers=True` (tiny-c): after every layer HF pools the current byte states from scratch
+  and runs `cross_attn_layers[i]`; each result overwrites the previous one, so only the last layer's cross-attention
+  affects outputs (verified: changing `cross_attn_layers.0` leaves logits bitwise unchanged).
+- Decoder byte t cross-attends to the k rows of global patch `dec_id[t]`, where dec_id = patch ids computed from
+  `patch_lengths[1:]` (e.g. lengths [1,3,2,0], N=6: dec_id = [0,0,0,1,1,2], encoder ids = [0,1,1,1,2,2]).
+- Local sliding window W (`local_attention_window_len`, mask built from `encoder_config.sliding_window` and shared by
+  encoder and decoder): query q sees keys q-W+1..q (W keys incl. itself). Patcher: same with
+  `patcher_config.sliding_window`. Global: plain causal.
+- GQA: query head h uses kv head h // (heads / kv_heads) (`repeat_kv`). Cross-attention modules use the local
+  config's `num_attention_heads` and `num_key_value_heads` too (tiny-b: k_proj/v_proj of cross-attn are [12, 24]).
+  head_dim = hidden_size // num_attention_heads everywhere.
+- RoPE theta comes from each sub-config's `rope_parameters` (patcher default 10000 when unset, others 500000);
+  the top-level `rope_parameters` is unused.
+- Greedy generation does not stop at EOS: several generations contain ids 0-3 (e.g. tiny-b, tiny-c, tiny-d); HF has
+  no document masking, so they are ordinary inputs on the next step.
 """
 
 
