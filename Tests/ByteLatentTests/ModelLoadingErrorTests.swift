@@ -1,0 +1,92 @@
+import Foundation
+import XCTest
+import Safetensors
+@testable import ByteLatent
+
+/// A wrong or incomplete model directory gives an error that names what is wrong.
+final class ModelLoadingErrorTests: XCTestCase {
+    var scratch: URL!
+    let source = Fixtures.path("models/tiny-b")
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-load-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    /// Copies the fixture's config (optionally edited) and rewrites its weights through `edit`.
+    func makeModel(config editConfig: (inout [String: Any]) -> Void = { _ in },
+                   weights edit: (inout [(name: String, shape: [Int], values: [Float])]) -> Void = { _ in }) throws -> String {
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/config.json"))) as! [String: Any]
+        editConfig(&config)
+        try JSONSerialization.data(withJSONObject: config).write(to: scratch.appendingPathComponent("config.json"))
+        let file = try SafetensorsFile(path: source + "/model.safetensors")
+        var tensors = try file.tensorInfos.map { (name: $0.name, shape: $0.shape, values: try file.tensor($0.name).floats()) }
+        edit(&tensors)
+        try SafetensorsWriter.write(path: scratch.appendingPathComponent("model.safetensors").path, floats: tensors)
+        return scratch.path
+    }
+
+    func loadError(_ directory: String) -> String {
+        do { _ = try BLTModel(directory: directory); return "no error" } catch { return "\(error)" }
+    }
+
+    func testUnchangedCopyLoads() throws {
+        XCTAssertEqual(loadError(try makeModel()), "no error")
+    }
+
+    func testMissingTensorIsNamed() throws {
+        let dir = try makeModel(weights: { $0.removeAll { $0.name == "model.local_decoder.layers.1.mlp.up_proj.weight" } })
+        XCTAssertTrue(loadError(dir).contains("model.local_decoder.layers.1.mlp.up_proj.weight"), loadError(dir))
+        XCTAssertTrue(loadError(dir).contains("no tensor"))
+    }
+
+    func testWrongShapeIsNamedWithBothShapes() throws {
+        let dir = try makeModel(weights: { tensors in
+            let i = tensors.firstIndex { $0.name == "lm_head.weight" }!
+            tensors[i] = (tensors[i].name, [259, tensors[i].shape[1]], Array(tensors[i].values.dropLast(tensors[i].shape[1])))
+        })
+        let message = loadError(dir)
+        XCTAssertTrue(message.contains("lm_head.weight") && message.contains("[259, 24]") && message.contains("[260, 24]"), message)
+    }
+
+    func testConfigThatDisagreesWithTheWeights() throws {
+        let dir = try makeModel(config: { config in
+            var decoder = config["decoder_config"] as! [String: Any]
+            decoder["num_hidden_layers"] = 3
+            config["decoder_config"] = decoder
+        })
+        XCTAssertTrue(loadError(dir).contains("model.local_decoder.layers.2."), loadError(dir))
+    }
+
+    func testUnknownModelType() throws {
+        let dir = try makeModel(config: { $0["model_type"] = "llama" })
+        XCTAssertTrue(loadError(dir).contains("model_type 'llama'"), loadError(dir))
+    }
+
+    func testOriginalHubLayoutIsRecognised() throws {
+        let dir = try makeModel(config: { config in config = ["args": ["dim_global": 32]] })
+        XCTAssertTrue(loadError(dir).contains("blt convert"), loadError(dir))
+    }
+
+    func testUnreadableAndInvalidConfig() throws {
+        XCTAssertTrue(loadError(scratch.path).contains("config.json"), loadError(scratch.path))
+        try "{not json".write(to: scratch.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        XCTAssertTrue(loadError(scratch.path).contains("not valid JSON"), loadError(scratch.path))
+        let dir = try makeModel(config: { $0["cross_attn_k"] = "two" })
+        XCTAssertTrue(loadError(dir).contains("cross_attn_k"), loadError(dir))
+    }
+
+    func testMissingDirectoryAndMissingWeights() throws {
+        XCTAssertTrue(loadError("/nonexistent/model").contains("does not exist"))
+        try FileManager.default.copyItem(atPath: source + "/config.json", toPath: scratch.appendingPathComponent("config.json").path)
+        XCTAssertTrue(loadError(scratch.path).contains("cannot open the weights"), loadError(scratch.path))
+    }
+
+    func testPatchLengthsThatDoNotFitAreRejected() throws {
+        let model = try BLTModel(directory: source)
+        let ids = Tokenizer.encode("hello")
+        XCTAssertThrowsError(try model.logits(ids, patchLengths: [1, 2, 2])) { XCTAssertTrue("\($0)".contains("sum to the 7 ids")) }
+        XCTAssertThrowsError(try model.logits([1, 300])) { XCTAssertTrue("\($0)".contains("id 300")) }
+    }
+}
