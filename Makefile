@@ -27,3 +27,13 @@ test: deps
 
 clean:
 	rm -rf .build
+
+# Benchmarks (not run by CI). They need the pinned reference venv, created on first use.
+VENV := .venv-ref
+BENCH_MODEL ?= Models/blt-tiny
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r Converters/reference/requirements.txt
+
+bench: build $(VENV)/bin/python
+	$(VENV)/bin/python Converters/reference/bench.py --model $(BENCH_MODEL) --blt $(BLT)

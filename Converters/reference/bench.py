@@ -1,0 +1,51 @@
+"""`make bench`: ByteLatent against transformers 5.24 on the same model, prompt and machine.
+
+Generation: greedy, N new bytes, `blt generate --json --ignore-eos` against transformers'
+`generate(use_cache=False)` (its BLT cache crashes in 5.24), both on fp32 compute with 2 threads.
+Prints a Markdown table and writes the raw JSON lines to bench-out/.
+
+    .venv-ref/bin/python Converters/reference/bench.py --model Models/blt-tiny --new 64 256
+"""
+import argparse, json, os, subprocess, sys, time
+
+def ours(blt, model, prompt, new):
+    out = subprocess.run([blt, "generate", "--model", model, "--prompt", prompt, "--max-bytes", str(new),
+                          "--ignore-eos", "--json"], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="Models/blt-tiny")
+    parser.add_argument("--prompt", default="The GNU General Public License is a free, copyleft license for")
+    parser.add_argument("--new", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--blt", default=".build/release/blt")
+    parser.add_argument("--skip-transformers", action="store_true")
+    args = parser.parse_args()
+    os.makedirs("bench-out", exist_ok=True)
+    rows = []
+    corename = os.environ.get("OPENBLAS_CORETYPE", "auto")
+    for new in args.new:
+        ours(args.blt, args.model, args.prompt, 2)   # warm the page cache
+        mine = ours(args.blt, args.model, args.prompt, new)
+        row = {"new": new, "ours_seconds": mine["seconds"], "ours_bps": mine["bytes_per_second"]}
+        if not args.skip_transformers:
+            proc = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "bench_generate.py"), args.model,
+                                   "--prompt", args.prompt, "--new", str(new)], check=True, capture_output=True, text=True)
+            ref = json.loads([l for l in proc.stdout.splitlines() if l.startswith("{")][-1])
+            row.update(ref_seconds=ref["seconds"], ref_bps=ref["bytes_per_second"],
+                       same_ids=ref["generated_ids"] == mine["generated_ids"])
+        rows.append(row)
+        with open("bench-out/generate.jsonl", "a") as f:
+            f.write(json.dumps({"model": args.model, "time": time.time(), "openblas_coretype": corename, **row}) + "\n")
+    print(f"\nGeneration, model {args.model}, prompt {len(args.prompt.encode())} bytes, greedy, OPENBLAS_CORETYPE={corename}\n")
+    print("| new bytes | ByteLatent s | ByteLatent B/s | transformers s | transformers B/s | speed-up | same ids |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "ref_bps" in r:
+            print(f"| {r['new']} | {r['ours_seconds']:.2f} | {r['ours_bps']:.1f} | {r['ref_seconds']:.2f} | {r['ref_bps']:.1f} | "
+                  f"{r['ours_bps'] / r['ref_bps']:.1f}× | {'yes' if r['same_ids'] else 'no'} |")
+        else:
+            print(f"| {r['new']} | {r['ours_seconds']:.2f} | {r['ours_bps']:.1f} | – | – | – | – |")
+
+if __name__ == "__main__":
+    main()
