@@ -383,7 +383,7 @@ public struct EvalSummary: Codable, Equatable, Sendable {
     /// Pretty JSON with sorted keys.
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self)
     }
 
