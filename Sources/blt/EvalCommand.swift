@@ -6,7 +6,10 @@ import Foundation
 struct ModelLoadError: Error, CustomStringConvertible {
     var path: String
     var underlying: Error
-    var description: String { "'\(path)' is not a usable BLT model directory: \(underlying)" }
+    var description: String {
+        if case BLTError.modelDirectoryNotFound = underlying { return "\(underlying)" }
+        return "'\(path)' is not a usable BLT model directory: \(underlying)"
+    }
 }
 
 struct EvalCommand: ParsableCommand {
