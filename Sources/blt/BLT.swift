@@ -8,6 +8,8 @@ struct BLT: ParsableCommand {
         abstract: "Run Meta's Byte Latent Transformer (BLT) on the CPU.",
         subcommands: [
             PatchCommand.self,
+            EvalCommand.self,
+            EvalMergeCommand.self,
             GenerateCommand.self,
         ]
     )

@@ -12,8 +12,17 @@ public enum Scoring {
 
     /// Scores ids[from+1 ..< ids.count] using logits rows from ..< ids.count − 1.
     public static func score(logits: [Float], ids: [Int32], from first: Int = 0, width: Int = Tokenizer.vocabularySize) -> Score {
-        var nll = 0.0
-        let targets = max(0, ids.count - 1 - first)
+        let values = targetNLLs(logits: logits, ids: ids, from: first, width: width)
+        return Score(nllNats: values.reduce(0, +), targets: values.count)
+    }
+
+    /// −log p(ids[t+1] | ids[...t]) in nats for t = from ..< ids.count − 1, in order (log-softmax in
+    /// Double over each logits row).
+    public static func targetNLLs(logits: [Float], ids: [Int32], from first: Int = 0, width: Int = Tokenizer.vocabularySize) -> [Double] {
+        guard first >= 0, first < ids.count - 1 else { return [] }
+        precondition(logits.count >= (ids.count - 1) * width, "logits hold fewer rows than ids")
+        var values = [Double]()
+        values.reserveCapacity(ids.count - 1 - first)
         logits.withUnsafeBufferPointer { buffer in
             for t in first ..< ids.count - 1 {
                 let row = buffer.baseAddress! + t * width
@@ -21,9 +30,9 @@ public enum Scoring {
                 for v in 0..<width { maximum = max(maximum, row[v]) }
                 var sum = 0.0
                 for v in 0..<width { sum += exp(Double(row[v] - maximum)) }
-                nll += log(sum) - Double(row[Int(ids[t + 1])] - maximum)
+                values.append(log(sum) - Double(row[Int(ids[t + 1])] - maximum))
             }
         }
-        return Score(nllNats: nll, targets: targets)
+        return values
     }
 }

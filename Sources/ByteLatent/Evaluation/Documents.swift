@@ -1,0 +1,232 @@
+import Foundation
+
+/// How an input holds its documents.
+public enum DocumentFormat: String, Sendable, CaseIterable {
+    /// The whole input is one document (any bytes, not only UTF-8).
+    case text
+    /// One JSON object per line; the document is one string field of it (UTF-8 encoded).
+    case jsonl
+}
+
+/// One input of an evaluation: a file, or standard input for "-".
+public struct DocumentInput: Sendable, Equatable {
+    public var path: String
+    public var format: DocumentFormat
+
+    public init(path: String, format: DocumentFormat) {
+        self.path = path
+        self.format = format
+    }
+
+    /// `format` if given, else JSONL for a `.jsonl` name and plain text otherwise ("-" is plain text).
+    public init(path: String, format: DocumentFormat? = nil) {
+        self.path = path
+        self.format = format ?? (path.lowercased().hasSuffix(".jsonl") ? .jsonl : .text)
+    }
+
+    public var isStandardInput: Bool { path == "-" }
+    public var displayName: String { isStandardInput ? "<stdin>" : path }
+}
+
+/// Every N-th document starting at I (`I/N`, 0 ≤ I < N). Documents are numbered across all inputs in
+/// order, so the N shards of one run split its documents without overlap.
+public struct Shard: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var index: Int
+    public var count: Int
+
+    public static let whole = Shard(index: 0, count: 1)
+
+    public init(index: Int, count: Int) {
+        self.index = index
+        self.count = count
+    }
+
+    /// Parses "I/N".
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
+            throw DocumentError.badShard(text)
+        }
+        self.init(index: i, count: n)
+    }
+
+    public func owns(_ ordinal: Int) -> Bool { ordinal % count == index }
+    public var description: String { "\(index)/\(count)" }
+}
+
+/// A document to score.
+public struct Document: Sendable {
+    /// Position among every document of the run (all inputs, all shards), from 0.
+    public var ordinal: Int
+    /// The file name, or "file:line" for a JSONL line.
+    public var name: String
+    public var bytes: [UInt8]
+    /// Where the document lies in the run's input bytes (for progress).
+    public var inputRange: Range<Int>
+}
+
+/// A JSONL line that could not be read as a document, when bad lines are skipped.
+public struct BadLine: Sendable, Equatable {
+    public var ordinal: Int
+    public var file: String
+    public var line: Int
+    public var reason: String
+}
+
+public enum DocumentError: Error, CustomStringConvertible, Equatable {
+    case fileNotFound(String)
+    case isDirectory(String)
+    case unreadable(path: String, reason: String)
+    case malformedLine(file: String, line: Int, reason: String)
+    case badShard(String)
+
+    public var description: String {
+        switch self {
+        case .fileNotFound(let path):
+            return "input file '\(path)' does not exist; check the path (use '-' for standard input)"
+        case .isDirectory(let path):
+            return "input '\(path)' is a directory; pass the files in it (e.g. \(path)/*.jsonl)"
+        case .unreadable(let path, let reason):
+            return "cannot read input file '\(path)': \(reason)"
+        case .malformedLine(let file, let line, let reason):
+            return "\(file):\(line): \(reason); fix the line, or pass --skip-bad-lines to skip such lines (they are counted)"
+        case .badShard(let text):
+            return "--shard '\(text)' is not I/N with 0 ≤ I < N (e.g. --shard 0/4)"
+        }
+    }
+}
+
+/// Reads documents from files, JSONL files and standard input, in order, one at a time.
+public struct DocumentReader: Sendable {
+    public var inputs: [DocumentInput]
+    /// The JSONL field holding the text.
+    public var field: String
+    /// Skip (and report) malformed JSONL lines instead of stopping at the first.
+    public var skipBadLines: Bool
+    public var shard: Shard
+
+    public init(inputs: [DocumentInput], field: String = "text", skipBadLines: Bool = false, shard: Shard = .whole) {
+        self.inputs = inputs
+        self.field = field
+        self.skipBadLines = skipBadLines
+        self.shard = shard
+    }
+
+    /// Checks that every input file exists and is readable, before any work starts.
+    public func checkInputs() throws {
+        for input in inputs where !input.isStandardInput {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: input.path, isDirectory: &isDirectory) else {
+                throw DocumentError.fileNotFound(input.path)
+            }
+            if isDirectory.boolValue { throw DocumentError.isDirectory(input.path) }
+            guard FileManager.default.isReadableFile(atPath: input.path) else {
+                throw DocumentError.unreadable(path: input.path, reason: "permission denied")
+            }
+        }
+    }
+
+    /// Total input size in bytes, when every input is a file (standard input's size is unknown).
+    public func totalInputBytes() -> Int? {
+        var total = 0
+        for input in inputs {
+            if input.isStandardInput { return nil }
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: input.path))?[.size] as? NSNumber else { return nil }
+            total += size.intValue
+        }
+        return total
+    }
+
+    public enum Event {
+        case document(Document)
+        case badLine(BadLine)
+    }
+
+    /// Calls `body` for every document of this shard, in order (empty documents included, as
+    /// documents with no bytes), and for each skipped malformed line of this shard.
+    /// Blank JSONL lines are not documents and take no number.
+    public func forEach(_ body: (Event) throws -> Void) throws {
+        var ordinal = 0
+        var offset = 0
+        for input in inputs {
+            let data = try read(input)
+            try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                let bytes = raw.bindMemory(to: UInt8.self)
+                switch input.format {
+                case .text:
+                    if shard.owns(ordinal) {
+                        try body(.document(Document(ordinal: ordinal, name: input.displayName, bytes: Array(bytes),
+                                                    inputRange: offset ..< offset + bytes.count)))
+                    }
+                    ordinal += 1
+                case .jsonl:
+                    var lineStart = 0
+                    var lineNumber = 0
+                    while lineStart < bytes.count {
+                        lineNumber += 1
+                        var lineEnd = lineStart
+                        while lineEnd < bytes.count, bytes[lineEnd] != 0x0A { lineEnd += 1 }
+                        let next = min(bytes.count, lineEnd + 1)
+                        defer { lineStart = next }
+                        var contentEnd = lineEnd
+                        if contentEnd > lineStart, bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+                        let line = UnsafeBufferPointer(rebasing: bytes[lineStart ..< contentEnd])
+                        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                        defer { ordinal += 1 }
+                        guard shard.owns(ordinal) else { continue }
+                        let name = "\(input.displayName):\(lineNumber)"
+                        let range = offset + lineStart ..< offset + next
+                        do {
+                            let text = try Self.text(of: line, field: field)
+                            try body(.document(Document(ordinal: ordinal, name: name, bytes: Array(text.utf8), inputRange: range)))
+                        } catch let reason as LineError {
+                            if !skipBadLines {
+                                throw DocumentError.malformedLine(file: input.displayName, line: lineNumber, reason: reason.message)
+                            }
+                            try body(.badLine(BadLine(ordinal: ordinal, file: input.displayName, line: lineNumber, reason: reason.message)))
+                        }
+                    }
+                }
+            }
+            offset += data.count
+        }
+    }
+
+    struct LineError: Error { var message: String }
+
+    static func text(of line: UnsafeBufferPointer<UInt8>, field: String) throws -> String {
+        let value: JSONValue
+        do { value = try JSONValue.parse(Data(line)) } catch {
+            throw LineError(message: "not valid JSON")
+        }
+        guard case .object(let object) = value else { throw LineError(message: "not a JSON object") }
+        switch object[field] {
+        case .string(let text)?: return text
+        case nil: throw LineError(message: "no field '\(field)' (choose the field with --field NAME)")
+        case .some(let other): throw LineError(message: "field '\(field)' is \(kind(other)), not a string")
+        }
+    }
+
+    static func kind(_ value: JSONValue) -> String {
+        switch value {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .number: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+
+    func read(_ input: DocumentInput) throws -> Data {
+        if input.isStandardInput { return FileHandle.standardInput.readDataToEndOfFile() }
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: input.path), options: .alwaysMapped)
+        } catch {
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: input.path, isDirectory: &isDirectory) { throw DocumentError.fileNotFound(input.path) }
+            if isDirectory.boolValue { throw DocumentError.isDirectory(input.path) }
+            throw DocumentError.unreadable(path: input.path, reason: (error as NSError).localizedDescription)
+        }
+    }
+}

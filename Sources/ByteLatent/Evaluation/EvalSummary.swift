@@ -1,0 +1,391 @@
+import Foundation
+
+/// A real number summed exactly: an integer count of 2⁻⁴⁰. Each value is rounded once when it is
+/// added (an error below 5·10⁻¹³); after that, addition is exact integer arithmetic, so sums are the
+/// same in any order and shard outputs merge into exactly the figures of a single run.
+/// Encoded in JSON as a decimal string of that integer.
+public struct ExactSum: Codable, Equatable, Sendable, CustomStringConvertible {
+    public static let scale = 0x1p40
+    /// Magnitude limit for a single added value (keeps every sum far inside Int128).
+    public static let limit = 1e24
+
+    public var raw: Int128
+
+    public init() { raw = 0 }
+    public init(raw: Int128) { self.raw = raw }
+
+    /// `value` rounded to a multiple of 2⁻⁴⁰; nil unless it is finite and below `limit`.
+    public init?(_ value: Double) {
+        guard value.isFinite, abs(value) < Self.limit else { return nil }
+        raw = Int128((value * Self.scale).rounded())
+    }
+
+    /// An integer, exactly.
+    public init(integer: Int) { raw = Int128(integer) << 40 }
+
+    public var value: Double { Double(raw) / Self.scale }
+    public var description: String { "\(value)" }
+
+    public static func + (a: ExactSum, b: ExactSum) -> ExactSum { ExactSum(raw: a.raw + b.raw) }
+    public static func += (a: inout ExactSum, b: ExactSum) { a.raw += b.raw }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let raw = Int128(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an exact sum (a decimal integer count of 2^-40)")
+        }
+        self.raw = raw
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(String(raw))
+    }
+}
+
+/// Sums over units (documents, or chunks of targets) for the standard error of a ratio estimate:
+/// each unit u has y_u bits over n_u targets, and bits per byte is Σy / Σn.
+public struct RatioMoments: Codable, Equatable, Sendable {
+    public var units = 0
+    /// Σ y_u (bits).
+    public var bits = ExactSum()
+    /// Σ n_u (targets).
+    public var targets = 0
+    /// Σ y_u².
+    public var bitsSquared = ExactSum()
+    /// Σ y_u · n_u.
+    public var bitsTimesTargets = ExactSum()
+    /// Σ n_u².
+    public var targetsSquared = ExactSum()
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case units, bits, targets
+        case bitsSquared = "bits_squared"
+        case bitsTimesTargets = "bits_times_targets"
+        case targetsSquared = "targets_squared"
+    }
+
+    /// Adds a unit of `bits` over `targets`. Returns false if a value is not finite or too large.
+    public mutating func add(bits y: Double, targets n: Int) -> Bool {
+        guard let b = ExactSum(y), let bb = ExactSum(y * y), let bn = ExactSum(y * Double(n)) else { return false }
+        units += 1
+        bits += b
+        targets += n
+        bitsSquared += bb
+        bitsTimesTargets += bn
+        targetsSquared += ExactSum(raw: Int128(n) * Int128(n) << 40)
+        return true
+    }
+
+    public mutating func merge(_ other: RatioMoments) {
+        units += other.units
+        bits += other.bits
+        targets += other.targets
+        bitsSquared += other.bitsSquared
+        bitsTimesTargets += other.bitsTimesTargets
+        targetsSquared += other.targetsSquared
+    }
+
+    /// Standard error of Σy/Σn treating units as independent draws (the delta-method / cluster-robust
+    /// estimate): √(U/(U−1) · Σ(y_u − r·n_u)²) / Σn with r = Σy/Σn. Nil with fewer than two units.
+    public var standardError: Double? {
+        guard units >= 2, targets > 0 else { return nil }
+        let n = Double(targets)
+        let r = bits.value / n
+        let residual = bitsSquared.value - 2 * r * bitsTimesTargets.value + r * r * targetsSquared.value
+        let u = Double(units)
+        return (u / (u - 1) * max(0, residual)).squareRoot() / n
+    }
+}
+
+/// What one document contributed.
+public struct DocumentResult: Codable, Equatable, Sendable {
+    /// Position among all documents of the run (all inputs, all shards), from 0.
+    public var index: Int
+    public var name: String
+    public var bytes: Int
+    public var targets: Int
+    public var patches: Int
+    public var windows: Int
+    public var nllNats: Double
+    public var bitsPerByte: Double { targets == 0 ? 0 : nllNats / M_LN2 / Double(targets) }
+
+    enum CodingKeys: String, CodingKey {
+        case index, name, bytes, targets, patches, windows
+        case nllNats = "nll_nats"
+        case bitsPerByte = "bits_per_byte"
+    }
+
+    public init(index: Int, name: String, bytes: Int, targets: Int, patches: Int, windows: Int, nllNats: Double) {
+        self.index = index; self.name = name; self.bytes = bytes; self.targets = targets
+        self.patches = patches; self.windows = windows; self.nllNats = nllNats
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        index = try c.decode(Int.self, forKey: .index)
+        name = try c.decode(String.self, forKey: .name)
+        bytes = try c.decode(Int.self, forKey: .bytes)
+        targets = try c.decode(Int.self, forKey: .targets)
+        patches = try c.decode(Int.self, forKey: .patches)
+        windows = try c.decode(Int.self, forKey: .windows)
+        nllNats = try c.decode(Double.self, forKey: .nllNats)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(index, forKey: .index)
+        try c.encode(name, forKey: .name)
+        try c.encode(bytes, forKey: .bytes)
+        try c.encode(targets, forKey: .targets)
+        try c.encode(patches, forKey: .patches)
+        try c.encode(windows, forKey: .windows)
+        try c.encode(nllNats, forKey: .nllNats)
+        try c.encode(bitsPerByte, forKey: .bitsPerByte)
+    }
+}
+
+/// The settings that make two evaluations comparable; shards must agree on all of them.
+public struct EvalSettings: Codable, Equatable, Sendable {
+    /// The model directory's last path component (paths differ between machines).
+    public var model: String
+    public var threshold: Double
+    public var window: Int
+    public var context: Int
+    public var addEOS: Bool
+    public var field: String
+    public var inputs: [String]
+    /// Targets per chunk for the single-document standard error.
+    public var chunkTargets: Int
+
+    enum CodingKeys: String, CodingKey {
+        case model, threshold, window, context, field, inputs
+        case addEOS = "add_eos"
+        case chunkTargets = "chunk_targets"
+    }
+
+    public init(model: String, threshold: Double, window: Int, context: Int, addEOS: Bool, field: String, inputs: [String], chunkTargets: Int) {
+        self.model = model; self.threshold = threshold; self.window = window; self.context = context
+        self.addEOS = addEOS; self.field = field; self.inputs = inputs; self.chunkTargets = chunkTargets
+    }
+}
+
+/// The mergeable totals of an evaluation: counts, exact sums and moments.
+public struct EvalSums: Codable, Equatable, Sendable {
+    /// Documents scored (empty ones excluded).
+    public var documents = 0
+    /// Empty documents, skipped and counted.
+    public var skippedEmpty = 0
+    /// Malformed JSONL lines skipped under --skip-bad-lines.
+    public var skippedBadLines = 0
+    /// Document bytes scored (without BOS/EOS).
+    public var bytes = 0
+    /// Scored ids: bytes plus one EOS per document (unless EOS is off).
+    public var targets = 0
+    /// Patches starting at a scored id (the BOS patch never counts).
+    public var patches = 0
+    /// Forward passes.
+    public var windows = 0
+    public var nllNats = ExactSum()
+    /// One unit per document.
+    public var byDocument = RatioMoments()
+    /// One unit per chunk of `chunkTargets` consecutive targets within a document.
+    public var byChunk = RatioMoments()
+    /// Time spent scoring (model loading excluded); for merged shards, the sum over shards.
+    public var seconds = 0.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case documents, bytes, targets, patches, windows, seconds
+        case skippedEmpty = "skipped_empty"
+        case skippedBadLines = "skipped_bad_lines"
+        case nllNats = "nll_nats"
+        case byDocument = "by_document"
+        case byChunk = "by_chunk"
+    }
+
+    public mutating func merge(_ other: EvalSums) {
+        documents += other.documents
+        skippedEmpty += other.skippedEmpty
+        skippedBadLines += other.skippedBadLines
+        bytes += other.bytes
+        targets += other.targets
+        patches += other.patches
+        windows += other.windows
+        nllNats += other.nllNats
+        byDocument.merge(other.byDocument)
+        byChunk.merge(other.byChunk)
+        seconds += other.seconds
+    }
+}
+
+/// The result of `blt eval`: settings, exact sums, and the figures derived from them. Encodes to the
+/// JSON that `blt eval --json` prints and `blt eval-merge` reads back.
+public struct EvalSummary: Codable, Equatable, Sendable {
+    public static let format = "blt-eval/1"
+
+    public var settings: EvalSettings
+    /// Shard count and the shard indices this summary covers (all of 0..<count for a full run).
+    public var shardCount: Int
+    public var shards: [Int]
+    public var sums: EvalSums
+    /// Per-document results, in document order, when asked for.
+    public var perDocument: [DocumentResult]?
+
+    public init(settings: EvalSettings, shard: Shard, sums: EvalSums, perDocument: [DocumentResult]?) {
+        self.settings = settings
+        self.shardCount = shard.count
+        self.shards = [shard.index]
+        self.sums = sums
+        self.perDocument = perDocument
+    }
+
+    // MARK: Derived figures
+
+    public var nllNats: Double { sums.nllNats.value }
+    public var bitsPerByte: Double { sums.targets == 0 ? .nan : nllNats / M_LN2 / Double(sums.targets) }
+    /// 2^bits-per-byte = exp(nats per byte).
+    public var perplexityPerByte: Double { exp2(bitsPerByte) }
+    /// Over documents when there are at least two, else over chunks of the single document.
+    public var standardErrorMethod: String {
+        sums.documents >= 2 ? "documents" : "chunks of \(settings.chunkTargets) targets"
+    }
+    public var bitsPerByteStandardError: Double? {
+        sums.documents >= 2 ? sums.byDocument.standardError : sums.byChunk.standardError
+    }
+    /// Targets per patch (the EOS counts as a byte, as in bits per byte).
+    public var meanPatchBytes: Double { sums.patches == 0 ? .nan : Double(sums.targets) / Double(sums.patches) }
+    public var bytesPerSecond: Double { sums.seconds > 0 ? Double(sums.bytes) / sums.seconds : 0 }
+    public var isComplete: Bool { shards.sorted() == Array(0..<shardCount) }
+
+    // MARK: Merge
+
+    public enum MergeError: Error, CustomStringConvertible, Equatable {
+        case nothingToMerge
+        case settingsDiffer(field: String, first: String, other: String, file: String)
+        case shardCountsDiffer(first: Int, other: Int, file: String)
+        case duplicateShard(Int, file: String)
+        case missingShards([Int], count: Int)
+
+        public var description: String {
+            switch self {
+            case .nothingToMerge: return "no evaluation outputs to merge; pass the JSON files written by `blt eval --json --shard I/N`"
+            case .settingsDiffer(let field, let first, let other, let file):
+                return "'\(file)' was evaluated with \(field) = \(other), but the first file with \(field) = \(first); merge only shards of one run"
+            case .shardCountsDiffer(let first, let other, let file):
+                return "'\(file)' is a shard of \(other), but the first file is a shard of \(first); merge only shards of one run"
+            case .duplicateShard(let index, let file):
+                return "shard \(index) appears twice (again in '\(file)'); each shard must be merged once"
+            case .missingShards(let missing, let count):
+                return "shards \(missing.map(String.init).joined(separator: ", ")) of \(count) are missing; pass every shard's output, or --allow-partial to merge what is there"
+            }
+        }
+    }
+
+    /// Combines shard outputs into the summary of the whole run. `names` label the inputs in errors.
+    public static func merge(_ parts: [EvalSummary], names: [String]? = nil, allowPartial: Bool = false) throws -> EvalSummary {
+        guard var merged = parts.first else { throw MergeError.nothingToMerge }
+        let labels = names ?? parts.indices.map { "input \($0 + 1)" }
+        for (part, label) in zip(parts, labels).dropFirst() {
+            if let (field, a, b) = difference(merged.settings, part.settings) {
+                throw MergeError.settingsDiffer(field: field, first: a, other: b, file: label)
+            }
+            if part.shardCount != merged.shardCount {
+                throw MergeError.shardCountsDiffer(first: merged.shardCount, other: part.shardCount, file: label)
+            }
+            if let repeated = part.shards.first(where: merged.shards.contains) {
+                throw MergeError.duplicateShard(repeated, file: label)
+            }
+            merged.shards += part.shards
+            merged.sums.merge(part.sums)
+            if let documents = part.perDocument, merged.perDocument != nil {
+                merged.perDocument! += documents
+            } else {
+                merged.perDocument = nil
+            }
+        }
+        merged.shards.sort()
+        merged.perDocument?.sort { $0.index < $1.index }
+        let missing = Array(0..<merged.shardCount).filter { !merged.shards.contains($0) }
+        if !missing.isEmpty, !allowPartial { throw MergeError.missingShards(missing, count: merged.shardCount) }
+        return merged
+    }
+
+    static func difference(_ a: EvalSettings, _ b: EvalSettings) -> (String, String, String)? {
+        let fields: [(String, String, String)] = [
+            ("model", a.model, b.model), ("threshold", "\(a.threshold)", "\(b.threshold)"),
+            ("window", "\(a.window)", "\(b.window)"), ("context", "\(a.context)", "\(b.context)"),
+            ("add_eos", "\(a.addEOS)", "\(b.addEOS)"), ("field", a.field, b.field),
+            ("inputs", a.inputs.joined(separator: " "), b.inputs.joined(separator: " ")),
+            ("chunk_targets", "\(a.chunkTargets)", "\(b.chunkTargets)"),
+        ]
+        return fields.first { $0.1 != $0.2 }
+    }
+
+    // MARK: Codable
+
+    enum CodingKeys: String, CodingKey {
+        case format, settings, sums, shards
+        case shardCount = "shard_count"
+        case perDocument = "per_document"
+        // Derived figures, written for readers and ignored when read back.
+        case bitsPerByte = "bits_per_byte", bitsPerByteStandardError = "bits_per_byte_stderr"
+        case standardErrorMethod = "stderr_method", perplexityPerByte = "perplexity_per_byte"
+        case nllNats = "nll_nats", targets, documents, bytes, patches, windows
+        case skippedEmpty = "skipped_empty", skippedBadLines = "skipped_bad_lines"
+        case meanPatchBytes = "mean_patch_bytes", seconds, bytesPerSecond = "bytes_per_second"
+        case complete
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let format = try c.decode(String.self, forKey: .format)
+        guard format == Self.format else {
+            throw DecodingError.dataCorruptedError(forKey: .format, in: c, debugDescription: "format '\(format)' is not \(Self.format)")
+        }
+        settings = try c.decode(EvalSettings.self, forKey: .settings)
+        shardCount = try c.decode(Int.self, forKey: .shardCount)
+        shards = try c.decode([Int].self, forKey: .shards)
+        sums = try c.decode(EvalSums.self, forKey: .sums)
+        perDocument = try c.decodeIfPresent([DocumentResult].self, forKey: .perDocument)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(Self.format, forKey: .format)
+        try c.encode(settings, forKey: .settings)
+        try c.encode(shardCount, forKey: .shardCount)
+        try c.encode(shards, forKey: .shards)
+        try c.encode(isComplete, forKey: .complete)
+        try c.encode(sums, forKey: .sums)
+        try c.encode(sums.targets == 0 ? nil : bitsPerByte, forKey: .bitsPerByte)
+        try c.encode(bitsPerByteStandardError, forKey: .bitsPerByteStandardError)
+        try c.encode(standardErrorMethod, forKey: .standardErrorMethod)
+        try c.encode(sums.targets == 0 ? nil : perplexityPerByte, forKey: .perplexityPerByte)
+        try c.encode(nllNats, forKey: .nllNats)
+        try c.encode(sums.targets, forKey: .targets)
+        try c.encode(sums.documents, forKey: .documents)
+        try c.encode(sums.bytes, forKey: .bytes)
+        try c.encode(sums.patches, forKey: .patches)
+        try c.encode(sums.windows, forKey: .windows)
+        try c.encode(sums.skippedEmpty, forKey: .skippedEmpty)
+        try c.encode(sums.skippedBadLines, forKey: .skippedBadLines)
+        try c.encode(sums.patches == 0 ? nil : meanPatchBytes, forKey: .meanPatchBytes)
+        try c.encode(sums.seconds, forKey: .seconds)
+        try c.encode(bytesPerSecond, forKey: .bytesPerSecond)
+        try c.encodeIfPresent(perDocument, forKey: .perDocument)
+    }
+
+    /// Pretty JSON with sorted keys.
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+
+    public static func decode(_ data: Data) throws -> EvalSummary { try JSONDecoder().decode(EvalSummary.self, from: data) }
+}

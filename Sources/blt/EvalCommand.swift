@@ -1,0 +1,174 @@
+import ArgumentParser
+import ByteLatent
+import Foundation
+
+/// A model directory that could not be loaded, with the loader's reason.
+struct ModelLoadError: Error, CustomStringConvertible {
+    var path: String
+    var underlying: Error
+    var description: String {
+        if case BLTError.modelDirectoryNotFound = underlying { return "\(underlying)" }
+        return "'\(path)' is not a usable BLT model directory: \(underlying)"
+    }
+}
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Bits per byte of a BLT model on files, JSONL documents or standard input.",
+        discussion: """
+        Each document is encoded as BOS + bytes + EOS; every id after the BOS is a target and \
+        bits per byte = Σ NLL / ln 2 / targets (the EOS counts as a byte). Patches come from the \
+        model's entropy model. A document of up to --window ids (bytes + BOS + EOS) is scored in \
+        one forward pass; a longer one in windows: non-overlapping by default, or each target with \
+        at least --context bytes of history (see Docs/eval.md).
+
+        Inputs: a plain file is one document (any bytes); a .jsonl file holds one document per \
+        line in the field --field; '-' reads standard input (plain, or --format jsonl). Empty \
+        documents are skipped and counted.
+
+        Examples:
+          blt eval --model Models/blt-1b book.txt
+          blt eval --model Models/blt-1b --json --per-document val.jsonl
+          blt eval --model Models/blt-1b --json --shard 3/8 --output part3.json val.jsonl
+        """)
+
+    @Option(name: .long, help: "Model directory (config.json + model.safetensors).")
+    var model: String
+
+    @Argument(help: "Input files ('-' for standard input).")
+    var inputs: [String] = []
+
+    @Option(name: .long, help: "How to read the inputs: text (one document per file) or jsonl (default: jsonl for *.jsonl, else text).")
+    var format: String?
+
+    @Option(name: .long, help: "JSONL field holding the document text.")
+    var field = "text"
+
+    @Flag(name: .customLong("skip-bad-lines"), help: "Skip malformed JSONL lines (counted, and named on stderr) instead of stopping at the first.")
+    var skipBadLines = false
+
+    @Flag(name: .customLong("no-eos"), help: "Do not append (and score) the EOS id.")
+    var noEOS = false
+
+    @Option(name: .long, help: "Entropy threshold in nats (default: the model's patching_threshold).")
+    var threshold: Float?
+
+    @Option(name: .long, help: "Ids per forward pass, BOS included (default: min(8192, the entropy model's and local models' max positions)).")
+    var window: Int?
+
+    @Option(name: .long, help: "Bytes of history kept before the first scored byte of each later window (0: non-overlapping windows).")
+    var context = 0
+
+    @Option(name: .customLong("chunk-targets"), help: "Targets per chunk for the standard error of a single document.")
+    var chunkTargets = 1024
+
+    @Option(name: .long, help: "Score every N-th document starting at I, given as I/N.")
+    var shard: String?
+
+    @Flag(name: .long, help: "Print one JSON object (the input of `blt eval-merge`).")
+    var json = false
+
+    @Flag(name: .customLong("per-document"), help: "Also list each document's name, targets and bits per byte.")
+    var perDocument = false
+
+    @Option(name: .long, help: "Write the JSON object to this file (written only when the run completes).")
+    var output: String?
+
+    func validate() throws {
+        if inputs.isEmpty { throw ValidationError("give at least one input file ('-' for standard input)") }
+        if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
+        if let format, DocumentFormat(rawValue: format) == nil { throw ValidationError("--format must be text or jsonl") }
+        if context < 0 { throw ValidationError("--context must be 0 or more") }
+        if chunkTargets < 1 { throw ValidationError("--chunk-targets must be at least 1") }
+    }
+
+    func run() throws {
+        let shard = try shard.map(Shard.init(parsing:)) ?? .whole
+        let reader = DocumentReader(inputs: inputs.map { DocumentInput(path: $0, format: format.flatMap(DocumentFormat.init(rawValue:))) },
+                                    field: field, skipBadLines: skipBadLines, shard: shard)
+        try reader.checkInputs()
+        let loaded: BLTModel
+        do { loaded = try BLTModel(directory: model) } catch { throw ModelLoadError(path: model, underlying: error) }
+        let evaluator = try Evaluator(model: loaded, options: EvalOptions(
+            window: window, context: context, threshold: threshold, addEOS: !noEOS,
+            chunkTargets: chunkTargets, keepPerDocument: perDocument))
+
+        let bar = ProgressBar(total: reader.totalInputBytes(), unit: "B", label: "eval")
+        let summary: EvalSummary
+        do {
+            summary = try evaluator.run(reader, progress: { bar.update($0.inputBytesDone) }, badLine: { line in
+                bar.finish()
+                FileHandle.standardError.write("warning: skipped \(line.file):\(line.line): \(line.reason)\n".data(using: .utf8)!)
+            })
+        } catch {
+            bar.finish()
+            throw error
+        }
+        bar.finish()
+
+        let data = try summary.jsonData()
+        if let output {
+            // Write beside the target, then rename: a crash never leaves a partial file under the final name.
+            let temporary = output + ".partial"
+            do {
+                try data.write(to: URL(fileURLWithPath: temporary))
+                if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
+                try FileManager.default.moveItem(atPath: temporary, toPath: output)
+            } catch {
+                throw ValidationError("cannot write '\(output)': \(error.localizedDescription)")
+            }
+        }
+        if json {
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        } else {
+            print(Self.report(summary, window: evaluator.window))
+        }
+    }
+
+    static func number(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out += "," }
+            out.append(c)
+        }
+        return (value < 0 ? "-" : "") + out
+    }
+
+    static func fixed(_ value: Double, _ places: Int) -> String { String(format: "%.\(places)f", value) }
+
+    /// The human-readable report.
+    static func report(_ s: EvalSummary, window: Int) -> String {
+        let sums = s.sums
+        var lines: [String] = []
+        func row(_ name: String, _ value: String) { lines.append(name.padding(toLength: 18, withPad: " ", startingAt: 0) + value) }
+        if sums.targets > 0 {
+            var bpb = fixed(s.bitsPerByte, 4)
+            if let se = s.bitsPerByteStandardError { bpb += " ± \(fixed(se, 4)) (standard error over \(s.standardErrorMethod))" }
+            row("bits per byte", bpb)
+            row("perplexity/byte", fixed(s.perplexityPerByte, 4))
+            row("nll", "\(fixed(s.nllNats, 3)) nats over \(number(sums.targets)) targets")
+        } else {
+            row("bits per byte", "n/a (nothing scored)")
+        }
+        var documents = "\(number(sums.documents)) scored"
+        if sums.skippedEmpty > 0 { documents += ", \(number(sums.skippedEmpty)) empty skipped" }
+        if sums.skippedBadLines > 0 { documents += ", \(number(sums.skippedBadLines)) bad lines skipped" }
+        if s.shardCount > 1 { documents += " (shard\(s.shards.count > 1 ? "s" : "") \(s.shards.map(String.init).joined(separator: ",")) of \(s.shardCount))" }
+        row("documents", documents)
+        row("bytes", "\(number(sums.bytes)) (+\(number(sums.targets - sums.bytes)) EOS targets)")
+        if sums.patches > 0 { row("patches", "\(number(sums.patches)) (\(fixed(s.meanPatchBytes, 2)) bytes per patch)") }
+        row("windows", "\(number(sums.windows)) forward passes of up to \(number(window)) ids, context \(s.settings.context)")
+        row("time", "\(fixed(sums.seconds, 2)) s, \(number(Int(s.bytesPerSecond.rounded()))) bytes/s")
+        if let documents = s.perDocument, !documents.isEmpty {
+            lines.append("")
+            lines.append("bits/byte  targets  document")
+            for d in documents {
+                lines.append(fixed(d.bitsPerByte, 4).padding(toLength: 11, withPad: " ", startingAt: 0)
+                             + String(d.targets).padding(toLength: 9, withPad: " ", startingAt: 0) + d.name)
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

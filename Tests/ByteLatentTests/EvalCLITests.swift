@@ -1,0 +1,138 @@
+import Foundation
+import XCTest
+@testable import ByteLatent
+
+/// Runs the built `blt` executable end to end: exit codes, messages, JSON that parses, stdin, and
+/// shards merged with `blt eval-merge`. Skipped when the executable has not been built
+/// (`swift build` builds it; `swift test` does too).
+final class EvalCLITests: XCTestCase {
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-eval-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    static func executable() -> String? {
+        let fromTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let candidates = [fromTests.appendingPathComponent("blt"), fromTests.deletingLastPathComponent().appendingPathComponent("blt"),
+                          root.appendingPathComponent(".build/debug/blt")]
+        return candidates.map(\.path).first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    struct Run { var status: Int32; var stdout: Data; var stderr: String }
+
+    func blt(_ arguments: [String], stdin: Data? = nil) throws -> Run {
+        guard let path = Self.executable() else { throw XCTSkip("blt is not built; run `swift build` first") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+    }
+
+    func object(_ data: Data) throws -> [String: Any] {
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    func testEvalEndToEnd() throws {
+        let model = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
+        let cases = try EvaluationTests.referenceCases(model)
+        let prose = try XCTUnwrap(cases.first { $0.name == "prose" })
+        let text = scratch.appendingPathComponent("prose.txt")
+        try Data(prose.text.utf8).write(to: text)
+
+        // One document, --json: the reference's bits per byte.
+        let single = try blt(["eval", "--model", model, "--json", text.path])
+        XCTAssertEqual(single.status, 0, single.stderr)
+        XCTAssertEqual(single.stderr, "", "no progress bar when stderr is not a terminal")
+        let json = try object(single.stdout)
+        XCTAssertEqual(try XCTUnwrap(json["bits_per_byte"] as? Double), prose.bitsPerByte, accuracy: 1e-5)
+        XCTAssertEqual(json["targets"] as? Int, prose.targets)
+
+        // Standard input gives the same figures; the human report names them.
+        let piped = try blt(["eval", "--model", model, "--json", "-"], stdin: Data(prose.text.utf8))
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        XCTAssertEqual(try object(piped.stdout)["nll_nats"] as? Double, json["nll_nats"] as? Double)
+        let human = try blt(["eval", "--model", model, text.path])
+        XCTAssertEqual(human.status, 0, human.stderr)
+        let report = String(decoding: human.stdout, as: UTF8.self)
+        for word in ["bits per byte", "perplexity/byte", "documents", "bytes", "patches", "bytes/s"] {
+            XCTAssertTrue(report.contains(word), report)
+        }
+
+        // JSONL in three shards, merged, equals the unsharded run's sums.
+        let lines = cases.map { String(decoding: try! JSONSerialization.data(withJSONObject: ["text": $0.text]), as: UTF8.self) }
+        let jsonl = scratch.appendingPathComponent("docs.jsonl")
+        try Data((lines + lines + [#"{"text": ""}"#]).joined(separator: "\n").utf8).write(to: jsonl)
+        let whole = try blt(["eval", "--model", model, "--json", "--per-document", "--window", "48", "--context", "8", jsonl.path])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        var parts: [String] = []
+        for i in 0..<3 {
+            let part = scratch.appendingPathComponent("part\(i).json").path
+            let run = try blt(["eval", "--model", model, "--json", "--per-document", "--window", "48", "--context", "8",
+                               "--shard", "\(i)/3", "--output", part, jsonl.path])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertEqual(try object(run.stdout)["shards"] as? [Int], [i])
+            parts.append(part)
+        }
+        let merged = try blt(["eval-merge", "--json"] + parts.reversed())
+        XCTAssertEqual(merged.status, 0, merged.stderr)
+        var a = try XCTUnwrap(try object(merged.stdout)["sums"] as? [String: Any])
+        var b = try XCTUnwrap(try object(whole.stdout)["sums"] as? [String: Any])
+        a["seconds"] = nil
+        b["seconds"] = nil
+        XCTAssertEqual(NSDictionary(dictionary: a), NSDictionary(dictionary: b))
+        XCTAssertEqual(try object(merged.stdout)["bits_per_byte"] as? Double, try object(whole.stdout)["bits_per_byte"] as? Double)
+        XCTAssertEqual((try object(merged.stdout)["per_document"] as? [Any])?.count, 2 * cases.count)
+        let partial = try blt(["eval-merge", parts[0], parts[2]])
+        XCTAssertNotEqual(partial.status, 0)
+        XCTAssertTrue(partial.stderr.contains("shards 1 of 3 are missing"), partial.stderr)
+        XCTAssertEqual(partial.stdout.count, 0)
+    }
+
+    func testEvalErrorsExitNonZeroWithoutJSON() throws {
+        let model = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
+        let missing = scratch.appendingPathComponent("missing.txt").path
+        let bad = scratch.appendingPathComponent("bad.jsonl")
+        try Data("{\"text\": \"ok\"}\n{\"text\": \"ok\"\n".utf8).write(to: bad)
+        let notModel = scratch.appendingPathComponent("not-a-model")
+        try FileManager.default.createDirectory(at: notModel, withIntermediateDirectories: true)
+        let good = scratch.appendingPathComponent("good.txt")
+        try Data("hello".utf8).write(to: good)
+
+        let checks: [([String], String)] = [
+            (["eval", "--model", model, "--json", missing], missing),
+            (["eval", "--model", model, "--json", bad.path], "\(bad.path):2"),
+            (["eval", "--model", notModel.path, "--json", good.path], notModel.path),
+            (["eval", "--model", model, "--json", "--window", "1", good.path], "cannot hold a patch"),
+            (["eval", "--model", model, "--json", "--window", "10", "--context", "9", good.path], "--context"),
+            (["eval", "--model", model, "--json", "--shard", "3/3", good.path], "--shard"),
+            (["eval-merge", missing], missing),
+            (["eval-merge", good.path], good.path),
+        ]
+        for (arguments, needle) in checks {
+            let run = try blt(arguments)
+            let label = arguments.joined(separator: " ")
+            XCTAssertNotEqual(run.status, 0, label)
+            XCTAssertEqual(run.stdout.count, 0, "no JSON on failure: \(label)")
+            XCTAssertTrue(run.stderr.contains(needle), "\(label): \(run.stderr)")
+        }
+        let skipping = try blt(["eval", "--model", model, "--json", "--skip-bad-lines", bad.path])
+        XCTAssertEqual(skipping.status, 0, skipping.stderr)
+        XCTAssertTrue(skipping.stderr.contains("\(bad.path):2"), skipping.stderr)
+        XCTAssertEqual(try object(skipping.stdout)["skipped_bad_lines"] as? Int, 1)
+    }
+}

@@ -1,0 +1,389 @@
+import Foundation
+import XCTest
+@testable import ByteLatent
+
+/// `blt eval`'s library: window plan, documents, evaluator, exact sums and shard merging.
+final class EvaluationTests: XCTestCase {
+    // MARK: Fixtures
+
+    struct ReferenceCase {
+        var name: String
+        var text: String
+        var ids: [Int32]
+        var targets: Int
+        var nll: Double
+        var bitsPerByte: Double
+        var patchLengths: [Int]
+    }
+
+    static func referenceCases(_ directory: String) throws -> [ReferenceCase] {
+        let expected = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: directory + "/expected.json")))
+        return expected["cases"].array.map {
+            ReferenceCase(name: $0["name"].string ?? "?", text: $0["text"].string ?? "", ids: $0["ids"].ints.map(Int32.init),
+                          targets: $0["targets"].int ?? -1, nll: $0["nll_nats"].double ?? .nan,
+                          bitsPerByte: $0["bits_per_byte"].double ?? .nan, patchLengths: $0["patch_lengths"].ints)
+        }
+    }
+
+    static var modelDirectories: [String] { ReferenceParityTests.modelDirectories }
+
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-eval-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let url = scratch.appendingPathComponent(name)
+        try Data(text.utf8).write(to: url)
+        return url.path
+    }
+
+    func jsonl(_ texts: [String]) -> String {
+        texts.map { text in
+            let data = try! JSONSerialization.data(withJSONObject: ["text": text])
+            return String(decoding: data, as: UTF8.self)
+        }.joined(separator: "\n") + "\n"
+    }
+
+    func firstModel() throws -> BLTModel {
+        let directory = try XCTUnwrap(Self.modelDirectories.first, "no reference fixtures")
+        return try BLTModel(directory: directory)
+    }
+
+    // MARK: Window plan
+
+    func testWindowPlanScoresEveryTargetExactlyOnce() throws {
+        var plans = 0
+        for count in 0...70 {
+            for window in 2...24 {
+                for context in 0...(window - 2) {
+                    let plan = try WindowPlan.plan(count: count, window: window, context: context)
+                    plans += 1
+                    let label = "count \(count) window \(window) context \(context): \(plan)"
+                    var seen = [Int](repeating: 0, count: max(count, 1))
+                    for (i, w) in plan.enumerated() {
+                        XCTAssertLessThanOrEqual(w.length, window, label)
+                        XCTAssertFalse(w.scored.isEmpty, label)
+                        XCTAssertTrue(w.input.lowerBound <= w.scored.lowerBound && w.scored.upperBound <= w.input.upperBound, label)
+                        XCTAssertGreaterThan(w.scored.lowerBound, w.input.lowerBound - (w.prependsBOS ? 1 : 0), "a target needs a predecessor in its window: \(label)")
+                        XCTAssertEqual(w.scored.upperBound, w.input.upperBound, label)
+                        if i == 0 {
+                            XCTAssertEqual(w.input.lowerBound, 0, label)
+                        } else {
+                            XCTAssertTrue(w.prependsBOS, label)
+                            XCTAssertEqual(w.scored.lowerBound, plan[i - 1].scored.upperBound, "windows in order: \(label)")
+                            // Each scored target keeps at least `context` document ids of history (or all there is).
+                            XCTAssertGreaterThanOrEqual(w.scored.lowerBound - w.input.lowerBound, min(context, w.scored.lowerBound - 1), label)
+                        }
+                        for t in w.scored { seen[t] += 1 }
+                    }
+                    if count >= 2 {
+                        XCTAssertEqual(Array(seen[1..<count]), Array(repeating: 1, count: count - 1), label)
+                    } else {
+                        XCTAssertTrue(plan.isEmpty, label)
+                    }
+                    if count <= window, count >= 2 {
+                        XCTAssertEqual(plan, [EvalWindow(input: 0..<count, scored: 1..<count)], "a document that fits is one pass: \(label)")
+                    }
+                    if context == 0, count >= 2 {
+                        // Non-overlapping: every document id fed once.
+                        XCTAssertEqual(plan.map(\.input.count).reduce(0, +), count, label)
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(plans, 10_000)
+    }
+
+    func testWindowPlanWindowIDs() throws {
+        let ids: [Int32] = Tokenizer.encode(Array("abcdefghij".utf8))   // 12 ids
+        let plan = try WindowPlan.plan(count: ids.count, window: 5, context: 2)
+        XCTAssertEqual(plan.first?.ids(from: ids), Array(ids[0..<5]))
+        let second = plan[1]
+        XCTAssertEqual(second, EvalWindow(input: 3..<7, scored: 5..<7))
+        XCTAssertEqual(second.ids(from: ids), [Tokenizer.bosID] + Array(ids[3..<7]))
+        XCTAssertEqual(second.position(ofDocumentID: 5), 3)
+    }
+
+    func testWindowTooSmallOrContextTooLargeIsAnError() {
+        XCTAssertThrowsError(try WindowPlan.plan(count: 10, window: 1, context: 0)) {
+            XCTAssertEqual($0 as? WindowPlanError, .windowTooSmall(window: 1))
+            XCTAssertTrue("\($0)".contains("--window"))
+        }
+        XCTAssertThrowsError(try WindowPlan.plan(count: 10, window: 8, context: 7)) {
+            XCTAssertEqual($0 as? WindowPlanError, .contextTooLarge(context: 7, window: 8))
+        }
+    }
+
+    func testEvaluatorRejectsTooSmallWindow() throws {
+        let model = try firstModel()
+        XCTAssertThrowsError(try Evaluator(model: model, options: EvalOptions(window: 1))) {
+            XCTAssertEqual($0 as? WindowPlanError, .windowTooSmall(window: 1))
+        }
+        XCTAssertEqual(try Evaluator(model: model).window, min(8192, model.config.patcher.maxPositions, model.config.encoder.maxPositions))
+    }
+
+    // MARK: Against the reference
+
+    func testSingleWindowMatchesReferenceBitsPerByte() throws {
+        var checked = 0
+        for directory in Self.modelDirectories {
+            let model = try BLTModel(directory: directory)
+            let evaluator = try Evaluator(model: model)
+            for c in try Self.referenceCases(directory) {
+                let label = "\(URL(fileURLWithPath: directory).lastPathComponent)/\(c.name)"
+                XCTAssertEqual(Tokenizer.encode(Array(c.text.utf8)), c.ids, label)
+                let score = try evaluator.score(bytes: Array(c.text.utf8), name: c.name)
+                XCTAssertEqual(score.windows, 1, label)
+                XCTAssertEqual(score.targets, c.targets, label)
+                XCTAssertEqual(score.bitsPerByte, c.bitsPerByte, accuracy: 1e-5, label)
+                XCTAssertEqual(score.nllNats, c.nll, accuracy: 1e-5 * Double(c.targets), label)
+                XCTAssertEqual(score.patches, c.patchLengths.filter { $0 > 0 }.count - 1, "patches exclude the BOS patch: \(label)")
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 0)
+    }
+
+    func testLongDocumentIsScoredInWindows() throws {
+        let directory = try XCTUnwrap(Self.modelDirectories.first)
+        let model = try BLTModel(directory: directory)
+        let long = try XCTUnwrap(try Self.referenceCases(directory).first { $0.name == "long" })
+        let bytes = Array(long.text.utf8)
+        let whole = try Evaluator(model: model).score(bytes: bytes)
+        for (window, context) in [(64, 0), (64, 16), (100, 98), (8, 0), (10, 7), (long.ids.count, 0), (long.ids.count - 1, 0)] {
+            let evaluator = try Evaluator(model: model, options: EvalOptions(window: window, context: context))
+            let score = try evaluator.score(bytes: bytes)
+            let plan = try WindowPlan.plan(count: long.ids.count, window: window, context: context)
+            let label = "window \(window) context \(context)"
+            XCTAssertEqual(score.targets, long.targets, label)
+            XCTAssertEqual(score.windows, plan.count, label)
+            XCTAssertTrue(score.nllNats.isFinite, label)
+            XCTAssertEqual(score.chunks.map(\.targets).reduce(0, +), score.targets, label)
+            if plan.count == 1 { XCTAssertEqual(score, whole, label) } else { XCTAssertGreaterThan(plan.count, 1, label) }
+            // The windowed NLL is the sum of each window's own scored rows.
+            var expected = 0.0
+            for w in plan {
+                let ids = w.ids(from: long.ids)
+                let logits = try model.logits(ids)
+                for v in Scoring.targetNLLs(logits: logits, ids: ids, from: w.position(ofDocumentID: w.scored.lowerBound) - 1) { expected += v }
+            }
+            XCTAssertEqual(score.nllNats, expected, label)
+        }
+        XCTAssertEqual(whole.bitsPerByte, long.bitsPerByte, accuracy: 1e-5)
+    }
+
+    // MARK: Documents, JSONL, shards
+
+    func testJSONLGivesTheTargetWeightedCombination() throws {
+        for directory in Self.modelDirectories {
+            let cases = try Self.referenceCases(directory)
+            let path = try write("docs-\(URL(fileURLWithPath: directory).lastPathComponent).jsonl",
+                                 jsonl([cases[0].text, ""] + cases.dropFirst().map(\.text)) + "\n   \n")
+            let evaluator = try Evaluator(model: try BLTModel(directory: directory), options: EvalOptions(keepPerDocument: true))
+            let summary = try evaluator.run(DocumentReader(inputs: [DocumentInput(path: path)]))
+            let label = URL(fileURLWithPath: directory).lastPathComponent
+            XCTAssertEqual(summary.sums.documents, cases.count, label)
+            XCTAssertEqual(summary.sums.skippedEmpty, 1, label)
+            XCTAssertEqual(summary.sums.targets, cases.map(\.targets).reduce(0, +), label)
+            XCTAssertEqual(summary.sums.bytes, cases.map { $0.text.utf8.count }.reduce(0, +), label)
+            let combined = cases.map(\.nll).reduce(0, +) / M_LN2 / Double(summary.sums.targets)
+            XCTAssertEqual(summary.bitsPerByte, combined, accuracy: 1e-5, label)
+            let documents = try XCTUnwrap(summary.perDocument)
+            XCTAssertEqual(documents.map(\.name), [1, 3, 4, 5, 6].map { "\(path):\($0)" }, label)
+            XCTAssertEqual(documents.map(\.index), [0, 2, 3, 4, 5], "the empty document keeps its number: \(label)")
+            for (d, c) in zip(documents, cases) { XCTAssertEqual(d.bitsPerByte, c.bitsPerByte, accuracy: 1e-5, label) }
+            // The total is exactly the target-weighted combination of the documents' own figures.
+            let weighted = documents.map { $0.bitsPerByte * Double($0.targets) }.reduce(0, +) / Double(summary.sums.targets)
+            XCTAssertEqual(summary.bitsPerByte, weighted, accuracy: 1e-12, label)
+            XCTAssertNotNil(summary.bitsPerByteStandardError, label)
+            XCTAssertEqual(summary.standardErrorMethod, "documents")
+        }
+    }
+
+    func testShardsMergeToExactlyTheUnshardedSums() throws {
+        let directory = try XCTUnwrap(Self.modelDirectories.first)
+        let cases = try Self.referenceCases(directory)
+        let texts = (cases + cases).map(\.text) + ["", "x", String(repeating: "ab", count: 40)]
+        let file = try write("plain.txt", "a plain document\nwith two lines\n")
+        let lines = try write("many.jsonl", jsonl(texts))
+        let evaluator = try Evaluator(model: try BLTModel(directory: directory), options: EvalOptions(window: 40, context: 8, keepPerDocument: true))
+        let inputs = [DocumentInput(path: lines), DocumentInput(path: file)]
+        let whole = try evaluator.run(DocumentReader(inputs: inputs))
+        var parts: [EvalSummary] = []
+        for i in [2, 0, 1] {
+            let part = try evaluator.run(DocumentReader(inputs: inputs, shard: Shard(index: i, count: 3)))
+            XCTAssertFalse(part.isComplete)
+            parts.append(try EvalSummary.decode(try part.jsonData()))   // through JSON, as eval-merge reads them
+        }
+        let merged = try EvalSummary.merge(parts)
+        var a = merged.sums, b = whole.sums
+        a.seconds = 0; b.seconds = 0
+        XCTAssertEqual(a, b, "integer counts and exact sums are equal bit for bit")
+        XCTAssertEqual(merged.nllNats, whole.nllNats)
+        XCTAssertEqual(merged.bitsPerByte, whole.bitsPerByte)
+        XCTAssertEqual(merged.bitsPerByteStandardError, whole.bitsPerByteStandardError)
+        XCTAssertEqual(merged.perDocument, whole.perDocument)
+        XCTAssertEqual(merged.shards, [0, 1, 2])
+        XCTAssertTrue(merged.isComplete)
+        XCTAssertEqual(whole.sums.documents, texts.count)   // every text + the plain file, less the empty one
+        XCTAssertEqual(whole.sums.skippedEmpty, 1)
+
+        XCTAssertThrowsError(try EvalSummary.merge([parts[0], parts[1]])) {
+            XCTAssertEqual($0 as? EvalSummary.MergeError, .missingShards([1], count: 3))
+        }
+        XCTAssertNoThrow(try EvalSummary.merge([parts[0], parts[1]], allowPartial: true))
+        XCTAssertThrowsError(try EvalSummary.merge([parts[0], parts[0], parts[1], parts[2]])) {
+            XCTAssertEqual($0 as? EvalSummary.MergeError, .duplicateShard(2, file: "input 2"))
+        }
+        var other = parts[1]
+        other.settings.window = 41
+        XCTAssertThrowsError(try EvalSummary.merge([parts[0], other, parts[2]], names: ["a.json", "b.json", "c.json"])) {
+            XCTAssertTrue("\($0)".contains("b.json") && "\($0)".contains("window"), "\($0)")
+        }
+    }
+
+    func testMalformedJSONLLineNamesFileAndLine() throws {
+        let model = try firstModel()
+        let path = try write("bad.jsonl", "{\"text\": \"fine\"}\n\n{\"text\": \"also fine\"}\n{\"text\": oops}\n{\"body\": \"x\"}\n{\"text\": 3}\n[1]\n")
+        let evaluator = try Evaluator(model: model)
+        XCTAssertThrowsError(try evaluator.run(DocumentReader(inputs: [DocumentInput(path: path)]))) {
+            XCTAssertEqual($0 as? DocumentError, .malformedLine(file: path, line: 4, reason: "not valid JSON"))
+            XCTAssertTrue("\($0)".contains("\(path):4"), "\($0)")
+            XCTAssertTrue("\($0)".contains("--skip-bad-lines"), "\($0)")
+        }
+        var skipped: [BadLine] = []
+        let summary = try evaluator.run(DocumentReader(inputs: [DocumentInput(path: path)], skipBadLines: true), badLine: { skipped.append($0) })
+        XCTAssertEqual(summary.sums.documents, 2)
+        XCTAssertEqual(summary.sums.skippedBadLines, 4)
+        XCTAssertEqual(skipped.map(\.line), [4, 5, 6, 7])
+        XCTAssertTrue(skipped[1].reason.contains("no field 'text'"), skipped[1].reason)
+        XCTAssertTrue(skipped[2].reason.contains("a number"), skipped[2].reason)
+        // --field picks another field.
+        let other = try evaluator.run(DocumentReader(inputs: [DocumentInput(path: path)], field: "body", skipBadLines: true))
+        XCTAssertEqual(other.sums.documents, 1)
+        XCTAssertEqual(other.sums.bytes, 1)
+    }
+
+    func testEmptyDocumentsAreSkippedAndCounted() throws {
+        let model = try firstModel()
+        let empty = try write("empty.txt", "")
+        let lines = try write("empties.jsonl", jsonl(["", "", "abc"]))
+        let summary = try Evaluator(model: model).run(DocumentReader(inputs: [DocumentInput(path: empty), DocumentInput(path: lines)]))
+        XCTAssertEqual(summary.sums.documents, 1)
+        XCTAssertEqual(summary.sums.skippedEmpty, 3)
+        XCTAssertEqual(summary.sums.bytes, 3)
+        XCTAssertEqual(summary.sums.targets, 4)
+        let none = try Evaluator(model: model).run(DocumentReader(inputs: [DocumentInput(path: empty)]))
+        XCTAssertEqual(none.sums.documents, 0)
+        XCTAssertTrue(none.bitsPerByte.isNaN)
+        XCTAssertNoThrow(try none.jsonData())
+    }
+
+    func testPlainFilesTakeAnyBytesAndNoEOS() throws {
+        let model = try firstModel()
+        let url = scratch.appendingPathComponent("binary.bin")
+        let bytes: [UInt8] = [0xFF, 0xFE, 0x00, 0x80, 0xC3, 0x28, 0x0A, 0x41]   // not UTF-8
+        try Data(bytes).write(to: url)
+        let evaluator = try Evaluator(model: model, options: EvalOptions(addEOS: false))
+        let summary = try evaluator.run(DocumentReader(inputs: [DocumentInput(path: url.path)]))
+        XCTAssertEqual(summary.sums.bytes, 8)
+        XCTAssertEqual(summary.sums.targets, 8)
+        let direct = try evaluator.score(bytes: bytes)
+        XCTAssertEqual(summary.nllNats, ExactSum(direct.nllNats)!.value)
+        let ids = Tokenizer.encode(bytes, addEOS: false)
+        XCTAssertEqual(direct.nllNats, Scoring.score(logits: try model.logits(ids), ids: ids).nllNats)
+    }
+
+    func testMissingInputsAndBadShardsAreNamed() throws {
+        let missing = scratch.appendingPathComponent("nope.jsonl").path
+        XCTAssertThrowsError(try DocumentReader(inputs: [DocumentInput(path: missing)]).checkInputs()) {
+            XCTAssertEqual($0 as? DocumentError, .fileNotFound(missing))
+            XCTAssertTrue("\($0)".contains(missing))
+        }
+        XCTAssertThrowsError(try DocumentReader(inputs: [DocumentInput(path: scratch.path)]).checkInputs()) {
+            XCTAssertEqual($0 as? DocumentError, .isDirectory(scratch.path))
+        }
+        for text in ["3/3", "1", "-1/2", "a/b", "0/0", "1/2/3"] {
+            XCTAssertThrowsError(try Shard(parsing: text), text)
+        }
+        XCTAssertEqual(try Shard(parsing: "2/5"), Shard(index: 2, count: 5))
+    }
+
+    func testNotABLTModelDirectoryIsAnError() throws {
+        let directory = scratch.appendingPathComponent("llama")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Data(#"{"model_type": "llama"}"#.utf8).write(to: directory.appendingPathComponent("config.json"))
+        XCTAssertThrowsError(try BLTModel(directory: directory.path)) {
+            XCTAssertEqual($0 as? BLTError, .unsupportedModelType("llama"))
+        }
+        XCTAssertThrowsError(try BLTModel(directory: scratch.appendingPathComponent("none").path))
+    }
+
+    // MARK: Sums and statistics
+
+    func testExactSumsAreOrderIndependentAndRoundTrip() throws {
+        let values = (0..<1000).map { sin(Double($0)) * 1e6 + 1 / Double($0 + 1) }
+        var forward = ExactSum(), backward = ExactSum()
+        for v in values { forward += ExactSum(v)! }
+        for v in values.reversed() { backward += ExactSum(v)! }
+        XCTAssertEqual(forward, backward)
+        XCTAssertEqual(forward.value, values.reduce(0, +), accuracy: 1e-6)
+        let data = try JSONEncoder().encode([forward])
+        XCTAssertEqual(try JSONDecoder().decode([ExactSum].self, from: data), [forward])
+        XCTAssertNil(ExactSum(.nan))
+        XCTAssertNil(ExactSum(.infinity))
+        XCTAssertEqual(ExactSum(integer: 12).value, 12)
+    }
+
+    func testStandardErrorIsTheRatioEstimate() throws {
+        let units: [(Double, Int)] = [(100, 50), (300, 120), (80, 60), (500, 200), (10, 9)]
+        var moments = RatioMoments()
+        for (y, n) in units { XCTAssertTrue(moments.add(bits: y, targets: n)) }
+        let r = units.map(\.0).reduce(0, +) / Double(units.map(\.1).reduce(0, +))
+        let residuals = units.map { ($0.0 - r * Double($0.1)) * ($0.0 - r * Double($0.1)) }.reduce(0, +)
+        let n = Double(units.map(\.1).reduce(0, +))
+        let expected = (5.0 / 4.0 * residuals).squareRoot() / n
+        XCTAssertEqual(try XCTUnwrap(moments.standardError), expected, accuracy: 1e-12)
+        // Equal-size units: the usual standard error of the mean of the per-unit rates.
+        var equal = RatioMoments()
+        let rates = [1.0, 2.0, 4.0, 3.0]
+        for rate in rates { _ = equal.add(bits: rate * 10, targets: 10) }
+        let mean = rates.reduce(0, +) / 4
+        let sd = (rates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 3).squareRoot()
+        XCTAssertEqual(try XCTUnwrap(equal.standardError), sd / 2, accuracy: 1e-12)
+        var single = RatioMoments()
+        _ = single.add(bits: 5, targets: 5)
+        XCTAssertNil(single.standardError)
+    }
+
+    func testSingleDocumentStandardErrorUsesChunks() throws {
+        let directory = try XCTUnwrap(Self.modelDirectories.first)
+        let long = try XCTUnwrap(try Self.referenceCases(directory).first { $0.name == "long" })
+        let path = try write("long.txt", long.text)
+        let evaluator = try Evaluator(model: try BLTModel(directory: directory), options: EvalOptions(chunkTargets: 50))
+        let summary = try evaluator.run(DocumentReader(inputs: [DocumentInput(path: path)]))
+        XCTAssertEqual(summary.sums.byChunk.units, 5)   // 249 targets in chunks of 50
+        XCTAssertEqual(summary.standardErrorMethod, "chunks of 50 targets")
+        XCTAssertNotNil(summary.bitsPerByteStandardError)
+        XCTAssertEqual(summary.bitsPerByte, long.bitsPerByte, accuracy: 1e-5)
+    }
+
+    func testSummaryJSONHasTheDocumentedFields() throws {
+        let model = try firstModel()
+        let path = try write("two.jsonl", jsonl(["hello there", "general kenobi"]))
+        let summary = try Evaluator(model: model, options: EvalOptions(keepPerDocument: true)).run(DocumentReader(inputs: [DocumentInput(path: path)]))
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: try summary.jsonData()) as? [String: Any])
+        for key in ["bits_per_byte", "bits_per_byte_stderr", "nll_nats", "targets", "documents", "bytes", "patches", "mean_patch_bytes",
+                    "seconds", "bytes_per_second", "perplexity_per_byte", "skipped_empty", "skipped_bad_lines", "sums", "settings", "per_document"] {
+            XCTAssertNotNil(object[key], key)
+        }
+        XCTAssertEqual(try EvalSummary.decode(try summary.jsonData()), summary)
+    }
+}
