@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 
 /// Shapes of one multi-head attention call. Queries are [queryCount, headCount·headDimension];
@@ -15,48 +16,118 @@ struct AttentionShape {
 /// cross-attentions). Masks are key ranges: query i sees keys `keyRange(i)`, softmax(q·kᵀ/√d)·v.
 /// A query whose range is empty attends uniformly to all keys, which is what the reference's
 /// additive `finfo.min` mask yields for a fully masked row (e.g. an empty trailing patch).
+///
+/// Blocks of queries run as two small GEMMs per head over the union of their key ranges (scores,
+/// then weights × values), one block per Dispatch worker with OpenBLAS held to one thread, so
+/// the work stays proportional to the window, not the sequence. A single query (generation)
+/// takes a direct loop instead.
 func attention(queries: UnsafePointer<Float>, queryCount: Int,
                keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyCount: Int,
                shape: AttentionShape, keyRange: (Int) -> Range<Int>,
                output: UnsafeMutablePointer<Float>) {
-    let headDimension = shape.headDimension
-    let group = shape.headCount / shape.keyValueHeadCount
-    let scale = 1 / Float(headDimension).squareRoot()
-    let blockSize = 32
-    let blocks = (queryCount + blockSize - 1) / blockSize
-    parallelFor(shape.headCount * blocks) { task in
-        let head = task % shape.headCount, block = task / shape.headCount
-        let kvHead = head / group
-        var scores = [Float](repeating: 0, count: max(keyCount, 1))
-        scores.withUnsafeMutableBufferPointer { scoresBuffer in
-            let weights = scoresBuffer.baseAddress!
-            for i in block * blockSize ..< min(queryCount, (block + 1) * blockSize) {
-                var range = keyRange(i)
-                let uniform = range.isEmpty
-                if uniform { range = 0..<keyCount }
-                let q = queries + i * shape.queryWidth + head * headDimension
-                let out = output + i * shape.queryWidth + head * headDimension
-                var maximum = -Float.infinity
-                for (n, j) in range.enumerated() {
-                    let s = uniform ? 0 : dot(q, keys + j * shape.keyWidth + kvHead * headDimension, headDimension) * scale
-                    weights[n] = s
-                    maximum = max(maximum, s)
-                }
-                var total: Float = 0
-                for n in 0..<range.count {
-                    let e = expf(weights[n] - maximum)
-                    weights[n] = e
-                    total += e
-                }
-                let inverse = 1 / total
-                out.update(repeating: 0, count: headDimension)
-                for (n, j) in range.enumerated() {
-                    let p = weights[n] * inverse
-                    let v = values + j * shape.keyWidth + kvHead * headDimension
-                    for d in 0..<headDimension { out[d] += p * v[d] }
-                }
-            }
+    let ranges = (0..<queryCount).map { i -> Range<Int> in
+        let r = keyRange(i)
+        return r.isEmpty ? 0..<0 : r
+    }
+    if queryCount == 1 {
+        parallelFor(shape.headCount) { head in
+            attendOne(queries: queries, keys: keys, values: values, keyCount: keyCount, shape: shape,
+                      head: head, query: 0, range: ranges[0], output: output)
         }
+        return
+    }
+    let blockSize = 64
+    let blocks = (queryCount + blockSize - 1) / blockSize
+    withSingleThreadedBLAS {
+        parallelFor(shape.headCount * blocks) { task in
+            let head = task % shape.headCount, block = task / shape.headCount
+            attendBlock(queries: queries, keys: keys, values: values, keyCount: keyCount, shape: shape, head: head,
+                        queryRange: block * blockSize ..< min(queryCount, (block + 1) * blockSize), ranges: ranges,
+                        output: output)
+        }
+    }
+}
+
+/// Runs `body` with OpenBLAS limited to one thread (the caller parallelises), then restores it.
+func withSingleThreadedBLAS(_ body: () -> Void) {
+    let threads = openblas_get_num_threads()
+    if threads > 1 { openblas_set_num_threads(1) }
+    body()
+    if threads > 1 { openblas_set_num_threads(threads) }
+}
+
+private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                         keyCount: Int, shape: AttentionShape, head: Int, queryRange: Range<Int>, ranges: [Range<Int>],
+                         output: UnsafeMutablePointer<Float>) {
+    let d = shape.headDimension, kvHead = head / (shape.headCount / shape.keyValueHeadCount)
+    // Keys any query of the block sees; a query with an empty range sees them all (uniformly).
+    var lower = Int.max, upper = Int.min
+    for i in queryRange {
+        let r = ranges[i].isEmpty ? 0..<keyCount : ranges[i]
+        lower = min(lower, r.lowerBound); upper = max(upper, r.upperBound)
+    }
+    let width = upper - lower, rows = queryRange.count
+    guard width > 0 else { return }
+    var weights = [Float](repeating: 0, count: rows * width)
+    weights.withUnsafeMutableBufferPointer { buffer in
+        let w = buffer.baseAddress!
+        let q = queries + queryRange.lowerBound * shape.queryWidth + head * d
+        let k = keys + lower * shape.keyWidth + kvHead * d
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(width), Int32(d),
+                    1 / Float(d).squareRoot(), q, Int32(shape.queryWidth), k, Int32(shape.keyWidth), 0, w, Int32(width))
+        for (row, i) in queryRange.enumerated() {
+            let scores = w + row * width
+            let visible = ranges[i].isEmpty ? lower..<upper : ranges[i]
+            if ranges[i].isEmpty { for j in 0..<width { scores[j] = 0 } }
+            let from = visible.lowerBound - lower, to = visible.upperBound - lower
+            var maximum = -Float.infinity
+            for j in from..<to { maximum = max(maximum, scores[j]) }
+            var total: Float = 0
+            for j in from..<to {
+                let e = expf(scores[j] - maximum)
+                scores[j] = e
+                total += e
+            }
+            let inverse = 1 / total
+            for j in 0..<from { scores[j] = 0 }
+            for j in from..<to { scores[j] *= inverse }
+            for j in to..<width { scores[j] = 0 }
+        }
+        let v = values + lower * shape.keyWidth + kvHead * d
+        let o = output + queryRange.lowerBound * shape.queryWidth + head * d
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(width),
+                    1, w, Int32(width), v, Int32(shape.keyWidth), 0, o, Int32(shape.queryWidth))
+    }
+}
+
+private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                       keyCount: Int, shape: AttentionShape, head: Int, query i: Int, range visible: Range<Int>,
+                       output: UnsafeMutablePointer<Float>) {
+    let d = shape.headDimension, kvHead = head / (shape.headCount / shape.keyValueHeadCount)
+    let uniform = visible.isEmpty
+    let range = uniform ? 0..<keyCount : visible
+    let scale = 1 / Float(d).squareRoot()
+    let q = queries + i * shape.queryWidth + head * d
+    let out = output + i * shape.queryWidth + head * d
+    var weights = [Float](repeating: 0, count: max(range.count, 1))
+    var maximum = -Float.infinity
+    for (n, j) in range.enumerated() {
+        let s = uniform ? 0 : dot(q, keys + j * shape.keyWidth + kvHead * d, d) * scale
+        weights[n] = s
+        maximum = max(maximum, s)
+    }
+    var total: Float = 0
+    for n in 0..<range.count {
+        let e = expf(weights[n] - maximum)
+        weights[n] = e
+        total += e
+    }
+    let inverse = 1 / total
+    out.update(repeating: 0, count: d)
+    for (n, j) in range.enumerated() {
+        let p = weights[n] * inverse
+        let v = values + j * shape.keyWidth + kvHead * d
+        for c in 0..<d { out[c] += p * v[c] }
     }
 }
 
