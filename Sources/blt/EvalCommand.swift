@@ -159,7 +159,7 @@ struct EvalCommand: ParsableCommand {
         row("documents", documents)
         row("bytes", "\(number(sums.bytes)) (+\(number(sums.targets - sums.bytes)) EOS targets)")
         if sums.patches > 0 { row("patches", "\(number(sums.patches)) (\(fixed(s.meanPatchBytes, 2)) bytes per patch)") }
-        row("windows", "\(number(sums.windows)) forward passes of up to \(number(window)) ids, context \(s.settings.context)")
+        row("windows", "\(number(sums.windows)) forward pass\(sums.windows == 1 ? "" : "es") of up to \(number(window)) ids, context \(s.settings.context)")
         row("time", "\(fixed(sums.seconds, 2)) s, \(number(Int(s.bytesPerSecond.rounded()))) bytes/s")
         if let documents = s.perDocument, !documents.isEmpty {
             lines.append("")

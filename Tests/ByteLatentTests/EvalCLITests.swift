@@ -99,7 +99,7 @@ final class EvalCLITests: XCTestCase {
         XCTAssertEqual((try object(merged.stdout)["per_document"] as? [Any])?.count, 2 * cases.count)
         let partial = try blt(["eval-merge", parts[0], parts[2]])
         XCTAssertNotEqual(partial.status, 0)
-        XCTAssertTrue(partial.stderr.contains("shards 1 of 3 are missing"), partial.stderr)
+        XCTAssertTrue(partial.stderr.contains("shard 1 of 3 is missing"), partial.stderr)
         XCTAssertEqual(partial.stdout.count, 0)
     }
 

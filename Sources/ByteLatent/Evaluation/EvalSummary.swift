@@ -281,7 +281,8 @@ public struct EvalSummary: Codable, Equatable, Sendable {
             case .duplicateShard(let index, let file):
                 return "shard \(index) appears twice (again in '\(file)'); each shard must be merged once"
             case .missingShards(let missing, let count):
-                return "shards \(missing.map(String.init).joined(separator: ", ")) of \(count) are missing; pass every shard's output, or --allow-partial to merge what is there"
+                let list = missing.map(String.init).joined(separator: ", ")
+                return (missing.count == 1 ? "shard \(list) of \(count) is missing" : "shards \(list) of \(count) are missing") + "; pass every shard's output, or --allow-partial to merge what is there"
             }
         }
     }
