@@ -1,1 +1,0 @@
-// The safetensors reader and writer live here (in progress).
