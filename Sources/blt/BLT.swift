@@ -8,6 +8,7 @@ struct BLT: ParsableCommand {
         abstract: "Run Meta's Byte Latent Transformer (BLT) on the CPU.",
         subcommands: [
             // one line per subcommand file
+            ConvertCommand.self, InspectCommand.self,
         ]
     )
 }
