@@ -34,11 +34,11 @@ func releasePages(_ bytes: UnsafeRawBufferPointer) {
     if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
 }
 
-/// Float → bfloat16 with round-to-nearest-even as PyTorch's scalar conversion (`c10::BFloat16`):
-/// NaN becomes the canonical quiet NaN 0x7FC0.
+/// Float → bfloat16 with round-to-nearest-even, bit for bit what `tensor.to(torch.bfloat16)`
+/// gives on x86 CPUs (torch 2.13, vectorised path): every NaN becomes 0xFFFF (still a NaN).
 @inline(__always)
 func torchBF16(_ bits: UInt32) -> UInt16 {
-    if bits & 0x7FFF_FFFF > 0x7F80_0000 { return 0x7FC0 }
+    if bits & 0x7FFF_FFFF > 0x7F80_0000 { return 0xFFFF }
     return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
 }
 
