@@ -12,11 +12,12 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Convert a facebook/blt-1b (hub layout) checkpoint into the Hugging Face transformers BLT layout.",
         discussion: """
-        SRC holds config.json ({"args": ...}), model.safetensors, train_args.json (optional) and
-        entropy_model/ (params.json + consolidated.pth, or config.json + model.safetensors).
-        DST receives config.json, model.safetensors (sharded with an index above --max-shard-size),
-        tokenizer.json and tokenizer_config.json. Nothing is written unless everything validates;
-        a failure or Ctrl-C leaves no partial output.
+        SRC holds config.json ({"args": ...}), model.safetensors, train_args.json (optional) and entropy_model/ \
+        (params.json + consolidated.pth, or config.json + model.safetensors).
+
+        DST receives config.json, model.safetensors (sharded with an index above --max-shard-size), tokenizer.json \
+        and tokenizer_config.json. Nothing is written unless everything validates; a failure or Ctrl-C leaves no \
+        partial output.
         """
     )
 

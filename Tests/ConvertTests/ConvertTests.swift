@@ -34,6 +34,29 @@ final class ConvertTests: ConvertTestCase {
         XCTAssertEqual(try tmpListing(), ["out"])
     }
 
+    /// The entropy model in the facebook/blt-entropy layout (config.json {"args"} + model.safetensors).
+    func testEntropyModelAsSafetensors() throws {
+        let src = try copyHub()
+        let em = src + "/entropy_model"
+        let pth = try TorchCheckpoint(path: em + "/consolidated.pth")
+        let specs = pth.tensors.map { TensorSpec(name: $0.name, dtype: $0.dtype, shape: $0.shape) }
+        try SafetensorsWriter.write(path: em + "/model.safetensors", tensors: specs, metadata: ["format": "pt"]) { i, sink in
+            try sink.write(pth.tensors[i].bytes)
+        }
+        let params = try JSONValue.read(path: em + "/params.json")
+        try Data((JSONValue.object([("args", params["entropy_model"]!)]).serialized()).utf8).write(to: URL(fileURLWithPath: em + "/config.json"))
+        for f in ["params.json", "consolidated.pth"] { try FileManager.default.removeItem(atPath: em + "/" + f) }
+
+        let out = tmp + "/out"
+        try Converter.convert(source: src, destination: out)
+        let got = try SafetensorsCheckpoint(path: out)
+        let want = try SafetensorsCheckpoint(path: hubTinyExpected + "/model.safetensors")
+        XCTAssertEqual(got.names, want.names)
+        for name in want.names { XCTAssertTrue(try got.tensor(name).bytes.elementsEqual(try want.tensor(name).bytes), name) }
+        XCTAssertEqual(jsonDifferences(try JSONValue.read(path: out + "/config.json"),
+                                       try JSONValue.read(path: hubTinyExpected + "/config.json")), [])
+    }
+
     func testConfigKeyFigures() throws {
         let c = try HubCheckpoint.open(hubTiny).hfConfig()
         XCTAssertEqual(c["model_type"], .string("blt"))
