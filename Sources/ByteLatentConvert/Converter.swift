@@ -147,6 +147,7 @@ public enum Converter {
                                progress: ((Int, Int, String) -> Void)? = nil) throws -> ConversionPlan {
         let dst = destination.hasSuffix("/") && destination.count > 1 ? String(destination.dropLast()) : destination
         if fileExists(dst), !options.force { throw ConvertError.destinationExists(path: dst) }
+        interruptFlag.pointee = 0
         let hub = try HubCheckpoint.open(source)
         let plan = try plan(hub, dtype: options.dtype)
 

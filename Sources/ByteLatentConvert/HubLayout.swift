@@ -39,7 +39,9 @@ public enum HubLayout {
     }
 
     /// The upstream script's FFN size rule: `int(8·dim/3)` rounded up to `multipleOf`.
+    /// Out-of-range inputs give 0 (the size then has to come from the tensors).
     public static func ffnRule(_ dim: Int, _ multipleOf: Int) -> Int {
+        guard multipleOf > 0, multipleOf < 1 << 30, dim >= 0, dim < 1 << 40 else { return 0 }
         let h = Int(8.0 * Double(dim) / 3.0)
         return multipleOf * ((h + multipleOf - 1) / multipleOf)
     }
@@ -64,7 +66,7 @@ public enum HubLayout {
     static func pyInt(_ v: JSONValue, _ what: String, path: String) throws -> JSONValue {
         switch v {
         case .int: return v
-        case let .double(d) where d.isFinite: return .int(Int(d))
+        case let .double(d) where d.isFinite && abs(d) < 9e18: return .int(Int(d))
         case let .string(s) where Int(s) != nil: return .int(Int(s)!)
         default: throw ConvertError.badJSON(path: path, reason: "\(what) must be a number, found \(v)")
         }
@@ -90,7 +92,10 @@ public enum HubLayout {
         }
 
         var patchSize = get(pa, "patch_size", .int(8))
-        if case let .double(d) = patchSize { patchSize = .int(Int(d)) }
+        if case let .double(d) = patchSize {
+            guard d.isFinite, abs(d) < 9e18 else { throw ConvertError.badJSON(path: path, reason: "patch_size \(d) is out of range") }
+            patchSize = .int(Int(d))
+        }
 
         let pDim = try int(ge("dim", .int(512)), "entropy_model.dim")
         var patcher: [(String, JSONValue)] = [
@@ -219,7 +224,9 @@ public enum HubLayout {
             kvHeads = c?["num_key_value_heads"]?.intValue ?? heads
             layers = try int("num_hidden_layers")
             ffn = try int("intermediate_size")
-            guard dim > 0, heads > 0, kvHeads > 0, dim % heads == 0, layers >= 0, ffn > 0 else {
+            let limit = 1 << 24 // far above any real model; keeps every shape product in range
+            guard dim > 0, heads > 0, kvHeads > 0, dim % heads == 0, layers >= 0, ffn > 0,
+                  dim < limit, heads < limit, kvHeads < limit, layers < limit, ffn < limit else {
                 throw ConvertError.badJSON(path: path, reason: "\(what): inconsistent sizes (hidden \(dim), heads \(heads), kv heads \(kvHeads))")
             }
         }
@@ -266,7 +273,9 @@ public enum HubLayout {
         let glo = try Block(c["global_config"], "global_config", path: path)
         let pat = try Block(c["patcher_config"], "patcher_config", path: path)
         func int(_ v: JSONValue?, _ what: String) throws -> Int {
-            guard let i = v?.intValue, i >= 0 else { throw ConvertError.badJSON(path: path, reason: "\(what) must be an integer") }
+            guard let i = v?.intValue, i >= 0, i < 1 << 31 else {
+                throw ConvertError.badJSON(path: path, reason: "\(what) must be a non-negative integer below 2^31")
+            }
             return i
         }
         let vocab = try int(c["vocab_size"], "vocab_size")
@@ -276,6 +285,9 @@ public enum HubLayout {
         let nbFunctions = try int(c["encoder_hash_byte_group_nb_functions"], "encoder_hash_byte_group_nb_functions")
         var groups = 6
         if case let .array(a)? = c["encoder_hash_byte_group_size"] { groups = a.count }
+        guard nbFunctions * groups < 1 << 16 else {
+            throw ConvertError.badJSON(path: path, reason: "encoder_hash_byte_group_nb_functions × group sizes is out of range")
+        }
         let encAll = c["encoder_config"]?["cross_attn_all_layers"]?.boolValue ?? false
         let decAll = c["decoder_config"]?["cross_attn_all_layers"]?.boolValue ?? false
 

@@ -4,6 +4,8 @@ import Foundation
 /// so they are shared by reference).
 public final class PickleDict {
     public var items: [(key: PickleValue, value: PickleValue)] = []
+    /// Nesting depth (1 for a dict of scalars); bounded while unpickling.
+    var depth = 1
     public init() {}
     public subscript(_ key: String) -> PickleValue? {
         items.first { if case .string(key) = $0.key { return true } else { return false } }?.value
@@ -13,6 +15,7 @@ public final class PickleDict {
 /// A mutable list (same reason as `PickleDict`).
 public final class PickleList {
     public var items: [PickleValue] = []
+    var depth = 1
     public init() {}
 }
 
@@ -133,6 +136,9 @@ public struct RestrictedUnpickler {
 
     public func load() throws -> PickleValue {
         var stack: [PickleValue] = []
+        var depths: [Int] = []        // nesting depth of each stack value (containers: read live)
+        var memoDepth: [Int: Int] = [:]
+        let maxDepth = 100
         var marks: [Int] = []
         var memo: [Int: PickleValue] = [:]
         var pos = 0
@@ -162,15 +168,30 @@ public struct RestrictedUnpickler {
             pos = e + 1
             return s
         }
+        var lastDepth = 0             // depth of what pop()/popMark() returned last (max over items)
+        func depthOf(_ v: PickleValue, _ stored: Int) -> Int {
+            switch v {
+            case let .list(l): return l.depth
+            case let .dict(d): return d.depth
+            default: return stored
+            }
+        }
+        func push(_ v: PickleValue, depth: Int = 0) throws {
+            guard depth <= maxDepth else { throw fail("values nested deeper than \(maxDepth) levels at byte \(pos)") }
+            stack.append(v)
+            depths.append(depth)
+        }
         func pop() throws -> PickleValue {
             guard let v = stack.popLast() else { throw fail("stack underflow at byte \(pos)") }
-            if case .mark = v { throw fail("unexpected mark at byte \(pos)") }
+            lastDepth = depthOf(v, depths.removeLast())
             return v
         }
         func popMark() throws -> [PickleValue] {
             guard let m = marks.popLast(), m <= stack.count else { throw fail("no mark at byte \(pos)") }
             let items = Array(stack[m...])
+            lastDepth = zip(items, depths[m...]).map { depthOf($0, $1) }.max() ?? 0
             stack.removeSubrange(m...)
+            depths.removeSubrange(m...)
             return items
         }
         func top() throws -> PickleValue {
@@ -196,10 +217,14 @@ public struct RestrictedUnpickler {
             guard kv.count % 2 == 0 else { throw fail("odd number of SETITEMS values") }
             var i = 0
             while i < kv.count { d.items.append((kv[i], kv[i + 1])); i += 2 }
+            d.depth = max(d.depth, lastDepth + 1)
+            guard d.depth <= maxDepth else { throw fail("values nested deeper than \(maxDepth) levels") }
         }
         func append(_ target: PickleValue, _ vs: [PickleValue]) throws {
             guard case let .list(l) = target else { throw fail("APPEND(S) on \(target.kind)") }
             l.items.append(contentsOf: vs)
+            l.depth = max(l.depth, lastDepth + 1)
+            guard l.depth <= maxDepth else { throw fail("values nested deeper than \(maxDepth) levels") }
         }
         func call(_ f: PickleValue, _ args: PickleValue) throws -> PickleValue {
             guard case let .global(g) = f else { throw fail("REDUCE on \(f.kind)") }
@@ -232,69 +257,77 @@ public struct RestrictedUnpickler {
             case 0x2E:                                            // STOP
                 return try pop()
             case 0x28: marks.append(stack.count)                  // MARK
-            case 0x7D: stack.append(.dict(PickleDict()))          // EMPTY_DICT
-            case 0x5D: stack.append(.list(PickleList()))          // EMPTY_LIST
-            case 0x29: stack.append(.tuple([]))                   // EMPTY_TUPLE
-            case 0x74: stack.append(.tuple(try popMark()))        // TUPLE
-            case 0x85: stack.append(.tuple([try pop()]))          // TUPLE1
+            case 0x7D: try push(.dict(PickleDict()))              // EMPTY_DICT
+            case 0x5D: try push(.list(PickleList()))              // EMPTY_LIST
+            case 0x29: try push(.tuple([]), depth: 1)             // EMPTY_TUPLE
+            case 0x74:                                            // TUPLE
+                let items = try popMark(); try push(.tuple(items), depth: lastDepth + 1)
+            case 0x85:                                            // TUPLE1
+                let a = try pop(); try push(.tuple([a]), depth: lastDepth + 1)
             case 0x86:                                            // TUPLE2
-                let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))
+                let b = try pop(); let d = lastDepth
+                let a = try pop(); try push(.tuple([a, b]), depth: max(d, lastDepth) + 1)
             case 0x87:                                            // TUPLE3
-                let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c]))
+                let c = try pop(); var d = lastDepth
+                let b = try pop(); d = max(d, lastDepth)
+                let a = try pop(); try push(.tuple([a, b, c]), depth: max(d, lastDepth) + 1)
             case 0x73:                                            // SETITEM
-                let v = try pop(), k = try pop(); try setItems(try top(), [k, v])
+                let v = try pop(); let d = lastDepth
+                let k = try pop(); lastDepth = max(d, lastDepth)
+                try setItems(try top(), [k, v])
             case 0x75:                                            // SETITEMS
                 let kv = try popMark(); try setItems(try top(), kv)
             case 0x61:                                            // APPEND
                 let v = try pop(); try append(try top(), [v])
             case 0x65:                                            // APPENDS
                 let vs = try popMark(); try append(try top(), vs)
-            case 0x71: memo[Int(try le(1))] = try top()           // BINPUT
-            case 0x72: memo[Int(try le(4))] = try top()           // LONG_BINPUT
-            case 0x94: memo[memo.count] = try top()               // MEMOIZE
+            case 0x71, 0x72, 0x94:                                // BINPUT, LONG_BINPUT, MEMOIZE
+                let k = op == 0x94 ? memo.count : Int(try le(op == 0x71 ? 1 : 4))
+                memo[k] = try top()
+                memoDepth[k] = depths.last ?? 0
             case 0x68, 0x6A:                                      // BINGET, LONG_BINGET
                 let k = Int(try le(op == 0x68 ? 1 : 4))
                 guard let v = memo[k] else { throw fail("memo key \(k) not set at byte \(at)") }
-                stack.append(v)
-            case 0x4A: stack.append(.int(Int(Int32(truncatingIfNeeded: try le(4)))))   // BININT
-            case 0x4B: stack.append(.int(Int(try le(1))))                               // BININT1
-            case 0x4D: stack.append(.int(Int(try le(2))))                               // BININT2
+                try push(v, depth: memoDepth[k] ?? 0)
+            case 0x4A: try push(.int(Int(Int32(truncatingIfNeeded: try le(4)))))   // BININT
+            case 0x4B: try push(.int(Int(try le(1))))                               // BININT1
+            case 0x4D: try push(.int(Int(try le(2))))                               // BININT2
             case 0x8A:                                                                  // LONG1
                 let k = try u8()
                 guard k <= 8 else { throw fail("integer wider than 64 bits at byte \(at)") }
-                if k == 0 { stack.append(.int(0)); break }
+                if k == 0 { try push(.int(0)); break }
                 var v = try le(k)
                 if k < 8, v & (1 << (8 * UInt64(k) - 1)) != 0 { v |= ~0 << (8 * UInt64(k)) }
-                stack.append(.int(Int(Int64(bitPattern: v))))
+                try push(.int(Int(Int64(bitPattern: v))))
             case 0x58, 0x8C, 0x8D:                          // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
                 let len = try le(op == 0x58 ? 4 : op == 0x8C ? 1 : 8)
                 guard len <= UInt64(n) else { throw fail("string length out of range at byte \(at)") }
-                stack.append(.string(String(decoding: try bytes(Int(len)), as: UTF8.self)))
+                try push(.string(String(decoding: try bytes(Int(len)), as: UTF8.self)))
             case 0x43, 0x42:                                // SHORT_BINBYTES, BINBYTES
                 let len = try le(op == 0x43 ? 1 : 4)
-                stack.append(.bytes(Array(try bytes(Int(len)))))
+                try push(.bytes(Array(try bytes(Int(len)))))
             case 0x47:                                      // BINFLOAT (big-endian)
                 let b = try bytes(8)
                 var v: UInt64 = 0
                 for x in b { v = v << 8 | UInt64(x) }
-                stack.append(.float(Double(bitPattern: v)))
-            case 0x4E: stack.append(.none)                  // NONE
-            case 0x88: stack.append(.bool(true))            // NEWTRUE
-            case 0x89: stack.append(.bool(false))           // NEWFALSE
+                try push(.float(Double(bitPattern: v)))
+            case 0x4E: try push(.none)                  // NONE
+            case 0x88: try push(.bool(true))            // NEWTRUE
+            case 0x89: try push(.bool(false))           // NEWFALSE
             case 0x30: _ = try pop()                        // POP
             case 0x31: _ = try popMark()                    // POP_MARK
             case 0x63:                                      // GLOBAL "module\nname\n"
                 let module = try line(), name = try line()
-                stack.append(try global(module, name))
+                try push(try global(module, name))
             case 0x93:                                      // STACK_GLOBAL
                 let nameV = try pop(), moduleV = try pop()
                 guard case let .string(name) = nameV, case let .string(module) = moduleV else {
                     throw fail("STACK_GLOBAL needs two strings at byte \(at)")
                 }
-                stack.append(try global(module, name))
+                try push(try global(module, name))
             case 0x52:                                      // REDUCE
                 let args = try pop(), f = try pop()
-                stack.append(try call(f, args))
+                try push(try call(f, args))
             case 0x62:                                      // BUILD: state of an OrderedDict (_metadata) or tensor
                 let state = try pop()
                 switch try top() {
@@ -309,7 +342,7 @@ public struct RestrictedUnpickler {
                 }
                 let numel = try int(t[4], "storage size")
                 guard numel >= 0 else { throw fail("negative storage size") }
-                stack.append(.storage(TorchStorageRef(type: type, key: key, elementCount: numel)))
+                try push(.storage(TorchStorageRef(type: type, key: key, elementCount: numel)))
             default:
                 throw ConvertError.forbiddenPickleOpcode(path: path, opcode: op, offset: at)
             }

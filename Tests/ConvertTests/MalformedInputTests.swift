@@ -77,6 +77,26 @@ final class MalformedInputTests: ConvertTestCase {
         }
     }
 
+    /// Deep nesting (or a list appended to itself) is refused instead of overflowing the stack.
+    func testNestingIsBounded() throws {
+        let deep: [UInt8] = [0x80, 2, 0x29] + [UInt8](repeating: 0x85, count: 100_000) + [0x2E]
+        try deep.withUnsafeBytes { buf in
+            assertConvertError(try RestrictedUnpickler(data: buf, path: "x.pkl").load()) {
+                if case let .malformedPickle(_, reason) = $0 { return reason.contains("nested") }; return false
+            }
+        }
+        // l = []; l.append(l) repeatedly
+        let cycle: [UInt8] = [0x80, 2, 0x5D, 0x71, 0] + Array([[UInt8]](repeating: [0x68, 0, 0x61], count: 1000).joined()) + [0x2E]
+        try cycle.withUnsafeBytes { buf in
+            assertConvertError(try RestrictedUnpickler(data: buf, path: "x.pkl").load()) {
+                if case let .malformedPickle(_, reason) = $0 { return reason.contains("nested") }; return false
+            }
+        }
+        // Moderate nesting is fine.
+        let ok: [UInt8] = [0x80, 2, 0x29] + [UInt8](repeating: 0x85, count: 50) + [0x2E]
+        XCTAssertNoThrow(try ok.withUnsafeBytes { try RestrictedUnpickler(data: $0, path: "x.pkl").load() })
+    }
+
     func testMissingEntropyModel() throws {
         let src = try copyHub()
         try FileManager.default.removeItem(atPath: src + "/entropy_model")
