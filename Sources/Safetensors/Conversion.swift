@@ -5,7 +5,7 @@
 /// IEEE binary16 bits → binary32 bits, exact for every input: normals, subnormals, ±0, ±inf,
 /// and NaNs (payload shifted into place, sign kept, signalling NaNs NOT quietened).
 @inline(__always)
-public func f16BitsToF32Bits(_ h: UInt16) -> UInt32 {
+func f16BitsToF32Bits(_ h: UInt16) -> UInt32 {
     let x = UInt32(h)
     let sign = (x & 0x8000) << 16
     let em = x & 0x7FFF
@@ -19,15 +19,15 @@ public func f16BitsToF32Bits(_ h: UInt16) -> UInt32 {
 
 /// binary16 bits → Float (exact).
 @inline(__always)
-public func f16ToFloat(_ h: UInt16) -> Float { Float(bitPattern: f16BitsToF32Bits(h)) }
+func f16ToFloat(_ h: UInt16) -> Float { Float(bitPattern: f16BitsToF32Bits(h)) }
 
 /// bfloat16 bits → Float (exact: the top half of the binary32 pattern).
 @inline(__always)
-public func bf16ToFloat(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
+func bf16ToFloat(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
 
 /// Float → bfloat16 bits with round-to-nearest-even, as PyTorch does; NaN → 0x7FC0 (keeping sign).
 @inline(__always)
-public func floatToBF16Bits(_ f: Float) -> UInt16 {
+func floatToBF16Bits(_ f: Float) -> UInt16 {
     let b = f.bitPattern
     if f.isNaN { return UInt16(truncatingIfNeeded: (b >> 16) | 0x0040) }
     let bias: UInt32 = 0x7FFF &+ ((b >> 16) & 1)
@@ -36,7 +36,7 @@ public func floatToBF16Bits(_ f: Float) -> UInt16 {
 
 /// Float → binary16 bits, round-to-nearest-even (overflow → inf, NaN stays NaN).
 @inline(__always)
-public func floatToF16Bits(_ f: Float) -> UInt16 {
+func floatToF16Bits(_ f: Float) -> UInt16 {
     let b = f.bitPattern
     let sign = UInt16(truncatingIfNeeded: (b >> 16) & 0x8000)
     let exp = Int((b >> 23) & 0xFF)
@@ -63,6 +63,20 @@ public func floatToF16Bits(_ f: Float) -> UInt16 {
     let rem = mant & 0x1FFF
     if rem > 0x1000 || (rem == 0x1000 && (r & 1) == 1) { r += 1 } // carry may round up to inf: correct
     return sign | UInt16(truncatingIfNeeded: r)
+}
+
+/// Bit-exact scalar conversions used by the reader and writer, for callers that handle raw bytes.
+public enum FloatConversion {
+    /// binary16 bits → binary32 bits, exact for every input (NaN payloads kept, not quietened).
+    @inline(__always) public static func f16BitsToF32Bits(_ h: UInt16) -> UInt32 { Safetensors.f16BitsToF32Bits(h) }
+    /// binary16 bits → Float, exact.
+    @inline(__always) public static func f16ToFloat(_ h: UInt16) -> Float { Safetensors.f16ToFloat(h) }
+    /// bfloat16 bits → Float, exact (`UInt32(bits) << 16`).
+    @inline(__always) public static func bf16ToFloat(_ h: UInt16) -> Float { Safetensors.bf16ToFloat(h) }
+    /// Float → bfloat16 bits, round to nearest even like PyTorch; NaN → quiet NaN.
+    @inline(__always) public static func floatToBF16Bits(_ f: Float) -> UInt16 { Safetensors.floatToBF16Bits(f) }
+    /// Float → binary16 bits, round to nearest even; overflow → ±inf; NaN → quiet NaN.
+    @inline(__always) public static func floatToF16Bits(_ f: Float) -> UInt16 { Safetensors.floatToF16Bits(f) }
 }
 
 @inline(__always)

@@ -51,18 +51,22 @@ public struct TensorInfo: Sendable, Equatable {
     public var byteCount: Int { elementCount * dtype.byteSize }
 }
 
-/// Element count of `shape` with overflow and sign checks; nil if a dimension is negative
-/// or the product (times `byteSize`) does not fit in an Int.
+/// Element count and byte count of `shape`; nil if a dimension is negative or if the product
+/// of the non-zero dimensions (times `byteSize`) overflows an Int. Zero dimensions are left
+/// out of the overflow check on purpose: a shape like [0, 2^62, 2^62] has no elements, but its
+/// `rowLength` (a product of the other dimensions) would still overflow, so it is rejected.
 @inline(__always)
 func checkedByteCount(shape: [Int], byteSize: Int) -> (elements: Int, bytes: Int)? {
     var n = 1
+    var hasZero = false
     for d in shape {
         if d < 0 { return nil }
+        if d == 0 { hasZero = true; continue }
         let (p, o) = n.multipliedReportingOverflow(by: d)
         if o { return nil }
         n = p
     }
     let (b, o) = n.multipliedReportingOverflow(by: byteSize)
     if o { return nil }
-    return (n, b)
+    return hasZero ? (0, 0) : (n, b)
 }

@@ -117,8 +117,8 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
             throw SafetensorsError.invalidIndex(path: indexPath, reason: "file is too small to be an index")
         }
         let buf = UnsafeBufferPointer<UInt8>(start: mapping.base!.assumingMemoryBound(to: UInt8.self), count: mapping.size)
-        if mapping.size > safetensorsMaxHeaderBytes {
-            throw SafetensorsError.invalidIndex(path: indexPath, reason: "index is larger than \(safetensorsMaxHeaderBytes) bytes")
+        if mapping.size > SafetensorsFile.maxHeaderBytes {
+            throw SafetensorsError.invalidIndex(path: indexPath, reason: "index is larger than \(SafetensorsFile.maxHeaderBytes) bytes")
         }
         var dec = UTF8()
         var it = buf.makeIterator()

@@ -4,9 +4,6 @@ import Glibc
 import Darwin
 #endif
 
-/// Largest header accepted (same limit as the reference Rust implementation).
-public let safetensorsMaxHeaderBytes = 100_000_000
-
 /// A read-only memory mapping of a whole file; unmapped when the last reference goes away.
 final class FileMapping: @unchecked Sendable {
     let base: UnsafeRawPointer?
@@ -43,6 +40,9 @@ final class FileMapping: @unchecked Sendable {
 /// All header validation happens in `init`, so a file that opens is consistent: every tensor
 /// lies inside the data section, its byte span matches shape × dtype, and no two overlap.
 public final class SafetensorsFile: @unchecked Sendable {
+    /// Largest header accepted (100 MB, the limit of the reference Rust implementation).
+    public static let maxHeaderBytes = 100_000_000
+
     public let path: String
     /// The header's `__metadata__` map (empty if absent).
     public let metadata: [String: String]
@@ -104,8 +104,8 @@ public final class SafetensorsFile: @unchecked Sendable {
         let fileSize = file.count
         if fileSize < 8 { throw SafetensorsError.fileTooSmall(path: path, size: fileSize) }
         let n64 = UInt64(littleEndian: file.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
-        if n64 > UInt64(safetensorsMaxHeaderBytes) {
-            throw SafetensorsError.headerTooLarge(path: path, headerLength: n64, limit: safetensorsMaxHeaderBytes)
+        if n64 > UInt64(SafetensorsFile.maxHeaderBytes) {
+            throw SafetensorsError.headerTooLarge(path: path, headerLength: n64, limit: SafetensorsFile.maxHeaderBytes)
         }
         let n = Int(n64)
         if n > fileSize - 8 { throw SafetensorsError.headerPastEndOfFile(path: path, headerLength: n64, fileSize: fileSize) }

@@ -7,6 +7,10 @@ public struct Tensor: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
     /// Path of the file the tensor lives in (for error messages).
     public let path: String
+    /// `shape[0]`, or 1 for a scalar.
+    public let rowCount: Int
+    /// Product of `shape[1...]`: 1 for 1-D tensors and scalars.
+    public let rowLength: Int
     let owner: AnyObject?
 
     init(info: TensorInfo, bytes: UnsafeRawBufferPointer, owner: AnyObject?, path: String) {
@@ -14,6 +18,21 @@ public struct Tensor: @unchecked Sendable {
         self.bytes = bytes
         self.owner = owner
         self.path = path
+        self.rowCount = info.shape.first ?? 1
+        self.rowLength = info.shape.dropFirst().reduce(1, *)
+    }
+
+    /// A view of caller-owned memory (e.g. for tests or tensors built in memory). `owner` is kept
+    /// alive as long as the `Tensor`; the caller guarantees `bytes` stays valid that long.
+    /// Throws `.invalidShape` / `.byteCountMismatch` if `bytes` does not hold exactly the tensor.
+    public init(info: TensorInfo, bytes: UnsafeRawBufferPointer, owner: AnyObject?, label: String = "<memory>") throws {
+        guard let c = checkedByteCount(shape: info.shape, byteSize: info.dtype.byteSize) else {
+            throw SafetensorsError.invalidShape(path: label, tensor: info.name, reason: "shape \(info.shape) has a negative dimension or overflows")
+        }
+        guard c.bytes == bytes.count, c.bytes == info.dataOffsets.count else {
+            throw SafetensorsError.byteCountMismatch(path: label, tensor: info.name, expected: c.bytes, actual: bytes.count)
+        }
+        self.init(info: info, bytes: bytes, owner: owner, path: label)
     }
 
     public var name: String { info.name }
@@ -21,11 +40,6 @@ public struct Tensor: @unchecked Sendable {
     public var shape: [Int] { info.shape }
     public var elementCount: Int { info.elementCount }
     public var byteCount: Int { info.byteCount }
-
-    /// `shape[0]`, or 1 for a scalar.
-    public var rowCount: Int { info.shape.first ?? 1 }
-    /// Product of `shape[1...]`: 1 for 1-D tensors and scalars.
-    public var rowLength: Int { info.shape.dropFirst().reduce(1, *) }
 
     /// Non-nil iff the dtype is F32 and the data is 4-byte aligned: a pointer straight into
     /// the mapping (true zero copy). Valid while this `Tensor` (or its file) is alive.

@@ -48,4 +48,26 @@ final class ReaderTests: TempDirTestCase {
         f = nil
         XCTAssertEqual(try t.floats(), vals)
     }
+
+    func testTensorOverCallerMemory() throws {
+        final class Storage {
+            let raw: UnsafeMutableRawBufferPointer
+            init(_ v: [UInt16]) {
+                raw = .allocate(byteCount: v.count * 2, alignment: 16)
+                v.withUnsafeBytes { raw.copyMemory(from: $0) }
+            }
+            deinit { raw.deallocate() }
+        }
+        let storage = Storage([0x3F80, 0x4000, 0x4040, 0x4080, 0x40A0, 0x40C0])
+        let t = try Tensor(info: TensorInfo(name: "m", dtype: .bf16, shape: [3, 2], dataOffsets: 0..<12),
+                           bytes: UnsafeRawBufferPointer(storage.raw), owner: storage)
+        XCTAssertEqual(try t.floats(), [1, 2, 3, 4, 5, 6])
+        var out = [Float](repeating: 0, count: 4)
+        try out.withUnsafeMutableBufferPointer { try t.gatherRows([2, 0], into: $0.baseAddress!) }
+        XCTAssertEqual(out, [5, 6, 1, 2])
+        assertThrows(try Tensor(info: TensorInfo(name: "m", dtype: .bf16, shape: [4, 2], dataOffsets: 0..<16),
+                                bytes: UnsafeRawBufferPointer(storage.raw), owner: storage)) {
+            if case .byteCountMismatch(_, "m", 16, 12) = $0 { return true }; return false
+        }
+    }
 }
