@@ -51,13 +51,13 @@ func convertElements(from: DType, to: DType, src: UnsafeRawPointer, dst: UnsafeM
         for i in 0..<count { o[i] = UInt32(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16 }
     case (.f16, .f32):
         let o = dst.assumingMemoryBound(to: UInt32.self)
-        for i in 0..<count { o[i] = f16BitsToF32Bits(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+        for i in 0..<count { o[i] = FloatConversion.f16BitsToF32Bits(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
     case (.f32, .bf16):
         let o = dst.assumingMemoryBound(to: UInt16.self)
         for i in 0..<count { o[i] = torchBF16(src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
     case (.f16, .bf16):
         let o = dst.assumingMemoryBound(to: UInt16.self)
-        for i in 0..<count { o[i] = torchBF16(f16BitsToF32Bits(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+        for i in 0..<count { o[i] = torchBF16(FloatConversion.f16BitsToF32Bits(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
     default:
         dst.copyMemory(from: src, byteCount: count * from.byteSize)
     }
