@@ -7,10 +7,12 @@ struct BLT: ParsableCommand {
         commandName: "blt",
         abstract: "Run Meta's Byte Latent Transformer (BLT) on the CPU.",
         subcommands: [
-            PatchCommand.self,
             EvalCommand.self,
             EvalMergeCommand.self,
             GenerateCommand.self,
+            PatchCommand.self,
+            ConvertCommand.self,
+            InspectCommand.self,
         ]
     )
 }

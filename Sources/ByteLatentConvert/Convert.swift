@@ -1,1 +1,0 @@
-// The hub-layout converter lives here (in progress).

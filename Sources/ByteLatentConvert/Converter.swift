@@ -1,0 +1,230 @@
+import Foundation
+import Safetensors
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Set by the SIGINT handler; checked between chunks.
+private let interruptFlag: UnsafeMutablePointer<Int32> = {
+    let p = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    p.initialize(to: 0)
+    return p
+}()
+
+/// Installs a SIGINT handler that makes a running conversion stop at the next chunk, remove its
+/// temporary directory and throw `ConvertError.interrupted`. A second Ctrl-C kills the process.
+public func installInterruptHandler() {
+    signal(SIGINT) { _ in
+        interruptFlag.pointee = 1
+        signal(SIGINT, SIG_DFL)
+    }
+}
+
+func checkInterrupted() throws {
+    if interruptFlag.pointee != 0 { throw ConvertError.interrupted }
+}
+
+/// Gives pages of a consumed source range back to the kernel so the resident set stays small
+/// (the data stays in the page cache; the mapping just forgets it).
+func releasePages(_ bytes: UnsafeRawBufferPointer) {
+    guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (Int(bitPattern: base) + page - 1) / page * page
+    let end = (Int(bitPattern: base) + bytes.count) / page * page
+    if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
+}
+
+/// Float → bfloat16 with round-to-nearest-even, bit for bit what `tensor.to(torch.bfloat16)`
+/// gives on x86 CPUs (torch 2.13, vectorised path): every NaN becomes 0xFFFF (still a NaN).
+@inline(__always)
+func torchBF16(_ bits: UInt32) -> UInt16 {
+    if bits & 0x7FFF_FFFF > 0x7F80_0000 { return 0xFFFF }
+    return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+}
+
+/// Converts `count` elements from `src` (dtype `from`) into `dst` (dtype `to`).
+/// Supported: identity, F32/BF16/F16 → F32, F32/BF16/F16 → BF16.
+func convertElements(from: DType, to: DType, src: UnsafeRawPointer, dst: UnsafeMutableRawPointer, count: Int) {
+    switch (from, to) {
+    case (.bf16, .f32):
+        let o = dst.assumingMemoryBound(to: UInt32.self)
+        for i in 0..<count { o[i] = UInt32(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16 }
+    case (.f16, .f32):
+        let o = dst.assumingMemoryBound(to: UInt32.self)
+        for i in 0..<count { o[i] = FloatConversion.f16BitsToF32Bits(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+    case (.f32, .bf16):
+        let o = dst.assumingMemoryBound(to: UInt16.self)
+        for i in 0..<count { o[i] = torchBF16(src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
+    case (.f16, .bf16):
+        let o = dst.assumingMemoryBound(to: UInt16.self)
+        for i in 0..<count { o[i] = torchBF16(FloatConversion.f16BitsToF32Bits(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+    default:
+        dst.copyMemory(from: src, byteCount: count * from.byteSize)
+    }
+}
+
+/// Options of `blt convert`.
+public struct ConvertOptions {
+    /// Output dtype; nil keeps each tensor's source dtype.
+    public var dtype: DType?
+    public var force: Bool
+    /// Shard size limit of model.safetensors (data bytes per shard).
+    public var maxShardBytes: Int
+    /// Bytes converted per step (bounds the scratch buffer).
+    public var chunkBytes: Int
+
+    public init(dtype: DType? = nil, force: Bool = false, maxShardBytes: Int = 4_000_000_000, chunkBytes: Int = 8 << 20) {
+        self.dtype = dtype
+        self.force = force
+        self.maxShardBytes = maxShardBytes
+        self.chunkBytes = chunkBytes
+    }
+}
+
+/// One output tensor: its HF name, shape, dtype and the source views concatenated row-wise.
+public struct OutputTensor {
+    public let name: String
+    public let shape: [Int]
+    public let dtype: DType
+    public let parts: [TensorView]
+    public var byteCount: Int { shape.reduce(1, *) * dtype.byteSize }
+}
+
+/// A validated conversion plan: config, tokenizer files and output tensors.
+public struct ConversionPlan {
+    public let config: JSONValue
+    public let tensors: [OutputTensor]
+    public var totalBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+    public var parameterCount: Int { tensors.reduce(0) { $0 + $1.shape.reduce(1, *) } }
+}
+
+public enum Converter {
+    /// Validates a hub checkpoint against the config it implies and plans the output.
+    public static func plan(_ hub: HubCheckpoint, dtype: DType?) throws -> ConversionPlan {
+        let config = try hub.hfConfig()
+        let expected = try HubLayout.expectedOriginalTensors(config: config, path: join(hub.root, "config.json"))
+        let entropyLabel = "entropy_model/"
+        var sources: [String: TensorView] = [:]
+        for t in hub.tensors { sources[t.name] = t }
+        for t in hub.entropy.tensors { sources[entropyLabel + t.name] = t }
+        var want: [(String, [Int])] = expected.main
+        want += expected.entropy.map { (entropyLabel + $0.0, $0.1) }
+        let wantNames = Set(want.map(\.0))
+        let missing = want.map(\.0).filter { sources[$0] == nil }
+        let unexpected = (hub.tensors.map(\.name) + hub.entropy.tensors.map { entropyLabel + $0.name })
+            .filter { !wantNames.contains($0) }
+        if !missing.isEmpty || !unexpected.isEmpty {
+            throw ConvertError.tensorSetMismatch(missing: missing, unexpected: unexpected)
+        }
+        for (name, shape) in want {
+            let t = sources[name]!
+            guard t.shape == shape else { throw ConvertError.wrongShape(name: name, expected: shape, actual: t.shape) }
+            guard [.f32, .bf16, .f16].contains(t.dtype) else { throw ConvertError.unsupportedDType(name: name, dtype: t.dtype.rawValue) }
+        }
+        var out: [OutputTensor] = []
+        var hash: [(Int, TensorView)] = []
+        for (name, _) in want {
+            let t = sources[name]!
+            let isEntropy = name.hasPrefix(entropyLabel)
+            let original = isEntropy ? String(name.dropFirst(entropyLabel.count)) : name
+            if !isEntropy, let i = HubLayout.isHashTable(original) { hash.append((i, t)); continue }
+            out.append(OutputTensor(name: HubLayout.hfName(original: original, entropy: isEntropy),
+                                    shape: t.shape, dtype: dtype ?? t.dtype, parts: [t]))
+        }
+        hash.sort { $0.0 < $1.0 }
+        if let first = hash.first?.1 {
+            let rows = hash.reduce(0) { $0 + $1.1.shape[0] }
+            out.append(OutputTensor(name: "model.encoder_hash_tok_embedding.weight", shape: [rows] + first.shape.dropFirst(),
+                                    dtype: dtype ?? first.dtype, parts: hash.map(\.1)))
+        }
+        out.sort { $0.name < $1.name }
+        return ConversionPlan(config: config, tensors: out)
+    }
+
+    /// `blt convert SRC DST`: validates, then writes DST through a temporary directory next to it.
+    /// `progress(done, total, tensorName)` is called after each chunk.
+    public static func convert(source: String, destination: String, options: ConvertOptions = ConvertOptions(),
+                               progress: ((Int, Int, String) -> Void)? = nil) throws -> ConversionPlan {
+        let dst = destination.hasSuffix("/") && destination.count > 1 ? String(destination.dropLast()) : destination
+        if fileExists(dst), !options.force { throw ConvertError.destinationExists(path: dst) }
+        interruptFlag.pointee = 0
+        let hub = try HubCheckpoint.open(source)
+        let plan = try plan(hub, dtype: options.dtype)
+
+        let parent = (dst as NSString).deletingLastPathComponent
+        let base = (dst as NSString).lastPathComponent
+        let tmp = join(parent.isEmpty ? "." : parent, ".\(base).tmp-\(getpid())")
+        try? FileManager.default.removeItem(atPath: tmp)
+        do {
+            try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        } catch {
+            throw ConvertError.io(path: tmp, reason: "cannot create the temporary output directory: \(error.localizedDescription)")
+        }
+        do {
+            try writeText(plan.config.serialized() + "\n", to: join(tmp, "config.json"))
+            try writeText(HubLayout.tokenizerJSON().serialized() + "\n", to: join(tmp, "tokenizer.json"))
+            try writeText(HubLayout.tokenizerConfigJSON(config: plan.config).serialized() + "\n", to: join(tmp, "tokenizer_config.json"))
+            try writeTensors(plan, directory: tmp, options: options, progress: progress)
+            try checkInterrupted()
+            if fileExists(dst) {
+                let trash = join(parent.isEmpty ? "." : parent, ".\(base).old-\(getpid())")
+                guard rename(dst, trash) == 0 else { throw ConvertError.io(path: dst, reason: "cannot move the old output aside: " + String(cString: strerror(errno))) }
+                guard rename(tmp, dst) == 0 else {
+                    let reason = String(cString: strerror(errno))
+                    _ = rename(trash, dst)
+                    throw ConvertError.io(path: dst, reason: "cannot rename the finished output into place: \(reason)")
+                }
+                try? FileManager.default.removeItem(atPath: trash)
+            } else {
+                guard rename(tmp, dst) == 0 else {
+                    throw ConvertError.io(path: dst, reason: "cannot rename the finished output into place: " + String(cString: strerror(errno)))
+                }
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
+        return plan
+    }
+
+    static func writeText(_ s: String, to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(s.utf8)) else {
+            throw ConvertError.io(path: path, reason: "cannot write")
+        }
+    }
+
+    static func writeTensors(_ plan: ConversionPlan, directory: String, options: ConvertOptions,
+                             progress: ((Int, Int, String) -> Void)?) throws {
+        let specs = plan.tensors.map { TensorSpec(name: $0.name, dtype: $0.dtype, shape: $0.shape) }
+        let total = plan.totalBytes
+        var done = 0
+        let chunk = max(1 << 16, options.chunkBytes)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: chunk * 2, alignment: 64)
+        defer { scratch.deallocate() }
+        do {
+            try SafetensorsWriter.writeSharded(directory: directory, tensors: specs, metadata: ["format": "pt"],
+                                               maxShardBytes: options.maxShardBytes) { i, sink in
+                let t = plan.tensors[i]
+                for part in t.parts {
+                    // Source elements per step such that the output fits in `chunk` bytes.
+                    let perStep = max(1, chunk / max(part.dtype.byteSize, t.dtype.byteSize))
+                    try part.chunks(maxBytes: perStep * part.dtype.byteSize) { src in
+                        try checkInterrupted()
+                        let n = src.count / part.dtype.byteSize
+                        if part.dtype == t.dtype {
+                            try sink.write(src)
+                        } else {
+                            convertElements(from: part.dtype, to: t.dtype, src: src.baseAddress!, dst: scratch, count: n)
+                            try sink.write(UnsafeRawBufferPointer(start: scratch, count: n * t.dtype.byteSize))
+                        }
+                        releasePages(src)
+                        done += n * t.dtype.byteSize
+                        progress?(done, total, t.name)
+                    }
+                }
+            }
+        } catch let e as SafetensorsError {
+            throw ConvertError.safetensors(e.description)
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class ConvertTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
