@@ -37,3 +37,36 @@ $(VENV)/bin/python:
 
 bench: build $(VENV)/bin/python
 	$(VENV)/bin/python Converters/reference/bench.py --model $(BENCH_MODEL) --blt $(BLT)
+
+# Converter targets:
+#   make convert-fixtures   regenerate Tests/Fixtures/hub-tiny{,-expected} with the pinned Python reference
+#   make test-convert       swift test --filter ConvertTests
+#   make bench-convert      synthetic facebook/blt-1b (~9.3 GB, bf16) → transformers layout:
+#                           seconds and peak RSS (/usr/bin/time -v); needs ~19 GB free under BENCH_CONVERT_DIR
+
+BENCH_CONVERT_DIR ?= bench-out/convert
+BLT1B_SYNTHETIC   ?= $(BENCH_CONVERT_DIR)/blt-1b-synthetic
+BLT1B_CONVERTED   ?= $(BENCH_CONVERT_DIR)/blt-1b-hf
+CONVERT_FLAGS     ?=
+
+.PHONY: convert-fixtures test-convert bench-convert bench-convert-clean
+
+convert-fixtures: $(VENV)/bin/python
+	$(VENV)/bin/python Converters/reference/make_hub_checkpoint.py Tests/Fixtures/hub-tiny Tests/Fixtures/hub-tiny-expected
+
+test-convert:
+	swift test --filter ConvertTests
+
+$(BLT1B_SYNTHETIC)/config.json: | $(VENV)/bin/python
+	mkdir -p $(BENCH_CONVERT_DIR)
+	$(VENV)/bin/python Converters/reference/make_blt1b_synthetic.py $(BLT1B_SYNTHETIC)
+
+bench-convert: $(BLT1B_SYNTHETIC)/config.json
+	swift build -c release --product blt
+	rm -rf $(BLT1B_CONVERTED)
+	/usr/bin/time -v .build/release/blt convert $(BLT1B_SYNTHETIC) $(BLT1B_CONVERTED) $(CONVERT_FLAGS) 2> $(BENCH_CONVERT_DIR)/time.txt
+	@grep -E "Elapsed|Maximum resident|User time|System time" $(BENCH_CONVERT_DIR)/time.txt
+	.build/release/blt inspect $(BLT1B_CONVERTED)
+
+bench-convert-clean:
+	rm -rf $(BLT1B_SYNTHETIC) $(BLT1B_CONVERTED)

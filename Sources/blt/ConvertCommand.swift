@@ -50,11 +50,12 @@ struct ConvertCommand: ParsableCommand {
         }
         options.maxShardBytes = shard
         installInterruptHandler()
-        let bar = isatty(2) != 0 ? ProgressBar() : nil
+        var bar: ProgressBar?
         let start = Date()
         do {
             let plan = try Converter.convert(source: source, destination: destination, options: options) { done, total, name in
-                bar?.update(done: done, total: total, label: name)
+                if bar == nil { bar = ProgressBar(total: total, unit: "B", label: "convert") }
+                bar?.update(done, force: done == total)
             }
             bar?.finish()
             let secs = Date().timeIntervalSince(start)
@@ -84,31 +85,4 @@ func formatBytes(_ n: Int) -> String {
     if d >= 1e6 { return String(format: "%.1f MB", d / 1e6) }
     if d >= 1e3 { return String(format: "%.1f kB", d / 1e3) }
     return "\(n) B"
-}
-
-/// A one-line progress bar on stderr, redrawn at most 10 times a second.
-final class ProgressBar {
-    private var last = Date.distantPast
-    private let start = Date()
-
-    func update(done: Int, total: Int, label: String) {
-        let now = Date()
-        guard now.timeIntervalSince(last) >= 0.1 || done == total else { return }
-        last = now
-        let frac = total > 0 ? Double(done) / Double(total) : 1
-        let width = 30
-        let filled = Int(frac * Double(width))
-        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        let secs = now.timeIntervalSince(start)
-        let rate = secs > 0 ? Double(done) / secs / 1e6 : 0
-        var name = label
-        if name.count > 40 { name = "…" + name.suffix(39) }
-        let line = String(format: "\r\u{1B}[K%@ %3.0f%% %@ / %@ %.0f MB/s %@", bar, frac * 100,
-                          formatBytes(done), formatBytes(total), rate, name)
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    func finish() {
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-    }
 }
