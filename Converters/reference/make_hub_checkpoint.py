@@ -607,7 +607,15 @@ def main():
     ids = torch.tensor([text_ids()])
     with torch.no_grad():
         ent, _, _ = model.model.patcher(ids)
-    threshold = float(ent[0].median())  # multi-byte patches from a random patcher
+    # Multi-byte patches from a random patcher: a threshold near the median, but in the widest gap
+    # between neighbouring entropies there, so that no entropy lies within 1e-3 of it (otherwise
+    # float noise between implementations flips patch boundaries).
+    values = sorted(ent[0, 1:].tolist())
+    middle = len(values) // 2
+    window = range(max(1, middle - 8), min(len(values), middle + 8))
+    gap, i = max((values[j] - values[j - 1], j) for j in window)
+    threshold = float(torch.tensor((values[i] + values[i - 1]) / 2, dtype=torch.float32))
+    assert gap > 2e-3 and min(abs(v - threshold) for v in ent[0].tolist()) > 1e-3, (gap, threshold)
     model.config.patching_threshold = threshold
     write_hub(model, threshold, src)
     convert(src, dst)
