@@ -148,6 +148,10 @@ final class MalformedInputTests: ConvertTestCase {
     func testNotAHubCheckpoint() throws {
         try assertFails(hubTinyExpected) { if case .unknownLayout = $0 { return true }; return false }
         try assertFails(tmp + "/nowhere") { if case .io = $0 { return true }; return false }
+        assertConvertError(try Converter.convert(source: hubTiny, destination: tmp + "/no/such/parent/out")) {
+            if case .io = $0 { return true }; return false
+        }
+        XCTAssertEqual(try tmpListing(), [])
     }
 
     func testCompressedEntryRefused() throws {
