@@ -9,6 +9,8 @@ public enum ConvertError: Error, CustomStringConvertible, Equatable {
     case io(path: String, reason: String)
     /// A zip archive (a `.pth` checkpoint) is truncated or inconsistent.
     case corruptZip(path: String, reason: String)
+    /// A bare-pickle `.pth` (torch < 1.6, or `_use_new_zipfile_serialization=False`).
+    case legacyTorchFormat(path: String)
     /// A zip entry uses compression; `torch.save` writes stored entries only.
     case compressedZipEntry(path: String, entry: String, method: Int)
     /// A required zip entry is absent.
@@ -46,6 +48,8 @@ public enum ConvertError: Error, CustomStringConvertible, Equatable {
             return "cannot access \(path): \(reason)"
         case let .corruptZip(path, reason):
             return "\(path) is not a valid zip archive (\(reason)); the .pth file is probably truncated or corrupt: download it again"
+        case let .legacyTorchFormat(path):
+            return "\(path) uses the legacy (pre-1.6, non-zip) torch.save format, which is not supported; re-save it with torch.save from torch >= 1.6"
         case let .compressedZipEntry(path, entry, method):
             return "\(path): entry \(entry) is compressed (method \(method)); only stored entries (as torch.save writes them) are supported: re-save the checkpoint with torch.save"
         case let .missingZipEntry(path, entry):

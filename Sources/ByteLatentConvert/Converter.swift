@@ -153,10 +153,13 @@ public enum Converter {
 
         let parent = (dst as NSString).deletingLastPathComponent
         let base = (dst as NSString).lastPathComponent
+        guard parent.isEmpty || fileExists(parent, directory: true) else {
+            throw ConvertError.io(path: parent, reason: "the destination's parent directory does not exist; create it first")
+        }
         let tmp = join(parent.isEmpty ? "." : parent, ".\(base).tmp-\(getpid())")
         try? FileManager.default.removeItem(atPath: tmp)
         do {
-            try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: false)
         } catch {
             throw ConvertError.io(path: tmp, reason: "cannot create the temporary output directory: \(error.localizedDescription)")
         }

@@ -76,6 +76,9 @@ public final class ZipArchive: @unchecked Sendable {
         func bad(_ reason: String) -> ConvertError { .corruptZip(path: path, reason: reason) }
 
         // End of central directory record: 22 bytes + comment (≤ 65535), searched from the end.
+        if n >= 2, file.bytes[0] == 0x80, file.bytes[1] == 0x02 {
+            throw ConvertError.legacyTorchFormat(path: path)
+        }
         guard n >= 22 else { throw bad("file is \(n) bytes, too short for a zip archive") }
         var eocd = -1
         var o = n - 22

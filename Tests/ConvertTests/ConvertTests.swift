@@ -131,6 +131,19 @@ final class ConvertTests: ConvertTestCase {
         XCTAssertTrue(Float(bitPattern: UInt32(torchBF16(Float.nan.bitPattern)) << 16).isNaN)
     }
 
+    /// F16 sources (values and results from torch 2.13: `.float()` and `.to(torch.bfloat16)`).
+    func testF16SourceConversions() {
+        var h: [UInt16] = [0x3C00, 0xC000, 0x7BFF, 0x03FF, 0x0001, 0x7C00, 0x3554]
+        var f = [UInt32](repeating: 0, count: h.count)
+        var b = [UInt16](repeating: 0, count: h.count)
+        h.withUnsafeMutableBytes { s in
+            f.withUnsafeMutableBytes { convertElements(from: .f16, to: .f32, src: s.baseAddress!, dst: $0.baseAddress!, count: 7) }
+            b.withUnsafeMutableBytes { convertElements(from: .f16, to: .bf16, src: s.baseAddress!, dst: $0.baseAddress!, count: 7) }
+        }
+        XCTAssertEqual(f, [0x3F80_0000, 0xC000_0000, 0x477F_E000, 0x387F_C000, 0x3380_0000, 0x7F80_0000, 0x3EAA_8000])
+        XCTAssertEqual(b, [0x3F80, 0xC000, 0x4780, 0x3880, 0x3380, 0x7F80, 0x3EAA])
+    }
+
     func testRefusesToOverwriteWithoutForce() throws {
         let out = tmp + "/out"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

@@ -25,6 +25,13 @@ final class MalformedInputTests: ConvertTestCase {
         }
     }
 
+    func testLegacyTorchSaveFormat() throws {
+        let src = try copyHub()
+        try writeBytes([0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E] + [UInt8](repeating: 0, count: 40),
+                       to: src + "/entropy_model/consolidated.pth")
+        try assertFails(src) { if case .legacyTorchFormat = $0 { return true }; return false }
+    }
+
     func testForbiddenGlobalViaGLOBAL() throws {
         // PROTO 2; GLOBAL 'os system'; SHORT_BINUNICODE 'echo pwned'; TUPLE1; REDUCE; STOP
         var pkl: [UInt8] = [0x80, 2, 0x63] + Array("os\nsystem\n".utf8)
@@ -141,6 +148,10 @@ final class MalformedInputTests: ConvertTestCase {
     func testNotAHubCheckpoint() throws {
         try assertFails(hubTinyExpected) { if case .unknownLayout = $0 { return true }; return false }
         try assertFails(tmp + "/nowhere") { if case .io = $0 { return true }; return false }
+        assertConvertError(try Converter.convert(source: hubTiny, destination: tmp + "/no/such/parent/out")) {
+            if case .io = $0 { return true }; return false
+        }
+        XCTAssertEqual(try tmpListing(), [])
     }
 
     func testCompressedEntryRefused() throws {
