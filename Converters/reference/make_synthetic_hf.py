@@ -50,12 +50,23 @@ def main():
         global_config=dict(hidden_size=p["glob"], num_hidden_layers=p["glob_layers"], num_attention_heads=p["glob_heads"],
                            intermediate_size=p["glob_ffn"], max_position_embeddings=4096),
     )
-    torch.set_default_dtype(torch.bfloat16)
     with torch.no_grad():
-        model = BltForCausalLM(config).eval()
+        # Built on the meta device and filled directly: transformers' own init of 4.6 B
+        # parameters takes many minutes on two cores.
+        with torch.device("meta"):
+            model = BltForCausalLM(config)
+        model = model.to_empty(device="cpu").to(torch.bfloat16).eval()
         for name, param in model.named_parameters():
             if "norm" in name:
                 param.uniform_(0.5, 1.5)
+            else:
+                param.normal_(0.0, 0.02)
+        for name, buffer in model.named_buffers():   # RoPE inverse frequencies are not saved: recompute
+            if name.endswith("inv_freq"):
+                module = model.get_submodule(name.rsplit(".", 1)[0])
+                inv_freq, _ = module.compute_default_rope_parameters(module.config)
+                buffer.copy_(inv_freq)
+                module.original_inv_freq.copy_(inv_freq)
         model.model.patcher.lm_head.weight.mul_(8)
         ids = torch.tensor([[1] + [b + 4 for b in sample_text()]])
         entropies, _, _ = model.model.patcher.float()(ids, patch_size=None)
