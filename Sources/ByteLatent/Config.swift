@@ -62,10 +62,10 @@ public struct BLTConfig: Sendable, Equatable {
         do { parsed = try JSONValue.parse(data) } catch {
             throw BLTError.configUnreadable(path: path, reason: "it is not valid JSON")
         }
-        guard case .object(let json) = parsed else {
+        guard case .object(let items) = parsed else {
             throw BLTError.configUnreadable(path: path, reason: "the top level is not a JSON object")
         }
-        try self.init(json: json)
+        try self.init(json: Dictionary(items, uniquingKeysWith: { _, last in last }))
     }
 
     public init(json: [String: JSONValue]) throws {
@@ -170,29 +170,14 @@ public struct BLTConfig: Sendable, Equatable {
     }
 }
 
-/// A parsed JSON value that keeps booleans, integers and floats apart (JSONSerialization on Linux
-/// cannot tell `true` from `1`).
-public enum JSONValue: Decodable, Equatable, Sendable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let b = try? container.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? container.decode(Double.self) { self = .number(n) }
-        else if let s = try? container.decode(String.self) { self = .string(s) }
-        else if let a = try? container.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
-    }
-
-    public static func parse(_ data: Data) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: data) }
-}
-
 /// Typed access to a JSON object's fields, with errors that name the field.
 struct JSONFields {
     let raw: [String: JSONValue]
     let path: String
     init(_ raw: [String: JSONValue], path: String) { self.raw = raw; self.path = path }
+    init(_ items: [(String, JSONValue)], path: String) {
+        self.init(Dictionary(items, uniquingKeysWith: { _, last in last }), path: path)
+    }
 
     private func fail(_ key: String, _ reason: String) -> BLTError { .configInvalid(field: path + key, reason: reason) }
     private func value(_ key: String) -> JSONValue? {
@@ -208,13 +193,13 @@ struct JSONFields {
     func optionalInt(_ key: String, default fallback: Int? = nil) throws -> Int? {
         guard raw.keys.contains(key) else { return fallback }
         guard let v = value(key) else { return nil }
-        guard case .number(let n) = v, n == n.rounded(), abs(n) < 9e15 else { throw fail(key, "must be an integer") }
-        return Int(n)
+        guard let n = v.intValue, v.doubleValue.map({ abs($0) < 9e15 }) == true else { throw fail(key, "must be an integer") }
+        return n
     }
     func int(_ key: String, default fallback: Int) throws -> Int { try optionalInt(key) ?? fallback }
     func optionalDouble(_ key: String) throws -> Double? {
         guard let v = value(key) else { return nil }
-        guard case .number(let n) = v else { throw fail(key, "must be a number") }
+        guard let n = v.doubleValue else { throw fail(key, "must be a number") }
         return n
     }
     func double(_ key: String, default fallback: Double) throws -> Double { try optionalDouble(key) ?? fallback }
@@ -232,8 +217,8 @@ struct JSONFields {
         guard let v = value(key) else { return fallback }
         guard case .array(let items) = v else { throw fail(key, "must be a list of integers") }
         return try items.map {
-            guard case .number(let n) = $0, n == n.rounded() else { throw fail(key, "must be a list of integers") }
-            return Int(n)
+            guard let n = $0.intValue else { throw fail(key, "must be a list of integers") }
+            return n
         }
     }
 }

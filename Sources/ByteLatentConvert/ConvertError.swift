@@ -1,3 +1,4 @@
+import ByteLatent
 import Foundation
 
 /// Everything that can go wrong while reading a checkpoint or writing a converted one.
@@ -84,5 +85,12 @@ public enum ConvertError: Error, CustomStringConvertible, Equatable {
         case .interrupted:
             return "interrupted; no output was written"
         }
+    }
+}
+
+/// Reads a JSON file, reporting problems as `ConvertError.badJSON`.
+func readJSON(path: String) throws -> JSONValue {
+    do { return try JSONValue.read(path: path) } catch let error as JSONError {
+        throw ConvertError.badJSON(path: error.path, reason: error.reason)
     }
 }

@@ -1,3 +1,4 @@
+import ByteLatent
 import Foundation
 import Safetensors
 
@@ -40,12 +41,12 @@ public struct EntropyModelSource {
         var patcherArgs: JSONValue?
         let params = join(directory, "params.json"), config = join(directory, "config.json")
         if fileExists(params) {
-            let p = try JSONValue.read(path: params)
+            let p = try readJSON(path: params)
             args = p["entropy_model"].flatMap { $0.isNull ? nil : $0 } ?? p["model"].flatMap { $0.isNull ? nil : $0 }
             patcherArgs = p["data"]?["patcher_args"]
             guard args != nil else { throw ConvertError.badJSON(path: params, reason: "no \"entropy_model\" arguments") }
         } else if fileExists(config) {
-            let c = try JSONValue.read(path: config)
+            let c = try readJSON(path: config)
             guard let a = c["args"] else { throw ConvertError.badJSON(path: config, reason: "no \"args\" object") }
             args = a
         } else {
@@ -77,7 +78,7 @@ public struct HubCheckpoint {
     }
 
     public static func isHubDirectory(_ path: String) -> Bool {
-        guard let c = try? JSONValue.read(path: join(path, "config.json")), let a = c["args"] else { return false }
+        guard let c = try? readJSON(path: join(path, "config.json")), let a = c["args"] else { return false }
         return a["dim_global"] != nil || a["dim_local_encoder"] != nil
     }
 
@@ -89,7 +90,7 @@ public struct HubCheckpoint {
         guard fileExists(configPath) else {
             throw ConvertError.unknownLayout(path: root, reason: "no config.json")
         }
-        let config = try JSONValue.read(path: configPath)
+        let config = try readJSON(path: configPath)
         guard let args = config["args"], args.objectItems != nil else {
             if config["model_type"]?.stringValue == "blt" {
                 throw ConvertError.unknownLayout(path: root, reason: "this is already a transformers BLT checkpoint (model_type \"blt\"); nothing to convert")
@@ -98,7 +99,7 @@ public struct HubCheckpoint {
         }
         var trainArgs: JSONValue?
         let trainPath = join(root, "train_args.json")
-        if fileExists(trainPath) { trainArgs = try JSONValue.read(path: trainPath) }
+        if fileExists(trainPath) { trainArgs = try readJSON(path: trainPath) }
         let weights = ["model.safetensors.index.json", "model.safetensors"].map { join(root, $0) }.first(where: { fileExists($0) })
         guard let weights else {
             throw ConvertError.unknownLayout(path: root, reason: "no model.safetensors next to config.json")

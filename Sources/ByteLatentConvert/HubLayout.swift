@@ -1,3 +1,4 @@
+import ByteLatent
 import Foundation
 
 /// Mapping rules from the original BLT checkpoint (`facebook/blt-1b` hub layout) to the

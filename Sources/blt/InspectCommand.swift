@@ -1,5 +1,6 @@
 import ArgumentParser
 import ByteLatentConvert
+import ByteLatent
 import Foundation
 
 /// `blt inspect PATH`: layout, dtype, tensor count, parameters per component, config figures.

@@ -14,16 +14,15 @@ enum Fixtures {
     }
 }
 
-extension JSONValue {
-    subscript(key: String) -> JSONValue {
-        if case .object(let o) = self { return o[key] ?? .null }
-        return .null
-    }
-    var array: [JSONValue] { if case .array(let a) = self { return a }; return [] }
-    var double: Double? { if case .number(let n) = self { return n }; return nil }
-    var int: Int? { double.map { Int($0) } }
-    var string: String? { if case .string(let s) = self { return s }; return nil }
-    var ints: [Int] { array.compactMap(\.int) }
-    var floats: [Float] { array.compactMap { $0.double.map(Float.init) } }
-    var keys: [String] { if case .object(let o) = self { return o.keys.sorted() }; return [] }
+/// Test-side accessors: `json["a"]["b"].ints` reads nested fixture fields, giving empty/nil
+/// values for anything missing (the assertions then fail with a readable message).
+extension Optional where Wrapped == JSONValue {
+    subscript(key: String) -> JSONValue? { self.flatMap { $0[key] } }
+    var array: [JSONValue] { if case .array(let a)? = self { return a }; return [] }
+    var double: Double? { self?.doubleValue }
+    var int: Int? { self?.intValue }
+    var string: String? { self?.stringValue }
+    var ints: [Int] { array.compactMap(\.intValue) }
+    var floats: [Float] { array.compactMap { $0.doubleValue.map(Float.init) } }
+    var keys: [String] { self?.objectItems?.map(\.0).sorted() ?? [] }
 }

@@ -199,8 +199,8 @@ public struct DocumentReader: Sendable {
         do { value = try JSONValue.parse(Data(line)) } catch {
             throw LineError(message: "not valid JSON")
         }
-        guard case .object(let object) = value else { throw LineError(message: "not a JSON object") }
-        switch object[field] {
+        guard case .object = value else { throw LineError(message: "not a JSON object") }
+        switch value[field] {
         case .string(let text)?: return text
         case nil: throw LineError(message: "no field '\(field)' (choose the field with --field NAME)")
         case .some(let other): throw LineError(message: "field '\(field)' is \(kind(other)), not a string")
@@ -211,7 +211,7 @@ public struct DocumentReader: Sendable {
         switch value {
         case .null: return "null"
         case .bool: return "a boolean"
-        case .number: return "a number"
+        case .int, .double: return "a number"
         case .string: return "a string"
         case .array: return "an array"
         case .object: return "an object"

@@ -1,7 +1,10 @@
 import Foundation
 
-/// A JSON value that keeps object key order and whether a number was written as an integer,
-/// so configs round-trip the way Python's `json` writes them.
+/// A JSON value that keeps object key order and whether a number was written as an integer, so
+/// configs round-trip the way Python's `json` writes them, and `true` is never mistaken for `1`
+/// (JSONSerialization on Linux cannot tell them apart). Used for config.json, JSONL documents and
+/// the converter's outputs. (The Safetensors module has its own minimal header parser: it sits
+/// below this module and needs no Foundation.)
 public indirect enum JSONValue: Equatable, CustomStringConvertible {
     case null
     case bool(Bool)
@@ -58,7 +61,7 @@ public indirect enum JSONValue: Equatable, CustomStringConvertible {
 
     // MARK: parsing
 
-    public static func parse(_ data: Data, path: String) throws -> JSONValue {
+    public static func parse(_ data: Data, path: String = "JSON") throws -> JSONValue {
         var p = JSONParser(bytes: Array(data), path: path)
         p.skipSpace()
         let v = try p.value(depth: 0)
@@ -69,7 +72,7 @@ public indirect enum JSONValue: Equatable, CustomStringConvertible {
 
     public static func read(path: String) throws -> JSONValue {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConvertError.badJSON(path: path, reason: "cannot read the file")
+            throw JSONError(path: path, reason: "cannot read the file")
         }
         return try parse(data, path: path)
     }
@@ -157,8 +160,8 @@ struct JSONParser {
         self.path = path
     }
 
-    func fail(_ reason: String) -> ConvertError {
-        .badJSON(path: path, reason: "invalid JSON at byte \(pos): \(reason)")
+    func fail(_ reason: String) -> JSONError {
+        JSONError(path: path, reason: "invalid JSON at byte \(pos): \(reason)")
     }
 
     mutating func skipSpace() {
@@ -295,4 +298,12 @@ struct JSONParser {
             pos += 1
         }
     }
+}
+
+/// A JSON file or text that cannot be read or parsed.
+public struct JSONError: Error, CustomStringConvertible, Equatable {
+    public var path: String
+    public var reason: String
+    public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    public var description: String { "\(path): \(reason)" }
 }
