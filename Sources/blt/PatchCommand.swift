@@ -56,6 +56,7 @@ struct PatchCommand: ParsableCommand {
                 start += length
             }
             print(pieces.joined(separator: "|"))
+            fflush(stdout)
             let patches = lengths.filter { $0 > 0 }.count
             FileHandle.standardError.write("\(ids.count) ids, \(patches) patches, \(String(format: "%.2f", Double(ids.count) / Double(max(patches, 1)))) ids per patch\n".data(using: .utf8)!)
         }
