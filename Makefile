@@ -23,7 +23,7 @@ build: deps
 	$(SWIFT) build -c release
 
 test: deps
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 # The main job on the bundled default: bits-per-byte of a held-out sample under the tiny trained
 # model (Models/README.md), then where its entropy model cuts a sentence, and a short continuation.
