@@ -20,6 +20,8 @@ def main():
     parser.add_argument("--new", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--blt", default=".build/release/blt")
     parser.add_argument("--skip-transformers", action="store_true")
+    parser.add_argument("--transformers-dtype", choices=["float32", "bfloat16"], default="float32",
+                        help="dtype transformers runs in (ByteLatent always computes in fp32)")
     args = parser.parse_args()
     os.makedirs("bench-out", exist_ok=True)
     rows = []
@@ -30,14 +32,16 @@ def main():
         row = {"new": new, "ours_seconds": mine["seconds"], "ours_bps": mine["bytes_per_second"]}
         if not args.skip_transformers:
             proc = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "bench_generate.py"), args.model,
-                                   "--prompt", args.prompt, "--new", str(new)], check=True, capture_output=True, text=True)
+                                   "--prompt", args.prompt, "--new", str(new),
+                                   "--dtype", args.transformers_dtype], check=True, capture_output=True, text=True)
             ref = json.loads([l for l in proc.stdout.splitlines() if l.startswith("{")][-1])
-            row.update(ref_seconds=ref["seconds"], ref_bps=ref["bytes_per_second"],
+            row.update(ref_dtype=args.transformers_dtype, ref_seconds=ref["seconds"], ref_bps=ref["bytes_per_second"],
                        same_ids=ref["generated_ids"] == mine["generated_ids"])
         rows.append(row)
         with open("bench-out/generate.jsonl", "a") as f:
             f.write(json.dumps({"model": args.model, "time": time.time(), "openblas_coretype": corename, **row}) + "\n")
     print(f"\nGeneration, model {args.model}, prompt {len(args.prompt.encode())} bytes, greedy, OPENBLAS_CORETYPE={corename}\n")
+    print(f"transformers runs in {args.transformers_dtype}; ByteLatent computes in fp32.\n")
     print("| new bytes | ByteLatent s | ByteLatent B/s | transformers s | transformers B/s | speed-up | same ids |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

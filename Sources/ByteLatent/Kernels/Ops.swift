@@ -1,15 +1,21 @@
 import Foundation
 
 /// out = weight ⊙ x · rsqrt(mean(x²) + ε), row by row (RMSNorm, computed in fp32 like the reference).
+/// Rows are split across cores: between GEMMs this would otherwise leave a core idle.
 func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, dimension: Int, weight: UnsafePointer<Float>, epsilon: Float,
              into out: UnsafeMutablePointer<Float>) {
-    for r in 0..<rows {
-        let xr = x + r * dimension, orow = out + r * dimension
-        var sum: Float = 0
-        for i in 0..<dimension { sum += xr[i] * xr[i] }
-        let scale = 1 / (sum / Float(dimension) + epsilon).squareRoot()
-        for i in 0..<dimension { orow[i] = weight[i] * (xr[i] * scale) }
+    parallelChunks(rows, minimumChunk: max(1, 16_384 / max(dimension, 1))) { rowRange in
+        for r in rowRange { rmsNormRow(x + r * dimension, dimension: dimension, weight: weight, epsilon: epsilon, into: out + r * dimension) }
     }
+}
+
+@inline(__always)
+private func rmsNormRow(_ xr: UnsafePointer<Float>, dimension: Int, weight: UnsafePointer<Float>, epsilon: Float,
+                        into orow: UnsafeMutablePointer<Float>) {
+    var sum: Float = 0
+    for i in 0..<dimension { sum += xr[i] * xr[i] }
+    let scale = 1 / (sum / Float(dimension) + epsilon).squareRoot()
+    for i in 0..<dimension { orow[i] = weight[i] * (xr[i] * scale) }
 }
 
 func rmsNorm(_ x: [Float], rows: Int, weight: FloatMatrix, epsilon: Float) -> [Float] {
@@ -22,17 +28,21 @@ func rmsNorm(_ x: [Float], rows: Int, weight: FloatMatrix, epsilon: Float) -> [F
     return out
 }
 
-/// gate ← silu(gate) ⊙ up (SwiGLU), in place.
+/// gate ← silu(gate) ⊙ up (SwiGLU), in place, split across cores.
 func siluMultiply(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count {
-        let g = gate[i]
-        gate[i] = g / (1 + expf(-g)) * up[i]
+    parallelChunks(count, minimumChunk: 32_768) { range in
+        for i in range {
+            let g = gate[i]
+            gate[i] = g / (1 + expf(-g)) * up[i]
+        }
     }
 }
 
 /// x ← x + y
 func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { x[i] += y[i] }
+    parallelChunks(count, minimumChunk: 65_536) { range in
+        for i in range { x[i] += y[i] }
+    }
 }
 
 /// Rotary position embedding with interleaved pairs (x[2i], x[2i+1]), as BLT (and transformers'
