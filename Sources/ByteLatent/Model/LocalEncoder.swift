@@ -67,12 +67,15 @@ final class LocalEncoder: @unchecked Sendable {
         var pooled = [Float](repeating: 0, count: ranges.count * d)
         hidden.withUnsafeBufferPointer { h in
             pooled.withUnsafeMutableBufferPointer { out in
-                for (p, range) in ranges.enumerated() where !range.isEmpty {
-                    let dst = out.baseAddress! + p * d
-                    dst.update(from: h.baseAddress! + range.lowerBound * d, count: d)
-                    for t in range.dropFirst() {
-                        let src = h.baseAddress! + t * d
-                        for i in 0..<d { dst[i] = max(dst[i], src[i]) }
+                let source = h.baseAddress!, destination = out.baseAddress!
+                parallelChunks(ranges.count, minimumChunk: 64) { patches in
+                    for p in patches where !ranges[p].isEmpty {
+                        let dst = destination + p * d
+                        dst.update(from: source + ranges[p].lowerBound * d, count: d)
+                        for t in ranges[p].dropFirst() {
+                            let src = source + t * d
+                            for i in 0..<d { dst[i] = max(dst[i], src[i]) }
+                        }
                     }
                 }
             }
