@@ -33,5 +33,4 @@ public final class FloatMatrix: @unchecked Sendable {
     deinit { owned?.deallocate() }
 
     public func row(_ index: Int) -> UnsafePointer<Float> { pointer + index * columns }
-    public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }

@@ -78,14 +78,15 @@ public final class BLTModel: @unchecked Sendable {
         let lengths = try given.map { try checkPatchLengths($0, count: ids.count) } ?? patchLengths(ids)
         let n = ids.count
         let ranges = Patching.ranges(lengths: lengths)
-        let byteStates = encoder.byteStates(ids, positions: 0..<n, caches: encoder.layers.makeCaches())
+        let embeddings = encoder.embed(ids, positions: 0..<n)
+        let byteStates = encoder.byteStates(embeddings: embeddings, count: n, caches: encoder.layers.makeCaches())
         let patches = encoder.patchStates(byteStates: byteStates, count: n, ranges: ranges)
         let globalStates = global.forward(patches, patchCount: lengths.count)
         let keys = decoder.patchKeys(globalStates: globalStates, patchCount: lengths.count)
         let decoderStates = decoder.states(byteStates: byteStates, count: n, keys: keys,
                                            patchOfRow: Patching.decoderPatchIDs(lengths: lengths, count: n),
                                            caches: decoder.layers.makeCaches())
-        return Forward(patchLengths: lengths, embeddings: encoder.embed(ids, positions: 0..<n), encoderStates: byteStates,
+        return Forward(patchLengths: lengths, embeddings: embeddings, encoderStates: byteStates,
                        encoderPatches: patches, globalStates: globalStates, decoderStates: decoderStates,
                        logits: decoder.logits(states: decoderStates, count: n))
     }

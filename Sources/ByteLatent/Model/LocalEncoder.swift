@@ -43,8 +43,12 @@ final class LocalEncoder: @unchecked Sendable {
 
     /// Byte states of `positions` of `ids` (the decoder's input), continuing the sequence in `caches`.
     func byteStates(_ ids: [Int32], positions: Range<Int>, caches: [KVCache]) -> [Float] {
-        var hidden = embed(ids, positions: positions)
-        layers.forward(&hidden, count: positions.count, caches: caches)
+        byteStates(embeddings: embed(ids, positions: positions), count: positions.count, caches: caches)
+    }
+
+    func byteStates(embeddings: [Float], count: Int, caches: [KVCache]) -> [Float] {
+        var hidden = embeddings
+        layers.forward(&hidden, count: count, caches: caches)
         return hidden
     }
 

@@ -101,6 +101,4 @@ final class TransformerStack: @unchecked Sendable {
         let table = rope.table(positions: caches[0].endPosition ..< caches[0].endPosition + count)
         for (layer, cache) in zip(layers, caches) { layer.forward(&hidden, count: count, rope: table, cache: cache) }
     }
-
-    func forward(_ hidden: inout [Float], count: Int) { forward(&hidden, count: count, caches: makeCaches()) }
 }
