@@ -35,13 +35,9 @@ func releasePages(_ bytes: UnsafeRawBufferPointer) {
     if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
 }
 
-/// Float → bfloat16 with round-to-nearest-even, bit for bit what `tensor.to(torch.bfloat16)`
-/// gives on x86 CPUs (torch 2.13, vectorised path): every NaN becomes 0xFFFF (still a NaN).
+/// Float bits → bfloat16 with round-to-nearest-even, as torch does on x86 (NaN → 0xFFFF).
 @inline(__always)
-func torchBF16(_ bits: UInt32) -> UInt16 {
-    if bits & 0x7FFF_FFFF > 0x7F80_0000 { return 0xFFFF }
-    return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-}
+func torchBF16(_ bits: UInt32) -> UInt16 { FloatConversion.floatToBF16Bits(Float(bitPattern: bits)) }
 
 /// Converts `count` elements from `src` (dtype `from`) into `dst` (dtype `to`).
 /// Supported: identity, F32/BF16/F16 → F32, F32/BF16/F16 → BF16.

@@ -25,11 +25,12 @@ func f16ToFloat(_ h: UInt16) -> Float { Float(bitPattern: f16BitsToF32Bits(h)) }
 @inline(__always)
 func bf16ToFloat(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
 
-/// Float → bfloat16 bits with round-to-nearest-even, as PyTorch does; NaN → 0x7FC0 (keeping sign).
+/// Float → bfloat16 bits with round-to-nearest-even, as PyTorch does.
 @inline(__always)
 func floatToBF16Bits(_ f: Float) -> UInt16 {
     let b = f.bitPattern
-    if f.isNaN { return UInt16(truncatingIfNeeded: (b >> 16) | 0x0040) }
+    // Every NaN becomes 0xFFFF, bit for bit what torch's `.to(torch.bfloat16)` gives on x86.
+    if b & 0x7FFF_FFFF > 0x7F80_0000 { return 0xFFFF }
     let bias: UInt32 = 0x7FFF &+ ((b >> 16) & 1)
     return UInt16(truncatingIfNeeded: (b &+ bias) >> 16)
 }
@@ -73,7 +74,7 @@ public enum FloatConversion {
     @inline(__always) public static func f16ToFloat(_ h: UInt16) -> Float { Safetensors.f16ToFloat(h) }
     /// bfloat16 bits → Float, exact (`UInt32(bits) << 16`).
     @inline(__always) public static func bf16ToFloat(_ h: UInt16) -> Float { Safetensors.bf16ToFloat(h) }
-    /// Float → bfloat16 bits, round to nearest even like PyTorch; NaN → quiet NaN.
+    /// Float → bfloat16 bits, round to nearest even like PyTorch; every NaN → 0xFFFF (torch on x86).
     @inline(__always) public static func floatToBF16Bits(_ f: Float) -> UInt16 { Safetensors.floatToBF16Bits(f) }
     /// Float → binary16 bits, round to nearest even; overflow → ±inf; NaN → quiet NaN.
     @inline(__always) public static func floatToF16Bits(_ f: Float) -> UInt16 { Safetensors.floatToF16Bits(f) }
