@@ -43,12 +43,8 @@ func torchBF16(_ bits: UInt32) -> UInt16 { FloatConversion.floatToBF16Bits(Float
 /// Supported: identity, F32/BF16/F16 → F32, F32/BF16/F16 → BF16.
 func convertElements(from: DType, to: DType, src: UnsafeRawPointer, dst: UnsafeMutableRawPointer, count: Int) {
     switch (from, to) {
-    case (.bf16, .f32):
-        let o = dst.assumingMemoryBound(to: UInt32.self)
-        for i in 0..<count { o[i] = UInt32(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16 }
-    case (.f16, .f32):
-        let o = dst.assumingMemoryBound(to: UInt32.self)
-        for i in 0..<count { o[i] = FloatConversion.f16BitsToF32Bits(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+    case (.bf16, .f32), (.f16, .f32):
+        FloatConversion.toFloat(from, from: src, count: count, into: dst.assumingMemoryBound(to: Float.self))
     case (.f32, .bf16):
         let o = dst.assumingMemoryBound(to: UInt16.self)
         for i in 0..<count { o[i] = torchBF16(src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }

@@ -78,6 +78,10 @@ public enum FloatConversion {
     @inline(__always) public static func floatToBF16Bits(_ f: Float) -> UInt16 { Safetensors.floatToBF16Bits(f) }
     /// Float → binary16 bits, round to nearest even; overflow → ±inf; NaN → quiet NaN.
     @inline(__always) public static func floatToF16Bits(_ f: Float) -> UInt16 { Safetensors.floatToF16Bits(f) }
+    /// Converts `count` F32/BF16/F16/F64 elements at `source` (any alignment) to Float.
+    public static func toFloat(_ dtype: DType, from source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) {
+        convertToFloat(dtype: dtype, src: source, count: count, dst: destination)
+    }
 }
 
 @inline(__always)
