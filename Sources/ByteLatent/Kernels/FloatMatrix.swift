@@ -1,12 +1,21 @@
 /// A row-major Float matrix (a vector is one row). Weights are either mapped straight from an
 /// aligned F32 checkpoint (zero copy) or converted once at load from BF16/F16, because Debian's
-/// OpenBLAS 0.3.21 has no bf16 GEMM.
+/// OpenBLAS 0.3.21 has no bf16 GEMM. A matrix converted from BF16 also keeps its mapped bf16
+/// rows: single-row products (generation) read those, half the bytes of the fp32 copy.
 public final class FloatMatrix: @unchecked Sendable {
     public let rows: Int
     public let columns: Int
     public let pointer: UnsafePointer<Float>
+    /// The same values as mapped bf16, when the checkpoint stores them so (2-byte aligned).
+    public private(set) var bf16: UnsafePointer<UInt16>?
     private let owned: UnsafeMutablePointer<Float>?
-    private let keepAlive: AnyObject?
+    private var keepAlive: AnyObject?
+
+    /// Records the mapped bf16 source of these values (kept alive by `owner`).
+    func attachBF16(_ source: UnsafePointer<UInt16>, owner: AnyObject) {
+        bf16 = source
+        keepAlive = owner
+    }
 
     public var count: Int { rows * columns }
 

@@ -35,7 +35,11 @@ struct WeightLoader {
             return FloatMatrix(rows: rows, columns: columns, borrowing: mapped, owner: checkpoint)
         }
         do {
-            return try FloatMatrix(rows: rows, columns: columns) { try t.copyFloats(into: $0) }
+            let matrix = try FloatMatrix(rows: rows, columns: columns) { try t.copyFloats(into: $0) }
+            if t.dtype == .bf16, let base = t.bytes.baseAddress, Int(bitPattern: base) % 2 == 0 {
+                matrix.attachBF16(base.assumingMemoryBound(to: UInt16.self), owner: checkpoint)
+            }
+            return matrix
         } catch { throw BLTError.checkpoint("\(error)") }
     }
 }
