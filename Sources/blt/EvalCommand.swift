@@ -154,10 +154,10 @@ struct EvalCommand: ParsableCommand {
         }
         var documents = "\(number(sums.documents)) scored"
         if sums.skippedEmpty > 0 { documents += ", \(number(sums.skippedEmpty)) empty skipped" }
-        if sums.skippedBadLines > 0 { documents += ", \(number(sums.skippedBadLines)) bad lines skipped" }
+        if sums.skippedBadLines > 0 { documents += ", \(plural(sums.skippedBadLines, "bad line")) skipped" }
         if s.shardCount > 1 { documents += " (shard\(s.shards.count > 1 ? "s" : "") \(s.shards.map(String.init).joined(separator: ",")) of \(s.shardCount))" }
         row("documents", documents)
-        row("bytes", "\(number(sums.bytes)) (+\(number(sums.targets - sums.bytes)) EOS targets)")
+        row("bytes", "\(number(sums.bytes)) (+\(plural(sums.targets - sums.bytes, "EOS target")))")
         if sums.patches > 0 { row("patches", "\(number(sums.patches)) (\(fixed(s.meanPatchBytes, 2)) bytes per patch)") }
         row("windows", "\(number(sums.windows)) forward pass\(sums.windows == 1 ? "" : "es") of up to \(number(window)) ids, context \(s.settings.context)")
         row("time", "\(fixed(sums.seconds, 2)) s, \(number(Int(s.bytesPerSecond.rounded()))) bytes/s")
@@ -172,3 +172,6 @@ struct EvalCommand: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 }
+
+/// "1 bad line", "3 bad lines".
+func plural(_ count: Int, _ noun: String) -> String { "\(EvalCommand.number(count)) \(noun)\(count == 1 ? "" : "s")" }
