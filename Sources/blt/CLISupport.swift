@@ -1,11 +1,18 @@
 import ArgumentParser
 import Foundation
 
+/// A failure while running a command (not a usage mistake): printed as "Error: …", exit status 1,
+/// without the usage text that ArgumentParser adds to a `ValidationError`.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// Reads a whole file, or standard input for "-", with an error that names the file.
 func readInput(_ path: String) throws -> [UInt8] {
     if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
     guard let data = FileManager.default.contents(atPath: path) else {
-        throw ValidationError("cannot read '\(path)': no such file, or it is not readable")
+        throw CommandError("cannot read '\(path)': no such file, or it is not readable")
     }
     return Array(data)
 }

@@ -106,6 +106,10 @@ struct EvalCommand: ParsableCommand {
             throw error
         }
         bar.finish()
+        // A shard may legitimately hold no document; a whole run that scored nothing is a mistake.
+        if shard == .whole, summary.sums.documents == 0 {
+            throw CommandError("nothing to score: the input holds no non-empty document (\(plural(summary.sums.skippedEmpty, "empty document")) skipped)")
+        }
 
         let data = try summary.jsonData()
         if let output {
@@ -116,7 +120,7 @@ struct EvalCommand: ParsableCommand {
                 if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
                 try FileManager.default.moveItem(atPath: temporary, toPath: output)
             } catch {
-                throw ValidationError("cannot write '\(output)': \(error.localizedDescription)")
+                throw CommandError("cannot write '\(output)': \(error.localizedDescription)")
             }
         }
         if json {

@@ -51,7 +51,7 @@ struct EvalMergeCommand: ParsableCommand {
         let data = try merged.jsonData()
         if let output {
             do { try data.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
-                throw ValidationError("cannot write '\(output)': \(error.localizedDescription)")
+                throw CommandError("cannot write '\(output)': \(error.localizedDescription)")
             }
         }
         if json {

@@ -112,6 +112,8 @@ final class EvalCLITests: XCTestCase {
         try FileManager.default.createDirectory(at: notModel, withIntermediateDirectories: true)
         let good = scratch.appendingPathComponent("good.txt")
         try Data("hello".utf8).write(to: good)
+        let empty = scratch.appendingPathComponent("empty.txt")
+        try Data().write(to: empty)
 
         let checks: [([String], String)] = [
             (["eval", "--model", model, "--json", missing], missing),
@@ -120,6 +122,7 @@ final class EvalCLITests: XCTestCase {
             (["eval", "--model", model, "--json", "--window", "1", good.path], "cannot hold a patch"),
             (["eval", "--model", model, "--json", "--window", "10", "--context", "9", good.path], "--context"),
             (["eval", "--model", model, "--json", "--shard", "3/3", good.path], "--shard"),
+            (["eval", "--model", model, "--json", empty.path], "nothing to score"),
             (["eval-merge", missing], missing),
             (["eval-merge", good.path], good.path),
         ]
