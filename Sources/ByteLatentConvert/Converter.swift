@@ -25,16 +25,6 @@ func checkInterrupted() throws {
     if interruptFlag.pointee != 0 { throw ConvertError.interrupted }
 }
 
-/// Gives pages of a consumed source range back to the kernel so the resident set stays small
-/// (the data stays in the page cache; the mapping just forgets it).
-func releasePages(_ bytes: UnsafeRawBufferPointer) {
-    guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-    let start = (Int(bitPattern: base) + page - 1) / page * page
-    let end = (Int(bitPattern: base) + bytes.count) / page * page
-    if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
-}
-
 /// Float bits → bfloat16 with round-to-nearest-even, as torch does on x86 (NaN → 0xFFFF).
 @inline(__always)
 func torchBF16(_ bits: UInt32) -> UInt16 { FloatConversion.floatToBF16Bits(Float(bitPattern: bits)) }
@@ -213,7 +203,7 @@ public enum Converter {
                             convertElements(from: part.dtype, to: t.dtype, src: src.baseAddress!, dst: scratch, count: n)
                             try sink.write(UnsafeRawBufferPointer(start: scratch, count: n * t.dtype.byteSize))
                         }
-                        releasePages(src)
+                        MappedPages.release(src)
                         done += n * t.dtype.byteSize
                         progress?(done, total, t.name)
                     }

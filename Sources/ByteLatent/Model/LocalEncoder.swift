@@ -1,3 +1,5 @@
+import Safetensors
+
 /// The local encoder: byte + hash n-gram embeddings → windowed causal layers → per-patch max
 /// pooling → projection to k sub-queries per patch → cross-attention from each patch's queries to
 /// the bytes of that patch.
@@ -18,6 +20,7 @@ final class LocalEncoder: @unchecked Sendable {
         let table = try weights.tensor("model.encoder_hash_tok_embedding.weight",
                                        shape: [config.hashTableCount * config.hashVocabularySize, c.hiddenSize])
         do { try table.validateFloatRows() } catch { throw BLTError.checkpoint("\(error)") }
+        MappedPages.adviseRandomAccess(table.bytes)   // each position reads a few scattered rows
         hashEmbedding = HashEmbedding(table: table, groupSizes: config.hashGroupSizes,
                                       functionCount: config.hashFunctionCount, vocabularySize: config.hashVocabularySize)
         layers = try TransformerStack(weights, prefix: "model.local_encoder.", config: c)

@@ -39,6 +39,9 @@ struct WeightLoader {
             if t.dtype == .bf16, let base = t.bytes.baseAddress, Int(bitPattern: base) % 2 == 0 {
                 matrix.attachBF16(base.assumingMemoryBound(to: UInt16.self), owner: checkpoint)
             }
+            // The source pages were read once; let the resident set forget them (generation
+            // faults the bf16 rows back in from the page cache when it reads them).
+            MappedPages.release(t.bytes)
             return matrix
         } catch { throw BLTError.checkpoint("\(error)") }
     }
