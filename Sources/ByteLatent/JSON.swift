@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 
 /// A JSON value that keeps object key order and whether a number was written as an integer, so
 /// configs round-trip the way Python's `json` writes them, and `true` is never mistaken for `1`
@@ -95,7 +96,7 @@ public indirect enum JSONValue: Equatable, CustomStringConvertible {
         case let .bool(b): out += b ? "true" : "false"
         case let .int(i): out += String(i)
         case let .double(d): out += JSONValue.format(d)
-        case let .string(s): JSONValue.quote(s, into: &out)
+        case let .string(s): out += jsonQuoted(s)
         case let .array(a):
             if a.isEmpty { out += "[]"; return }
             out += "[\n"
@@ -110,7 +111,7 @@ public indirect enum JSONValue: Equatable, CustomStringConvertible {
             out += "{\n"
             for (i, (k, v)) in o.enumerated() {
                 out += pad
-                JSONValue.quote(k, into: &out)
+                out += jsonQuoted(k)
                 out += ": "
                 v.write(to: &out, level: level + 1, indent: indent)
                 out += i + 1 < o.count ? ",\n" : "\n"
@@ -127,26 +128,6 @@ public indirect enum JSONValue: Equatable, CustomStringConvertible {
         // Swift writes 1e-05 as "1e-05" and 1e+16 as "1e+16" like Python; plain integers get ".0".
         if !s.contains(".") && !s.contains("e") { s += ".0" }
         return s
-    }
-
-    static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    out += String(format: "\\u%04x", u.value)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        out += "\""
     }
 }
 

@@ -248,8 +248,9 @@ struct JSONParser {
 
 // MARK: - Writing
 
-/// JSON string literal for `s`, escaping quotes, backslashes and control characters.
-func jsonQuoted(_ s: String) -> String {
+/// JSON string literal for `s`, escaping quotes, backslashes and control characters (shared with
+/// the engine's JSON writer).
+public func jsonQuoted(_ s: String) -> String {
     var out = "\""
     out.reserveCapacity(s.utf8.count + 2)
     for u in s.unicodeScalars {
