@@ -6,6 +6,7 @@ struct BLT: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blt",
         abstract: "Run Meta's Byte Latent Transformer (BLT) on the CPU.",
+        version: "0.1.0",
         subcommands: [
             EvalCommand.self,
             EvalMergeCommand.self,
