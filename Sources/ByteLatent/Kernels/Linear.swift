@@ -25,11 +25,13 @@ public struct Linear: @unchecked Sendable {
     }
 
     public func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
-        var y = [Float](repeating: 0, count: rows * outputSize)
-        x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { apply(xp.baseAddress!, rows: rows, into: $0.baseAddress!) }
+        // Every element is written by the product (beta = 0), so skip zero-filling the output.
+        let count = rows * outputSize
+        guard count > 0 else { return [] }
+        return [Float](unsafeUninitializedCapacity: count) { y, initialized in
+            x.withUnsafeBufferPointer { apply($0.baseAddress!, rows: rows, into: y.baseAddress!) }
+            initialized = count
         }
-        return y
     }
 }
 
