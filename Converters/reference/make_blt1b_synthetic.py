@@ -2,7 +2,7 @@
 """Write a synthetic checkpoint with the exact names, shapes and dtype (bf16) of facebook/blt-1b,
 in the hub layout, for converter benchmarks (not run in CI; ~9.3 GB).
 
-    /work/main/.venv-ref/bin/python Converters/reference/make_blt1b_synthetic.py OUT_DIR
+    .venv-ref/bin/python Converters/reference/make_blt1b_synthetic.py OUT_DIR
 
 OUT_DIR gets config.json ({"args": ...}), model.safetensors (4.53 B parameters, six separate
 500002-row hash tables), train_args.json, entropy_model/params.json and

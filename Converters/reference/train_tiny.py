@@ -4,7 +4,7 @@
 Run from the repository root with the pinned reference environment
 (transformers==5.24.0, torch==2.13.0+cpu):
 
-    /work/main/.venv-ref/bin/python Converters/reference/train_tiny.py
+    .venv-ref/bin/python Converters/reference/train_tiny.py
 
 Outputs (all deterministic for a given machine / thread count):
     Models/sample.txt                    held-out prose (never trained on)
