@@ -36,6 +36,29 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The bf16 matrix-vector kernel of generation against a naive loop, including odd widths
+    /// (the scalar tail) and widths below one SIMD block.
+    func testBF16MatrixVectorMatchesNaiveLoop() {
+        var g = Generator(state: 13)
+        for (rows, columns) in [(1, 1), (3, 7), (5, 31), (17, 33), (64, 130), (300, 1024)] {
+            let bits = g.values(rows * columns).map { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) }
+            let x = g.values(columns)
+            var y = [Float](repeating: .nan, count: rows)
+            bits.withUnsafeBufferPointer { w in
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer {
+                        bf16MatrixVector(w.baseAddress!, rows: rows, columns: columns, x: xp.baseAddress!, y: $0.baseAddress!)
+                    }
+                }
+            }
+            for r in 0..<rows {
+                var expected = 0.0
+                for i in 0..<columns { expected += Double(Float(bitPattern: UInt32(bits[r * columns + i]) << 16)) * Double(x[i]) }
+                XCTAssertEqual(Double(y[r]), expected, accuracy: 1e-4 * Double(columns).squareRoot(), "\(rows)×\(columns) row \(r)")
+            }
+        }
+    }
+
     func testAttentionWithRangesMatchesDenseMaskedSoftmax() {
         var g = Generator(state: 11)
         let shape = AttentionShape(headCount: 4, keyValueHeadCount: 2, headDimension: 12)
