@@ -147,6 +147,18 @@ ENTROPY_ARGS = {
 
 def build_model():
     a, e = ARGS, ENTROPY_ARGS
+    def local_config(part):
+        """The local encoder's or decoder's sub-config, from the original `*_local_{part}` arguments."""
+        dim = a[f"dim_local_{part}"]
+        return dict(
+            vocab_size=a["vocab_size"], hidden_size=dim,
+            num_hidden_layers=a[f"n_layers_local_{part}"], num_attention_heads=a[f"n_heads_local_{part}"],
+            cross_attn_all_layers=a[f"cross_attn_all_layers_{part}"], cross_attn_k=a["cross_attn_k"],
+            hidden_size_global=a["dim_global"], max_position_embeddings=a["max_encoder_seq_length"],
+            intermediate_size=ffn_size(dim, a["multiple_of"]),
+            rope_parameters={"rope_type": "default", "rope_theta": a["rope_theta"]},
+        )
+
     cfg = BltConfig(
         vocab_size=a["vocab_size"],
         max_position_embeddings=a["max_seqlen"],
@@ -168,22 +180,8 @@ def build_model():
             intermediate_size=ffn_size(e["dim"], e["multiple_of"]), sliding_window=e["sliding_window"],
             rope_parameters={"rope_type": "default", "rope_theta": e["rope_theta"]},
         ),
-        encoder_config=dict(
-            vocab_size=a["vocab_size"], hidden_size=a["dim_local_encoder"],
-            num_hidden_layers=a["n_layers_local_encoder"], num_attention_heads=a["n_heads_local_encoder"],
-            cross_attn_all_layers=a["cross_attn_all_layers_encoder"], cross_attn_k=a["cross_attn_k"],
-            hidden_size_global=a["dim_global"], max_position_embeddings=a["max_encoder_seq_length"],
-            intermediate_size=ffn_size(a["dim_local_encoder"], a["multiple_of"]),
-            rope_parameters={"rope_type": "default", "rope_theta": a["rope_theta"]},
-        ),
-        decoder_config=dict(
-            vocab_size=a["vocab_size"], hidden_size=a["dim_local_decoder"],
-            num_hidden_layers=a["n_layers_local_decoder"], num_attention_heads=a["n_heads_local_decoder"],
-            cross_attn_all_layers=a["cross_attn_all_layers_decoder"], cross_attn_k=a["cross_attn_k"],
-            hidden_size_global=a["dim_global"], max_position_embeddings=a["max_encoder_seq_length"],
-            intermediate_size=ffn_size(a["dim_local_decoder"], a["multiple_of"]),
-            rope_parameters={"rope_type": "default", "rope_theta": a["rope_theta"]},
-        ),
+        encoder_config=local_config("encoder"),
+        decoder_config=local_config("decoder"),
         global_config=dict(
             hidden_size=a["dim_global"], num_hidden_layers=a["n_layers_global"],
             num_attention_heads=a["n_heads_global"], max_position_embeddings=a["max_seqlen"],
