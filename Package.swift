@@ -1,12 +1,6 @@
 // swift-tools-version:5.9
 import PackageDescription
 
-// Hot loops are compiled for x86-64-v3 (AVX2, FMA, F16C) in release builds: without it Swift
-// emits baseline SSE2 code and F16 conversion or SIMD FMA become library calls (see Docs).
-let optimized: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-Xcc", "-march=x86-64-v3"], .when(configuration: .release)),
-]
-
 let package = Package(
     name: "ByteLatent",
     products: [
@@ -25,19 +19,22 @@ let package = Package(
             path: "Sources/COpenBLAS",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
-        .target(name: "Safetensors", swiftSettings: optimized),
-        .target(name: "ByteLatent", dependencies: ["COpenBLAS", "Safetensors"], swiftSettings: optimized),
-        .target(name: "ByteLatentConvert", dependencies: ["Safetensors", "ByteLatent"], swiftSettings: optimized),
+        // Kernels that need particular instructions (AVX2, AVX-512, AVX512-BF16): C with per-function
+        // target attributes and run-time CPU detection, plus portable C. No build flags anywhere, so
+        // the package can be a versioned dependency.
+        .target(name: "CKernels"),
+        .target(name: "Safetensors"),
+        .target(name: "ByteLatent", dependencies: ["COpenBLAS", "CKernels", "Safetensors"]),
+        .target(name: "ByteLatentConvert", dependencies: ["Safetensors", "ByteLatent"]),
         .executableTarget(
             name: "blt",
             dependencies: [
                 "ByteLatent", "ByteLatentConvert", "Safetensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: optimized
+            ]
         ),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
-        .testTarget(name: "ByteLatentTests", dependencies: ["ByteLatent", "Safetensors", "COpenBLAS"]),
+        .testTarget(name: "ByteLatentTests", dependencies: ["ByteLatent", "Safetensors", "COpenBLAS", "CKernels"]),
         .testTarget(name: "ConvertTests", dependencies: ["ByteLatentConvert", "ByteLatent", "Safetensors"]),
     ]
 )

@@ -1,4 +1,6 @@
 import XCTest
+import CKernels
+import Safetensors
 @testable import ByteLatent
 
 /// Op-level checks of the numerics against naive loops written out in the test.
@@ -27,7 +29,7 @@ final class KernelTests: XCTestCase {
         // (rows, out, in): 1×1, 3×5×7, single rows (sgemv path), single outputs, larger.
         for (rows, out, inputs) in [(1, 1, 1), (3, 5, 7), (1, 37, 19), (1, 300, 1000), (11, 1, 13), (64, 96, 130), (257, 260, 48)] {
             let x = g.values(rows * inputs), w = g.values(out * inputs)
-            let linear = Linear(weight: FloatMatrix(rows: out, columns: inputs, values: w))
+            let linear = Linear(weight: WeightMatrix(rows: out, columns: inputs, values: w))
             let y = linear(x, rows: rows)
             let expected = naiveLinear(x, rows: rows, w, out: out, in: inputs)
             XCTAssertEqual(y.count, expected.count)
@@ -36,25 +38,120 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// The bf16 matrix-vector kernel of generation against a naive loop, including odd widths
-    /// (the scalar tail) and widths below one SIMD block.
-    func testBF16MatrixVectorMatchesNaiveLoop() {
+    /// Runs `body` once per kernel path this CPU supports (generic, avx2, avx512, avx512bf16), then
+    /// restores the path in use. Prints the paths, so the test log names what ran.
+    func forEachKernelPath(_ body: (KernelPath) throws -> Void) rethrows {
+        let original = KernelPath.active
+        defer { KernelPath.select(original) }
+        let paths = KernelPath.supported
+        XCTAssertTrue(paths.contains(.generic))
+        print("kernel paths tested on this CPU: \(paths.map(\.description).joined(separator: ", ")) (active by default: \(original))")
+        for path in paths {
+            XCTAssertTrue(KernelPath.select(path))
+            XCTAssertEqual(KernelPath.active, path)
+            try body(path)
+        }
+    }
+
+    /// Stored bits and their exact Float values (the oracle widens with the safetensors module's
+    /// own conversions, not the C kernels).
+    func halfWidthWeights(_ values: [Float], dtype: WeightDType) -> (bits: [UInt16], exact: [Float]) {
+        switch dtype {
+        case .bf16:
+            let bits = values.map { FloatConversion.floatToBF16Bits($0) }
+            return (bits, bits.map { FloatConversion.bf16ToFloat($0) })
+        default:
+            let bits = values.map { FloatConversion.floatToF16Bits($0) }
+            return (bits, bits.map { FloatConversion.f16ToFloat($0) })
+        }
+    }
+
+    /// bf16 and f16 weight products on every kernel path against a naive double-precision loop:
+    /// one row (matrix-vector), a few rows (the direct kernels), many rows (widened panels + sgemm),
+    /// odd widths (tails of every SIMD width), single outputs.
+    func testHalfWidthProductsMatchNaiveLoopsOnEveryPath() {
         var g = Generator(state: 13)
-        for (rows, columns) in [(1, 1), (3, 7), (5, 31), (17, 33), (64, 130), (300, 1024)] {
-            let bits = g.values(rows * columns).map { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) }
-            let x = g.values(columns)
-            var y = [Float](repeating: .nan, count: rows)
-            bits.withUnsafeBufferPointer { w in
-                x.withUnsafeBufferPointer { xp in
-                    y.withUnsafeMutableBufferPointer {
-                        bf16MatrixVector(w.baseAddress!, rows: rows, columns: columns, x: xp.baseAddress!, y: $0.baseAddress!)
-                    }
+        let shapes = [(1, 1, 1), (1, 3, 7), (1, 37, 19), (1, 5, 31), (1, 17, 33), (1, 300, 1000), (2, 5, 31), (3, 17, 33),
+                      (4, 9, 16), (5, 64, 130), (7, 3, 47), (8, 33, 17), (9, 33, 17), (11, 1, 13), (40, 96, 130), (257, 260, 48)]
+        forEachKernelPath { path in
+            for dtype in [WeightDType.bf16, .f16] {
+                for (rows, out, inputs) in shapes {
+                    let x = g.values(rows * inputs)
+                    let (bits, exact) = halfWidthWeights(g.values(out * inputs), dtype: dtype)
+                    let y = Linear(weight: WeightMatrix(rows: out, columns: inputs, dtype: dtype, bits: bits))(x, rows: rows)
+                    let expected = naiveLinear(x, rows: rows, exact, out: out, in: inputs)
+                    let worst = zip(y, expected).map { abs($0 - $1) }.max() ?? .infinity
+                    XCTAssertLessThan(worst, 1e-4 * Float(inputs).squareRoot(), "\(path) \(dtype) \(rows)×\(out)×\(inputs)")
                 }
             }
-            for r in 0..<rows {
-                var expected = 0.0
-                for i in 0..<columns { expected += Double(Float(bitPattern: UInt32(bits[r * columns + i]) << 16)) * Double(x[i]) }
-                XCTAssertEqual(Double(y[r]), expected, accuracy: 1e-4 * Double(columns).squareRoot(), "\(rows)×\(columns) row \(r)")
+        }
+    }
+
+    /// The direct C kernel for every row count 1…9 and a row sub-range, so that tiles and partial
+    /// tiles are covered whatever the Linear's dispatch threshold is.
+    func testDirectKernelOnRowSubrangesAndEveryTileRemainder() {
+        var g = Generator(state: 21)
+        let out = 13, inputs = 37
+        let (bits, exact) = halfWidthWeights(g.values(out * inputs), dtype: .bf16)
+        forEachKernelPath { path in
+            for rows in 1...9 {
+                let x = g.values(rows * inputs)
+                var y = [Float](repeating: -7, count: rows * out)
+                bits.withUnsafeBytes { w in x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+                    blt_matmul(WeightDType.bf16.kernelDType, w.baseAddress!, inputs, xp.baseAddress!, rows, yp.baseAddress!, out, 3, 10)
+                } } }
+                let expected = naiveLinear(x, rows: rows, exact, out: out, in: inputs)
+                for r in 0..<rows { for o in 0..<out {
+                    if (3..<10).contains(o) {
+                        XCTAssertEqual(y[r * out + o], expected[r * out + o], accuracy: 1e-4 * Float(inputs).squareRoot(), "\(path) rows \(rows) [\(r), \(o)]")
+                    } else {
+                        XCTAssertEqual(y[r * out + o], -7, "\(path) wrote outside its row range")
+                    }
+                } }
+            }
+        }
+    }
+
+    /// Widening and row sums (embeddings) are exact on every path, NaN/inf/subnormals included.
+    func testWidenAndAddRowAreExactOnEveryPath() {
+        var g = Generator(state: 5)
+        var bf16Bits = g.values(77).map { FloatConversion.floatToBF16Bits($0 * 1e3) }
+        bf16Bits += [0x7F80, 0xFF80, 0x0001, 0x8000, 0x7FC1]
+        var f16Bits = g.values(77).map { FloatConversion.floatToF16Bits($0 * 100) }
+        f16Bits += [0x7C00, 0xFC00, 0x0001, 0x03FF, 0x8000, 0x7E01]
+        forEachKernelPath { path in
+            for (dtype, bits) in [(WeightDType.bf16, bf16Bits), (.f16, f16Bits)] {
+                let exact = bits.map { dtype == .bf16 ? FloatConversion.bf16ToFloat($0) : FloatConversion.f16ToFloat($0) }
+                let matrix = WeightMatrix(rows: 1, columns: bits.count, dtype: dtype, bits: bits)
+                XCTAssertEqual(matrix.floats().map(\.bitPattern), exact.map(\.bitPattern), "\(path) \(dtype) widen")
+                var sums = [Float](repeating: 0.25, count: bits.count)
+                sums.withUnsafeMutableBufferPointer { matrix.addRow(0, to: $0.baseAddress!) }
+                for (got, value) in zip(sums, exact) where value.isFinite {
+                    XCTAssertEqual(got.bitPattern, (value + 0.25).bitPattern, "\(path) \(dtype) addRow")
+                }
+            }
+        }
+    }
+
+    /// bf16 precision: activations rounded to bf16 (torch's rounding), bf16 × bf16 products summed
+    /// in fp32 — `vdpbf16ps` on the avx512bf16 path — against a naive loop over the rounded values.
+    func testBF16PrecisionProductsMatchNaiveLoopOverRoundedActivations() {
+        var g = Generator(state: 31)
+        forEachKernelPath { path in
+            for (rows, out, inputs) in [(1, 1, 1), (1, 37, 19), (1, 9, 64), (3, 17, 33), (4, 8, 32), (9, 33, 65), (70, 40, 130)] {
+                let x = g.values(rows * inputs)
+                let (bits, exact) = halfWidthWeights(g.values(out * inputs), dtype: .bf16)
+                let linear = Linear(weight: WeightMatrix(rows: out, columns: inputs, dtype: .bf16, bits: bits), precision: .bfloat16)
+                let y = linear(x, rows: rows)
+                let rounded = x.map { FloatConversion.bf16ToFloat(FloatConversion.floatToBF16Bits($0)) }
+                let expected = naiveLinear(rounded, rows: rows, exact, out: out, in: inputs)
+                let worst = zip(y, expected).map { abs($0 - $1) }.max() ?? .infinity
+                XCTAssertLessThan(worst, 1e-4 * Float(inputs).squareRoot(), "\(path) bf16 precision \(rows)×\(out)×\(inputs)")
+                // And it really rounds: the fp32 product of the unrounded x differs somewhere.
+                if rows * inputs > 8 {
+                    let unrounded = naiveLinear(x, rows: rows, exact, out: out, in: inputs)
+                    XCTAssertGreaterThan(zip(y, unrounded).map { abs($0 - $1) }.max() ?? 0, 1e-6, "\(path) did not round")
+                }
             }
         }
     }

@@ -73,8 +73,8 @@ private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Floa
         let w = buffer.baseAddress!
         let q = queries + queryRange.lowerBound * shape.queryWidth + head * d
         let k = keys + lower * shape.keyWidth + kvHead * d
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(width), Int32(d),
-                    1 / Float(d).squareRoot(), q, Int32(shape.queryWidth), k, Int32(shape.keyWidth), 0, w, Int32(width))
+        MatrixKernels.activationProduct(m: rows, n: width, k: d, alpha: 1 / Float(d).squareRoot(), a: q, lda: shape.queryWidth,
+                                        b: k, ldb: shape.keyWidth, transposeB: true, c: w, ldc: width)
         for (row, i) in queryRange.enumerated() {
             let scores = w + row * width
             let visible = ranges[i].isEmpty ? lower..<upper : ranges[i]
@@ -95,8 +95,8 @@ private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Floa
         }
         let v = values + lower * shape.keyWidth + kvHead * d
         let o = output + queryRange.lowerBound * shape.queryWidth + head * d
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(width),
-                    1, w, Int32(width), v, Int32(shape.keyWidth), 0, o, Int32(shape.queryWidth))
+        MatrixKernels.activationProduct(m: rows, n: d, k: width, alpha: 1, a: w, lda: width,
+                                        b: v, ldb: shape.keyWidth, transposeB: false, c: o, ldc: shape.queryWidth)
     }
 }
 

@@ -18,11 +18,13 @@ private func rmsNormRow(_ xr: UnsafePointer<Float>, dimension: Int, weight: Unsa
     for i in 0..<dimension { orow[i] = weight[i] * (xr[i] * scale) }
 }
 
-func rmsNorm(_ x: [Float], rows: Int, weight: FloatMatrix, epsilon: Float) -> [Float] {
+func rmsNorm(_ x: [Float], rows: Int, weight: [Float], epsilon: Float) -> [Float] {
     var out = [Float](repeating: 0, count: x.count)
     x.withUnsafeBufferPointer { xp in
-        out.withUnsafeMutableBufferPointer {
-            rmsNorm(xp.baseAddress!, rows: rows, dimension: weight.columns, weight: weight.pointer, epsilon: epsilon, into: $0.baseAddress!)
+        weight.withUnsafeBufferPointer { wp in
+            out.withUnsafeMutableBufferPointer {
+                rmsNorm(xp.baseAddress!, rows: rows, dimension: wp.count, weight: wp.baseAddress!, epsilon: epsilon, into: $0.baseAddress!)
+            }
         }
     }
     return out

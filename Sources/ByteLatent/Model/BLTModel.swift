@@ -6,6 +6,8 @@ import Safetensors
 public final class BLTModel: @unchecked Sendable {
     public let config: BLTConfig
     public let directory: String
+    /// Arithmetic of the weight products (`.float32` matches the reference).
+    public let precision: Precision
     let checkpoint: SafetensorsCheckpoint
     let entropyModel: EntropyModel
     let encoder: LocalEncoder
@@ -14,17 +16,19 @@ public final class BLTModel: @unchecked Sendable {
 
     public var vocabularySize: Int { config.vocabularySize }
 
-    public init(directory: String) throws {
+    /// Maps the checkpoint; weights stay in their stored dtype (bf16 for the released models).
+    public init(directory: String, precision: Precision = .float32) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw BLTError.modelDirectoryNotFound(directory)
         }
         self.directory = directory
+        self.precision = precision
         config = try BLTConfig(contentsOf: directory + "/config.json")
         do { checkpoint = try SafetensorsCheckpoint(path: directory) } catch {
             throw BLTError.checkpoint("cannot open the weights in '\(directory)': \(error)")
         }
-        let weights = WeightLoader(checkpoint: checkpoint)
+        let weights = WeightLoader(checkpoint: checkpoint, precision: precision)
         entropyModel = try EntropyModel(weights, config: config.patcher, vocabularySize: config.vocabularySize)
         encoder = try LocalEncoder(weights, config: config)
         global = try GlobalTransformer(weights, config: config)

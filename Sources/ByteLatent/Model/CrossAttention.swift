@@ -1,7 +1,7 @@
 /// Cross-attention between patches and bytes (both directions). Queries and keys/values get their
 /// own RMSNorm (one norm shared by K and V) before the projections; no RoPE.
 final class CrossAttention: @unchecked Sendable {
-    let queryNorm: FloatMatrix, keyNorm: FloatMatrix
+    let queryNorm: [Float], keyNorm: [Float]
     let query: Linear, key: Linear, value: Linear, output: Linear
     let config: TransformerConfig
 

@@ -3,9 +3,9 @@ import Foundation
 /// The entropy model (the "patcher"): a small byte-level LM whose next-byte entropy decides where
 /// patches begin. Its own transformer, sliding-window causal attention and RoPE θ.
 final class EntropyModel: @unchecked Sendable {
-    let tokenEmbedding: FloatMatrix
+    let tokenEmbedding: WeightMatrix
     let transformer: TransformerStack
-    let norm: FloatMatrix
+    let norm: [Float]
     let lmHead: Linear
     let config: TransformerConfig
 
@@ -29,13 +29,12 @@ final class EntropyModel: @unchecked Sendable {
 }
 
 /// Rows `ids` of an embedding matrix, as a new [ids.count, columns] buffer.
-func gatherRows<IDs: Collection>(_ matrix: FloatMatrix, _ ids: IDs) -> [Float] where IDs.Element == Int32 {
+func gatherRows<IDs: Collection>(_ matrix: WeightMatrix, _ ids: IDs) -> [Float] where IDs.Element == Int32 {
     let d = matrix.columns
-    var out = [Float](repeating: 0, count: ids.count * d)
-    out.withUnsafeMutableBufferPointer { dst in
-        for (t, id) in ids.enumerated() { (dst.baseAddress! + t * d).update(from: matrix.row(Int(id)), count: d) }
+    return [Float](unsafeUninitializedCapacity: ids.count * d) { dst, initialized in
+        for (t, id) in ids.enumerated() { matrix.copyRow(Int(id), to: dst.baseAddress! + t * d) }
+        initialized = ids.count * d
     }
-    return out
 }
 
 /// Entropy in nats of softmax(logits) for each row of [rows, width] logits: −Σ p log p.

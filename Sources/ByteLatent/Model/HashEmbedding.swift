@@ -2,8 +2,8 @@ import Safetensors
 
 /// Hash n-gram embeddings: every position adds, for each hash function and each group size n,
 /// one row of a huge table indexed by a rolling hash of the last n ids. The fused table
-/// (`model.encoder_hash_tok_embedding.weight`, [functions·sizes·vocab, d]) stays memory-mapped;
-/// only the rows a text touches are read and converted.
+/// (`model.encoder_hash_tok_embedding.weight`, [functions·sizes·vocab, d]) stays memory-mapped in
+/// its stored dtype; only the rows a text touches are read, widened as they are added.
 public struct HashEmbedding: @unchecked Sendable {
     /// The reference's primes, one per hash function.
     public static let primes: [Int64] = [
@@ -11,7 +11,7 @@ public struct HashEmbedding: @unchecked Sendable {
         9_576_890_767, 3_628_273_133, 2_860_486_313, 5_463_458_053, 3_367_900_313,
     ]
 
-    let table: Tensor
+    let table: WeightMatrix
     let groupSizes: [Int]
     let functionCount: Int
     let vocabularySize: Int
@@ -38,7 +38,7 @@ public struct HashEmbedding: @unchecked Sendable {
     /// Adds the hash rows of `positions` of `ids` to `embeddings` ([positions.count, d], already
     /// holding the byte embeddings); earlier ids serve as the n-gram context.
     func addHashRows(ids: [Int32], positions: Range<Int>, to embeddings: inout [Float]) {
-        let d = table.rowLength
+        let d = table.columns
         var rowsPerPosition: [[Int]] = []
         for f in 0..<functionCount {
             for (g, n) in groupSizes.enumerated() {

@@ -7,7 +7,7 @@ final class LocalDecoder: @unchecked Sendable {
     let patchProjection: Linear
     let crossAttentions: [CrossAttention]   // one per layer, or only for layer 0
     let layers: TransformerStack
-    let norm: FloatMatrix
+    let norm: [Float]
     let lmHead: Linear
 
     init(_ weights: WeightLoader, config: BLTConfig) throws {

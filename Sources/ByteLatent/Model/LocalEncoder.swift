@@ -6,7 +6,7 @@ import Safetensors
 final class LocalEncoder: @unchecked Sendable {
     let config: TransformerConfig
     let crossAttentionK: Int
-    let tokenEmbedding: FloatMatrix
+    let tokenEmbedding: WeightMatrix
     let hashEmbedding: HashEmbedding
     let layers: TransformerStack
     let patchProjection: Linear
@@ -17,10 +17,10 @@ final class LocalEncoder: @unchecked Sendable {
         self.config = c
         crossAttentionK = config.crossAttentionK
         tokenEmbedding = try weights.matrix("model.local_encoder.embed_tokens.weight", rows: config.vocabularySize, columns: c.hiddenSize)
-        let table = try weights.tensor("model.encoder_hash_tok_embedding.weight",
-                                       shape: [config.hashTableCount * config.hashVocabularySize, c.hiddenSize])
-        do { try table.validateFloatRows() } catch { throw BLTError.checkpoint("\(error)") }
-        MappedPages.adviseRandomAccess(table.bytes)   // each position reads a few scattered rows
+        let table = try weights.matrix("model.encoder_hash_tok_embedding.weight",
+                                       rows: config.hashTableCount * config.hashVocabularySize, columns: c.hiddenSize)
+        // Each position reads a few scattered rows: no readahead around them.
+        MappedPages.adviseRandomAccess(UnsafeRawBufferPointer(start: table.base, count: table.byteCount))
         hashEmbedding = HashEmbedding(table: table, groupSizes: config.hashGroupSizes,
                                       functionCount: config.hashFunctionCount, vocabularySize: config.hashVocabularySize)
         layers = try TransformerStack(weights, prefix: "model.local_encoder.", config: c)

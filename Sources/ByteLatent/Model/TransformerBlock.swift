@@ -2,9 +2,9 @@
 /// h = x + Attention(RMSNorm(x)); out = h + SwiGLU(RMSNorm(h)).
 final class TransformerBlock: @unchecked Sendable {
     let config: TransformerConfig
-    let attentionNorm: FloatMatrix
+    let attentionNorm: [Float]
     let query: Linear, key: Linear, value: Linear, output: Linear
-    let mlpNorm: FloatMatrix
+    let mlpNorm: [Float]
     let gate: Linear, up: Linear, down: Linear
 
     init(_ weights: WeightLoader, prefix: String, config c: TransformerConfig) throws {

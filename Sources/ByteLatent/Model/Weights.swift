@@ -1,14 +1,16 @@
 import Safetensors
 
 /// Reads the tensors a model part needs from a checkpoint, checking names, shapes and dtypes.
-/// F32 tensors are used in place (zero copy); BF16/F16 ones are converted to Float once here.
+/// Matrices stay in the checkpoint's dtype, as views into the mapped file (no fp32 copy); only
+/// norm vectors (a few KB) are widened to Float here.
 struct WeightLoader {
     let checkpoint: SafetensorsCheckpoint
+    let precision: Precision
 
     func tensor(_ name: String, shape: [Int]) throws -> Tensor {
         guard let info = checkpoint.info(name) else { throw BLTError.missingTensor(name: name) }
         guard info.shape == shape else { throw BLTError.wrongShape(name: name, expected: shape, found: info.shape) }
-        guard [.f32, .bf16, .f16].contains(info.dtype) else {
+        guard WeightDType(rawValue: info.dtype.rawValue.lowercased()) != nil else {
             throw BLTError.unsupportedDType(name: name, dtype: info.dtype.rawValue)
         }
         do { return try checkpoint.tensor(name) } catch { throw BLTError.checkpoint("\(error)") }
@@ -16,33 +18,29 @@ struct WeightLoader {
 
     func has(_ name: String) -> Bool { checkpoint.info(name) != nil }
 
-    func matrix(_ name: String, rows: Int, columns: Int) throws -> FloatMatrix {
-        let t = try tensor(name, shape: [rows, columns])
-        return try floats(t, rows: rows, columns: columns)
+    func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
+        try matrix(name, shape: [rows, columns], rows: rows, columns: columns)
     }
 
-    func vector(_ name: String, count: Int) throws -> FloatMatrix {
-        let t = try tensor(name, shape: [count])
-        return try floats(t, rows: 1, columns: count)
+    private func matrix(_ name: String, shape: [Int], rows: Int, columns: Int) throws -> WeightMatrix {
+        let t = try tensor(name, shape: shape)
+        let dtype = WeightDType(rawValue: t.dtype.rawValue.lowercased())!
+        guard let base = t.bytes.baseAddress, t.bytes.count > 0 else {
+            return WeightMatrix(rows: rows, columns: columns, dtype: dtype, copying: [UInt8](repeating: 0, count: 8))
+        }
+        // Writers align tensor data (safetensors pads its header to 8 bytes); a file that does not
+        // gets an aligned copy of the few tensors concerned rather than misaligned loads.
+        if Int(bitPattern: base) % dtype.byteSize != 0 {
+            return WeightMatrix(rows: rows, columns: columns, dtype: dtype, copying: base)
+        }
+        return WeightMatrix(rows: rows, columns: columns, dtype: dtype, borrowing: base, owner: checkpoint)
+    }
+
+    func vector(_ name: String, count: Int) throws -> [Float] {
+        try matrix(name, shape: [count], rows: 1, columns: count).floats()
     }
 
     func linear(_ name: String, out: Int, in inputs: Int) throws -> Linear {
-        Linear(weight: try matrix(name + ".weight", rows: out, columns: inputs))
-    }
-
-    private func floats(_ t: Tensor, rows: Int, columns: Int) throws -> FloatMatrix {
-        if let mapped = t.f32Pointer {
-            return FloatMatrix(rows: rows, columns: columns, borrowing: mapped, owner: checkpoint)
-        }
-        do {
-            let matrix = try FloatMatrix(rows: rows, columns: columns) { try t.copyFloats(into: $0) }
-            if t.dtype == .bf16, let base = t.bytes.baseAddress, Int(bitPattern: base) % 2 == 0 {
-                matrix.attachBF16(base.assumingMemoryBound(to: UInt16.self), owner: checkpoint)
-            }
-            // The source pages were read once; let the resident set forget them (generation
-            // faults the bf16 rows back in from the page cache when it reads them).
-            MappedPages.release(t.bytes)
-            return matrix
-        } catch { throw BLTError.checkpoint("\(error)") }
+        Linear(weight: try matrix(name + ".weight", rows: out, columns: inputs), precision: precision)
     }
 }

@@ -1,0 +1,156 @@
+import CKernels
+import COpenBLAS
+import Foundation
+
+/// Arithmetic of weight products. `.float32` (the default) matches the reference: fp32 activations,
+/// fp32 products and sums. `.bfloat16` rounds activations to bf16 before every weight product and
+/// accumulates bf16 × bf16 products in fp32 — `vdpbf16ps` on CPUs with AVX512-BF16 (the same
+/// numbers, computed by widening, elsewhere). See Docs/benchmarks.md for its effect on bits per byte.
+public enum Precision: String, Sendable, CaseIterable {
+    case float32 = "fp32"
+    case bfloat16 = "bf16"
+}
+
+/// The kernel paths this CPU runs, and the one in use (BLT_CPU=generic|avx2|avx512|avx512bf16
+/// forces a supported one).
+public enum KernelPath: Int32, Sendable, CaseIterable, CustomStringConvertible {
+    case generic = 0, avx2, avx512, avx512bf16
+
+    public static var active: KernelPath { KernelPath(rawValue: blt_active_path()) ?? .generic }
+    public static var supported: [KernelPath] { allCases.filter { blt_path_supported($0.rawValue) != 0 } }
+    public var description: String { String(cString: blt_path_name(rawValue)) }
+    /// Whether BLT_CPU named a path this CPU cannot run (the best supported one runs instead).
+    public static var forcedPathUnsupported: Bool { blt_forced_path_unsupported() != 0 }
+
+    /// Selects a path for what follows (tests); false when the CPU cannot run it.
+    @discardableResult
+    static func select(_ path: KernelPath) -> Bool { blt_select_path(path.rawValue) != 0 }
+}
+
+/// The one kernel seam: every product of the engine goes through here. Weight products are keyed
+/// by the weight's stored dtype (`DTypeKernels`, in the style of ggml's per-type traits); products
+/// of two activations (attention) are `activationProduct`.
+enum MatrixKernels {
+    /// y[rows, N] = x[rows, K] · Wᵀ for W [N, K].
+    static func multiply(_ x: UnsafePointer<Float>, rows: Int, by weight: WeightMatrix, precision: Precision,
+                         into y: UnsafeMutablePointer<Float>) {
+        guard rows > 0, weight.rows > 0 else { return }
+        if weight.columns == 0 {
+            y.update(repeating: 0, count: rows * weight.rows)
+            return
+        }
+        switch precision {
+        case .float32:
+            DTypeKernels.for(weight.dtype).product(x, rows, weight, y)
+        case .bfloat16:
+            multiplyInBF16(x, rows: rows, by: weight, into: y)
+        }
+    }
+
+    /// C[m, n] = alpha · A[m, k] · B (B is [n, k] when `transposeB`, else [k, n]), fp32. Callers
+    /// that parallelise themselves run it inside `withSingleThreadedBLAS`.
+    static func activationProduct(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                  b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+                                  c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+    }
+
+    /// bf16 activations: round x, then bf16 dot products where the CPU has them, else the same
+    /// rounded values widened back to fp32 through the dtype's ordinary product.
+    private static func multiplyInBF16(_ x: UnsafePointer<Float>, rows: Int, by weight: WeightMatrix,
+                                       into y: UnsafeMutablePointer<Float>) {
+        let k = weight.columns, count = rows * k
+        let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: count)
+        defer { rounded.deallocate() }
+        blt_round_to_bf16(x, rounded, count)
+        if weight.dtype == .bf16, KernelPath.active == .avx512bf16 {
+            let w = weight.base.assumingMemoryBound(to: UInt16.self)
+            parallelChunks(weight.rows, minimumChunk: max(32, 65_536 / k)) { range in
+                blt_matmul_bf16_dot(w, k, rounded, rows, y, weight.rows, range.lowerBound, range.upperBound)
+            }
+            return
+        }
+        let widened = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { widened.deallocate() }
+        blt_widen(WeightDType.bf16.kernelDType, rounded, widened, count)
+        DTypeKernels.for(weight.dtype).product(UnsafePointer(widened), rows, weight, y)
+    }
+}
+
+/// What the engine needs for one weight dtype. A new dtype or backend is one new case.
+struct DTypeKernels {
+    /// y[rows, N] = x[rows, K] · Wᵀ, fp32 accumulation.
+    let product: (_ x: UnsafePointer<Float>, _ rows: Int, _ weight: WeightMatrix, _ y: UnsafeMutablePointer<Float>) -> Void
+
+    static func `for`(_ dtype: WeightDType) -> DTypeKernels {
+        switch dtype {
+        case .f32: return float32
+        case .bf16, .f16: return halfWidth
+        }
+    }
+
+    /// fp32 weights: OpenBLAS straight on the mapped matrix (sgemv for one row: sgemm with M = 1 is
+    /// 3–8× slower on OpenBLAS 0.3.21).
+    static let float32 = DTypeKernels { x, rows, weight, y in
+        let n = Int32(weight.rows), k = Int32(weight.columns)
+        let w = weight.base.assumingMemoryBound(to: Float.self)
+        if rows == 1 {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1, w, k, x, 1, 0, y, 1)
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), n, k, 1, x, k, w, k, 0, y, n)
+        }
+    }
+
+    /// bf16 / f16 weights. Few rows (generation, short batches) are bound by reading the weights:
+    /// the C kernels read the 2-byte values directly, half the bytes of an fp32 copy. Many rows
+    /// (prefill, eval) are bound by arithmetic: widen a panel of weight rows into a reused scratch
+    /// buffer (a few % of the product's time) and let OpenBLAS's sgemm run at its full rate.
+    static let halfWidth = DTypeKernels { x, rows, weight, y in
+        let n = weight.rows, k = weight.columns, dtype = weight.dtype.kernelDType
+        if rows <= streamingRowLimit {
+            parallelChunks(n, minimumChunk: max(16, 65_536 / k)) { range in
+                blt_matmul(dtype, weight.base, k, x, rows, y, n, range.lowerBound, range.upperBound)
+            }
+            return
+        }
+        let panelRows = max(1, min(n, panelElements / k))
+        WidenScratch.shared.with(count: panelRows * k) { scratch in
+            var first = 0
+            while first < n {
+                let count = min(panelRows, n - first)
+                parallelChunks(count, minimumChunk: max(1, 262_144 / k)) { range in
+                    blt_widen(dtype, weight.row(first + range.lowerBound), scratch + range.lowerBound * k, range.count * k)
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(count), Int32(k),
+                            1, x, Int32(k), scratch, Int32(k), 0, y + first, Int32(n))
+                first += count
+            }
+        }
+    }
+
+    /// Up to this many rows the direct kernels beat widen + sgemm (measured, Docs/benchmarks.md).
+    static let streamingRowLimit = 8
+    /// Widened panel size: 16 Mi floats (64 MB) holds any blt-1b matrix whole; blt-7b's FFN
+    /// matrices take three panels.
+    static let panelElements = 16 * 1024 * 1024
+}
+
+/// Scratch buffers for widened weight panels, reused across products (one per concurrent caller).
+final class WidenScratch: @unchecked Sendable {
+    static let shared = WidenScratch()
+    private let lock = NSLock()
+    private var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
+
+    func with(count: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+        lock.lock()
+        var buffer = free.popLast()
+        lock.unlock()
+        if let b = buffer, b.capacity < count { b.pointer.deallocate(); buffer = nil }
+        let b = buffer ?? (UnsafeMutablePointer<Float>.allocate(capacity: count), count)
+        body(b.pointer)
+        lock.lock()
+        free.append(b)
+        lock.unlock()
+    }
+}

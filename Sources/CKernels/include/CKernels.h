@@ -1,0 +1,63 @@
+// Instruction-set-specific kernels of ByteLatent: widening bf16/f16 weights to fp32, products
+// that read bf16/f16 weights directly, and bf16 dot products (AVX-512-BF16). Every function has a
+// portable C version; AVX2 and AVX-512 versions are compiled per function with
+// __attribute__((target(...))) and picked at run time from the CPU's features, so the package
+// needs no compiler flags. BLT_CPU=generic|avx2|avx512|avx512bf16 forces a (supported) path.
+#ifndef BLT_CKERNELS_H
+#define BLT_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Kernel paths, from the most portable to the most specific.
+typedef enum {
+    BLT_PATH_GENERIC = 0,     // plain C, any CPU
+    BLT_PATH_AVX2 = 1,        // AVX2 + FMA + F16C (x86-64-v3)
+    BLT_PATH_AVX512 = 2,      // AVX-512 F/BW/VL (+ FMA, F16C)
+    BLT_PATH_AVX512BF16 = 3,  // AVX-512 above + AVX512_BF16 (vdpbf16ps)
+} blt_path;
+
+/// Storage dtypes of weights the kernels read.
+typedef enum { BLT_DTYPE_F32 = 0, BLT_DTYPE_BF16 = 1, BLT_DTYPE_F16 = 2 } blt_dtype;
+
+/// Whether this CPU (and OS) can run `path`.
+int blt_path_supported(int path);
+/// The best path this CPU supports.
+int blt_best_path(void);
+/// The path in use: the best supported one, or BLT_CPU's choice when it names a supported path.
+int blt_active_path(void);
+/// Selects `path` for the calls that follow (tests run every supported path). Returns 0 and
+/// changes nothing when the CPU cannot run it.
+int blt_select_path(int path);
+/// "generic", "avx2", "avx512" or "avx512bf16".
+const char *blt_path_name(int path);
+/// 1 when BLT_CPU asked for a path this CPU cannot run (the best supported one is used instead).
+int blt_forced_path_unsupported(void);
+
+/// dst[i] = float(src[i]) for i < count. `dtype` is BF16 or F16 (F32 copies).
+void blt_widen(int dtype, const void *src, float *dst, size_t count);
+/// dst[i] += float(src[i]) for i < count (embedding rows).
+void blt_add_row(int dtype, const void *src, float *dst, size_t count);
+
+/// Rows [row_begin, row_end) of y = x · Wᵀ, fp32 accumulation: W is [*, k] in `dtype` (BF16 or
+/// F16), row-major, read directly; x is [m, k] fp32; y[i * ldy + r] receives output r of x row i.
+/// Streams W once per call: for one row (generation) or a few rows of x.
+void blt_matmul(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
+                size_t row_begin, size_t row_end);
+
+/// x rounded to bf16 (round to nearest even; NaN → 0xFFFF like torch on x86).
+void blt_round_to_bf16(const float *x, uint16_t *dst, size_t count);
+/// Rows [row_begin, row_end) of y = x · Wᵀ with bf16 W and bf16 x ([m, k], from
+/// blt_round_to_bf16), products of bf16 pairs accumulated in fp32: `vdpbf16ps` on the
+/// AVX512BF16 path, the same products widened to fp32 elsewhere.
+void blt_matmul_bf16_dot(const uint16_t *w, size_t k, const uint16_t *x, size_t m, float *y, size_t ldy,
+                         size_t row_begin, size_t row_end);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,50 @@
+// Shared between the portable kernels (kernels.c) and the x86 ones (x86.c).
+#ifndef BLT_CKERNELS_INTERNAL_H
+#define BLT_CKERNELS_INTERNAL_H
+#include "CKernels.h"
+#include <string.h>
+
+typedef void (*blt_widen_fn)(const void *src, float *dst, size_t count);
+typedef void (*blt_matmul_fn)(const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
+                              size_t row_begin, size_t row_end);
+typedef void (*blt_dot_fn)(const uint16_t *w, size_t k, const uint16_t *x, size_t m, float *y, size_t ldy,
+                           size_t row_begin, size_t row_end);
+
+/// One path's kernels, indexed by blt_dtype (ggml-style per-type traits). A NULL entry falls back
+/// to the portable kernel.
+typedef struct {
+    blt_widen_fn widen[3];
+    blt_widen_fn add_row[3];
+    blt_matmul_fn matmul[3];
+    blt_dot_fn bf16_dot;
+} blt_kernel_table;
+
+extern const blt_kernel_table blt_generic_kernels;
+#if defined(__x86_64__)
+extern const blt_kernel_table blt_avx2_kernels;
+extern const blt_kernel_table blt_avx512_kernels;
+extern const blt_kernel_table blt_avx512bf16_kernels;
+#endif
+
+static inline float blt_bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/// IEEE binary16 → binary32, exact for every input (subnormals, ±inf, NaN payloads kept).
+static inline float blt_f16_to_f32(uint16_t h) {
+    uint32_t x = h, sign = (x & 0x8000u) << 16, em = x & 0x7FFFu;
+    uint32_t bits = (em << 13) + 0x38000000u;
+    if (em >= 0x7C00u) bits = (em << 13) | 0x7F800000u;
+    if (em < 0x0400u) {
+        float f = (float)(int32_t)em * 0x1p-24f;
+        memcpy(&bits, &f, 4);
+    }
+    bits |= sign;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+#endif

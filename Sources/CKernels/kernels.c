@@ -1,0 +1,193 @@
+// Path selection and the portable kernels (any CPU, any architecture).
+#include "internal.h"
+#include <stdlib.h>
+#include <stdio.h>
+
+// ---- portable kernels ----
+
+static void widen_f32(const void *src, float *dst, size_t n) { memcpy(dst, src, n * sizeof(float)); }
+static void widen_bf16(const void *src, float *dst, size_t n) {
+    const uint16_t *s = (const uint16_t *)src;
+    for (size_t i = 0; i < n; i++) dst[i] = blt_bf16_to_f32(s[i]);
+}
+static void widen_f16(const void *src, float *dst, size_t n) {
+    const uint16_t *s = (const uint16_t *)src;
+    for (size_t i = 0; i < n; i++) dst[i] = blt_f16_to_f32(s[i]);
+}
+static void add_f32(const void *src, float *dst, size_t n) {
+    const float *s = (const float *)src;
+    for (size_t i = 0; i < n; i++) dst[i] += s[i];
+}
+static void add_bf16(const void *src, float *dst, size_t n) {
+    const uint16_t *s = (const uint16_t *)src;
+    for (size_t i = 0; i < n; i++) dst[i] += blt_bf16_to_f32(s[i]);
+}
+static void add_f16(const void *src, float *dst, size_t n) {
+    const uint16_t *s = (const uint16_t *)src;
+    for (size_t i = 0; i < n; i++) dst[i] += blt_f16_to_f32(s[i]);
+}
+
+// Eight partial sums per dot product, so the compiler can vectorise at the baseline ISA.
+#define BLT_GENERIC_MATMUL(NAME, TYPE, CONVERT)                                                       \
+    static void NAME(const void *weights, size_t k, const float *x, size_t m, float *y, size_t ldy,   \
+                     size_t r0, size_t r1) {                                                          \
+        const TYPE *w = (const TYPE *)weights;                                                        \
+        for (size_t r = r0; r < r1; r++) {                                                            \
+            const TYPE *row = w + r * k;                                                              \
+            for (size_t i = 0; i < m; i++) {                                                          \
+                const float *xi = x + i * k;                                                          \
+                float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                             \
+                size_t c = 0;                                                                         \
+                for (; c + 8 <= k; c += 8)                                                            \
+                    for (int l = 0; l < 8; l++) part[l] += CONVERT(row[c + l]) * xi[c + l];           \
+                float sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7])); \
+                for (; c < k; c++) sum += CONVERT(row[c]) * xi[c];                                    \
+                y[i * ldy + r] = sum;                                                                 \
+            }                                                                                         \
+        }                                                                                             \
+    }
+#define BLT_IDENTITY(v) (v)
+BLT_GENERIC_MATMUL(matmul_f32, float, BLT_IDENTITY)
+BLT_GENERIC_MATMUL(matmul_bf16, uint16_t, blt_bf16_to_f32)
+BLT_GENERIC_MATMUL(matmul_f16, uint16_t, blt_f16_to_f32)
+
+/// bf16 × bf16 products accumulated in fp32 (what vdpbf16ps computes, up to summation order).
+static void dot_bf16(const uint16_t *w, size_t k, const uint16_t *x, size_t m, float *y, size_t ldy,
+                     size_t r0, size_t r1) {
+    for (size_t r = r0; r < r1; r++) {
+        const uint16_t *row = w + r * k;
+        for (size_t i = 0; i < m; i++) {
+            const uint16_t *xi = x + i * k;
+            float sum = 0;
+            for (size_t c = 0; c < k; c++) sum += blt_bf16_to_f32(row[c]) * blt_bf16_to_f32(xi[c]);
+            y[i * ldy + r] = sum;
+        }
+    }
+}
+
+const blt_kernel_table blt_generic_kernels = {
+    .widen = {widen_f32, widen_bf16, widen_f16},
+    .add_row = {add_f32, add_bf16, add_f16},
+    .matmul = {matmul_f32, matmul_bf16, matmul_f16},
+    .bf16_dot = dot_bf16,
+};
+
+// ---- path selection ----
+
+static int cpu_supports(int path) {
+    if (path == BLT_PATH_GENERIC) return 1;
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl");
+    switch (path) {
+    case BLT_PATH_AVX2: return avx2;
+    case BLT_PATH_AVX512: return avx512;
+    case BLT_PATH_AVX512BF16: return avx512 && __builtin_cpu_supports("avx512bf16");
+    }
+#endif
+    return 0;
+}
+
+int blt_path_supported(int path) { return path >= BLT_PATH_GENERIC && path <= BLT_PATH_AVX512BF16 && cpu_supports(path); }
+
+int blt_best_path(void) {
+    for (int p = BLT_PATH_AVX512BF16; p > BLT_PATH_GENERIC; p--)
+        if (cpu_supports(p)) return p;
+    return BLT_PATH_GENERIC;
+}
+
+const char *blt_path_name(int path) {
+    switch (path) {
+    case BLT_PATH_GENERIC: return "generic";
+    case BLT_PATH_AVX2: return "avx2";
+    case BLT_PATH_AVX512: return "avx512";
+    case BLT_PATH_AVX512BF16: return "avx512bf16";
+    }
+    return "unknown";
+}
+
+static int active_path = -1;  // resolved on first use; a race only writes the same value twice
+static int forced_unsupported = 0;
+
+static int resolve_path(void) {
+    int path = blt_best_path();
+    const char *forced = getenv("BLT_CPU");
+    if (forced && *forced) {
+        int wanted = -1;
+        for (int p = BLT_PATH_GENERIC; p <= BLT_PATH_AVX512BF16; p++)
+            if (strcmp(forced, blt_path_name(p)) == 0) wanted = p;
+        if (wanted >= 0 && cpu_supports(wanted)) path = wanted;
+        else forced_unsupported = 1;
+    }
+    return path;
+}
+
+int blt_active_path(void) {
+    int path = __atomic_load_n(&active_path, __ATOMIC_ACQUIRE);
+    if (path < 0) {
+        path = resolve_path();
+        __atomic_store_n(&active_path, path, __ATOMIC_RELEASE);
+    }
+    return path;
+}
+
+int blt_forced_path_unsupported(void) {
+    (void)blt_active_path();
+    return forced_unsupported;
+}
+
+int blt_select_path(int path) {
+    if (!blt_path_supported(path)) return 0;
+    __atomic_store_n(&active_path, path, __ATOMIC_RELEASE);
+    return 1;
+}
+
+static const blt_kernel_table *active_table(void) {
+#if defined(__x86_64__)
+    switch (blt_active_path()) {
+    case BLT_PATH_AVX2: return &blt_avx2_kernels;
+    case BLT_PATH_AVX512: return &blt_avx512_kernels;
+    case BLT_PATH_AVX512BF16: return &blt_avx512bf16_kernels;
+    }
+#endif
+    return &blt_generic_kernels;
+}
+
+static int valid_dtype(int dtype) { return dtype >= BLT_DTYPE_F32 && dtype <= BLT_DTYPE_F16; }
+
+void blt_widen(int dtype, const void *src, float *dst, size_t count) {
+    if (!valid_dtype(dtype) || count == 0) return;
+    blt_widen_fn f = active_table()->widen[dtype];
+    (f ? f : blt_generic_kernels.widen[dtype])(src, dst, count);
+}
+
+void blt_add_row(int dtype, const void *src, float *dst, size_t count) {
+    if (!valid_dtype(dtype) || count == 0) return;
+    blt_widen_fn f = active_table()->add_row[dtype];
+    (f ? f : blt_generic_kernels.add_row[dtype])(src, dst, count);
+}
+
+void blt_matmul(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
+                size_t row_begin, size_t row_end) {
+    if (!valid_dtype(dtype) || m == 0 || row_begin >= row_end) return;
+    blt_matmul_fn f = active_table()->matmul[dtype];
+    (f ? f : blt_generic_kernels.matmul[dtype])(w, k, x, m, y, ldy, row_begin, row_end);
+}
+
+void blt_matmul_bf16_dot(const uint16_t *w, size_t k, const uint16_t *x, size_t m, float *y, size_t ldy,
+                         size_t row_begin, size_t row_end) {
+    if (m == 0 || row_begin >= row_end) return;
+    blt_dot_fn f = active_table()->bf16_dot;
+    (f ? f : blt_generic_kernels.bf16_dot)(w, k, x, m, y, ldy, row_begin, row_end);
+}
+
+void blt_round_to_bf16(const float *x, uint16_t *dst, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        uint32_t b;
+        memcpy(&b, &x[i], 4);
+        if ((b & 0x7FFFFFFFu) > 0x7F800000u) { dst[i] = 0xFFFF; continue; }
+        dst[i] = (uint16_t)((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
+    }
+}

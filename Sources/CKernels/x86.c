@@ -1,0 +1,240 @@
+// AVX2 and AVX-512 kernels. Each function carries its own target attribute, so this file builds
+// without -m flags and the code runs only where blt_active_path() found the instructions.
+#include "internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
+#define AVX512BF16 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512bf16")))
+#define INLINE static inline __attribute__((always_inline))
+
+// ---------------------------------------------------------------- AVX2 (8 lanes)
+
+INLINE AVX2 __m256 avx2_load_bf16(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+INLINE AVX2 __m256 avx2_load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+INLINE AVX2 __m256 avx2_load_w(int dtype, const uint16_t *p) {
+    return dtype == BLT_DTYPE_BF16 ? avx2_load_bf16(p) : avx2_load_f16(p);
+}
+INLINE float scalar_w(int dtype, uint16_t h) { return dtype == BLT_DTYPE_BF16 ? blt_bf16_to_f32(h) : blt_f16_to_f32(h); }
+INLINE AVX2 float avx2_sum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// out[i·NR + j] = x row i · w row j, for MR rows of x and NR rows of w (constants after inlining,
+/// so the accumulators live in registers).
+INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, const uint16_t *const *wr, size_t k,
+                           float *out) {
+    __m256 acc[4][4];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_ps();
+    size_t c = 0;
+    for (; c + 8 <= k; c += 8) {
+        __m256 wv[4];
+        for (int j = 0; j < NR; j++) wv[j] = avx2_load_w(dtype, wr[j] + c);
+        for (int i = 0; i < MR; i++) {
+            __m256 xv = _mm256_loadu_ps(xr[i] + c);
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+            float s = avx2_sum(acc[i][j]);
+            for (size_t t = c; t < k; t++) s += xr[i][t] * scalar_w(dtype, wr[j][t]);
+            out[i * NR + j] = s;
+        }
+}
+
+/// Tiles of 4 x rows × 2 weight rows (1 × 4 for a single x row, i.e. matrix-vector); partial
+/// tiles repeat the last valid row and drop its results.
+#define BLT_TILED_MATMUL(NAME, ATTR, TILE, DTYPE)                                                     \
+    static ATTR void NAME(const void *weights, size_t k, const float *x, size_t m, float *y, size_t ldy, \
+                          size_t r0, size_t r1) {                                                     \
+        const uint16_t *w = (const uint16_t *)weights;                                                \
+        if (m == 1) {                                                                                 \
+            for (size_t r = r0; r < r1; r += 4) {                                                     \
+                const uint16_t *wr[4];                                                                \
+                for (int j = 0; j < 4; j++) wr[j] = w + (r + j < r1 ? r + j : r1 - 1) * k;            \
+                float out[4];                                                                         \
+                TILE(DTYPE, 1, 4, &x, wr, k, out);                                                    \
+                for (int j = 0; j < 4 && r + j < r1; j++) y[r + j] = out[j];                          \
+            }                                                                                         \
+            return;                                                                                   \
+        }                                                                                             \
+        for (size_t r = r0; r < r1; r += 2) {                                                         \
+            const uint16_t *wr[2];                                                                    \
+            for (int j = 0; j < 2; j++) wr[j] = w + (r + j < r1 ? r + j : r1 - 1) * k;                \
+            for (size_t i = 0; i < m; i += 4) {                                                       \
+                const float *xr[4];                                                                   \
+                for (int l = 0; l < 4; l++) xr[l] = x + (i + l < m ? i + l : m - 1) * k;              \
+                float out[8];                                                                         \
+                TILE(DTYPE, 4, 2, xr, wr, k, out);                                                    \
+                for (int l = 0; l < 4 && i + l < m; l++)                                              \
+                    for (int j = 0; j < 2 && r + j < r1; j++) y[(i + l) * ldy + r + j] = out[l * 2 + j]; \
+            }                                                                                         \
+        }                                                                                             \
+    }
+
+BLT_TILED_MATMUL(avx2_matmul_bf16, AVX2, avx2_tile, BLT_DTYPE_BF16)
+BLT_TILED_MATMUL(avx2_matmul_f16, AVX2, avx2_tile, BLT_DTYPE_F16)
+
+static AVX2 void avx2_widen_bf16(const void *src, float *dst, size_t n) {
+    const uint16_t *s = (const uint16_t *)src;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, avx2_load_bf16(s + i));
+    for (; i < n; i++) dst[i] = blt_bf16_to_f32(s[i]);
+}
+static AVX2 void avx2_widen_f16(const void *src, float *dst, size_t n) {
+    const uint16_t *s = (const uint16_t *)src;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, avx2_load_f16(s + i));
+    for (; i < n; i++) dst[i] = blt_f16_to_f32(s[i]);
+}
+static AVX2 void avx2_add_bf16(const void *src, float *dst, size_t n) {
+    const uint16_t *s = (const uint16_t *)src;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(dst + i), avx2_load_bf16(s + i)));
+    for (; i < n; i++) dst[i] += blt_bf16_to_f32(s[i]);
+}
+static AVX2 void avx2_add_f16(const void *src, float *dst, size_t n) {
+    const uint16_t *s = (const uint16_t *)src;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(dst + i), avx2_load_f16(s + i)));
+    for (; i < n; i++) dst[i] += blt_f16_to_f32(s[i]);
+}
+
+const blt_kernel_table blt_avx2_kernels = {
+    .widen = {NULL, avx2_widen_bf16, avx2_widen_f16},
+    .add_row = {NULL, avx2_add_bf16, avx2_add_f16},
+    .matmul = {NULL, avx2_matmul_bf16, avx2_matmul_f16},
+    .bf16_dot = NULL,
+};
+
+// ---------------------------------------------------------------- AVX-512 (16 lanes, masked tails)
+
+INLINE AVX512 __mmask16 tail16(size_t left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
+INLINE AVX512 __m512 avx512_widen16(int dtype, __m256i bits) {
+    return dtype == BLT_DTYPE_BF16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16))
+                                   : _mm512_cvtph_ps(bits);
+}
+INLINE AVX512 __m512 avx512_load_w(int dtype, const uint16_t *p, __mmask16 mask) {
+    return avx512_widen16(dtype, _mm256_maskz_loadu_epi16(mask, p));
+}
+
+INLINE AVX512 void avx512_tile(int dtype, int MR, int NR, const float *const *xr, const uint16_t *const *wr, size_t k,
+                               float *out) {
+    __m512 acc[4][4];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
+    size_t c = 0;
+    for (; c + 16 <= k; c += 16) {
+        __m512 wv[4];
+        for (int j = 0; j < NR; j++) wv[j] = avx512_widen16(dtype, _mm256_loadu_si256((const __m256i *)(wr[j] + c)));
+        for (int i = 0; i < MR; i++) {
+            __m512 xv = _mm512_loadu_ps(xr[i] + c);
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    if (c < k) {
+        __mmask16 mask = tail16(k - c);
+        __m512 wv[4];
+        for (int j = 0; j < NR; j++) wv[j] = avx512_load_w(dtype, wr[j] + c, mask);
+        for (int i = 0; i < MR; i++) {
+            __m512 xv = _mm512_maskz_loadu_ps(mask, xr[i] + c);
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) out[i * NR + j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+BLT_TILED_MATMUL(avx512_matmul_bf16, AVX512, avx512_tile, BLT_DTYPE_BF16)
+BLT_TILED_MATMUL(avx512_matmul_f16, AVX512, avx512_tile, BLT_DTYPE_F16)
+
+#define BLT_AVX512_ROW_LOOP(NAME, DTYPE, BODY)                                                        \
+    static AVX512 void NAME(const void *src, float *dst, size_t n) {                                  \
+        const uint16_t *s = (const uint16_t *)src;                                                    \
+        for (size_t i = 0; i < n; i += 16) {                                                          \
+            __mmask16 mask = tail16(n - i);                                                           \
+            __m512 v = avx512_load_w(DTYPE, s + i, mask);                                             \
+            BODY;                                                                                     \
+        }                                                                                             \
+    }
+BLT_AVX512_ROW_LOOP(avx512_widen_bf16, BLT_DTYPE_BF16, _mm512_mask_storeu_ps(dst + i, mask, v))
+BLT_AVX512_ROW_LOOP(avx512_widen_f16, BLT_DTYPE_F16, _mm512_mask_storeu_ps(dst + i, mask, v))
+BLT_AVX512_ROW_LOOP(avx512_add_bf16, BLT_DTYPE_BF16,
+                    _mm512_mask_storeu_ps(dst + i, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, dst + i), v)))
+BLT_AVX512_ROW_LOOP(avx512_add_f16, BLT_DTYPE_F16,
+                    _mm512_mask_storeu_ps(dst + i, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, dst + i), v)))
+
+const blt_kernel_table blt_avx512_kernels = {
+    .widen = {NULL, avx512_widen_bf16, avx512_widen_f16},
+    .add_row = {NULL, avx512_add_bf16, avx512_add_f16},
+    .matmul = {NULL, avx512_matmul_bf16, avx512_matmul_f16},
+    .bf16_dot = NULL,
+};
+
+// ---------------------------------------------------------------- AVX-512-BF16 (vdpbf16ps)
+
+INLINE AVX512BF16 void bf16_dot_tile(int MR, int NR, const uint16_t *const *xr, const uint16_t *const *wr, size_t k,
+                                     float *out) {
+    __m512 acc[4][4];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
+    for (size_t c = 0; c < k; c += 32) {
+        __mmask32 mask = k - c >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << (k - c)) - 1);
+        __m512bh wv[4];
+        for (int j = 0; j < NR; j++) wv[j] = (__m512bh)_mm512_maskz_loadu_epi16(mask, wr[j] + c);
+        for (int i = 0; i < MR; i++) {
+            __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(mask, xr[i] + c);
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) out[i * NR + j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+/// Blocked for many x rows: a panel of 32 weight rows stays in L2 while every block of 4 x rows
+/// (in L1) passes over it.
+static AVX512BF16 void avx512bf16_dot(const uint16_t *w, size_t k, const uint16_t *x, size_t m, float *y, size_t ldy,
+                                      size_t r0, size_t r1) {
+    if (m == 1) {
+        for (size_t r = r0; r < r1; r += 4) {
+            const uint16_t *wr[4];
+            for (int j = 0; j < 4; j++) wr[j] = w + (r + j < r1 ? r + j : r1 - 1) * k;
+            float out[4];
+            bf16_dot_tile(1, 4, &x, wr, k, out);
+            for (int j = 0; j < 4 && r + j < r1; j++) y[r + j] = out[j];
+        }
+        return;
+    }
+    for (size_t panel = r0; panel < r1; panel += 32) {
+        size_t panel_end = panel + 32 < r1 ? panel + 32 : r1;
+        for (size_t i = 0; i < m; i += 4) {
+            const uint16_t *xr[4];
+            for (int l = 0; l < 4; l++) xr[l] = x + (i + l < m ? i + l : m - 1) * k;
+            for (size_t r = panel; r < panel_end; r += 2) {
+                const uint16_t *wr[2];
+                for (int j = 0; j < 2; j++) wr[j] = w + (r + j < panel_end ? r + j : panel_end - 1) * k;
+                float out[8];
+                bf16_dot_tile(4, 2, xr, wr, k, out);
+                for (int l = 0; l < 4 && i + l < m; l++)
+                    for (int j = 0; j < 2 && r + j < panel_end; j++) y[(i + l) * ldy + r + j] = out[l * 2 + j];
+            }
+        }
+    }
+}
+
+const blt_kernel_table blt_avx512bf16_kernels = {
+    .widen = {NULL, avx512_widen_bf16, avx512_widen_f16},
+    .add_row = {NULL, avx512_add_bf16, avx512_add_f16},
+    .matmul = {NULL, avx512_matmul_bf16, avx512_matmul_f16},
+    .bf16_dot = avx512bf16_dot,
+};
+#endif
