@@ -17,10 +17,8 @@ final class LocalEncoder: @unchecked Sendable {
         self.config = c
         crossAttentionK = config.crossAttentionK
         tokenEmbedding = try weights.matrix("model.local_encoder.embed_tokens.weight", rows: config.vocabularySize, columns: c.hiddenSize)
-        let table = try weights.matrix("model.encoder_hash_tok_embedding.weight",
-                                       rows: config.hashTableCount * config.hashVocabularySize, columns: c.hiddenSize)
-        // Each position reads a few scattered rows: no readahead around them.
-        MappedPages.adviseRandomAccess(UnsafeRawBufferPointer(start: table.base, count: table.byteCount))
+        let table = try weights.tableRows("model.encoder_hash_tok_embedding.weight",
+                                          rows: config.hashTableCount * config.hashVocabularySize, columns: c.hiddenSize)
         hashEmbedding = HashEmbedding(table: table, groupSizes: config.hashGroupSizes,
                                       functionCount: config.hashFunctionCount, vocabularySize: config.hashVocabularySize)
         layers = try TransformerStack(weights, prefix: "model.local_encoder.", config: c)

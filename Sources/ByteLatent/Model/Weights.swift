@@ -36,6 +36,14 @@ struct WeightLoader {
         return WeightMatrix(rows: rows, columns: columns, dtype: dtype, borrowing: base, owner: checkpoint)
     }
 
+    /// A huge table whose rows are read from the file one at a time (`TableRows`).
+    func tableRows(_ name: String, rows: Int, columns: Int) throws -> TableRows {
+        let t = try tensor(name, shape: [rows, columns])
+        guard let file = checkpoint.file(for: name) else { throw BLTError.missingTensor(name: name) }
+        return try TableRows(path: file.path, offset: file.dataStart + t.info.dataOffsets.lowerBound,
+                             rows: rows, columns: columns, dtype: WeightDType(rawValue: t.dtype.rawValue.lowercased())!)
+    }
+
     func vector(_ name: String, count: Int) throws -> [Float] {
         try matrix(name, shape: [count], rows: 1, columns: count).floats()
     }
