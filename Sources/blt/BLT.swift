@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteLatent
 
 /// `blt`: the command-line front end of the ByteLatent engine. Each subcommand lives in its own file.
 @main
@@ -6,7 +7,7 @@ struct BLT: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blt",
         abstract: "Run Meta's Byte Latent Transformer (BLT) on the CPU.",
-        version: "0.1.0",
+        version: "0.1.0 (kernels: \(KernelPath.active) of \(KernelPath.supported.map(\.description).joined(separator: ", ")) on this CPU)",
         subcommands: [
             EvalCommand.self,
             EvalMergeCommand.self,

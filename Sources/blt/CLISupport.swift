@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteLatent
 import Foundation
 
 /// A failure while running a command (not a usage mistake): printed as "Error: …", exit status 1,
@@ -6,6 +7,10 @@ import Foundation
 struct CommandError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+extension Precision: ExpressibleByArgument {
+    static let help: ArgumentHelp = "Arithmetic of the weight products: fp32 (default; matches transformers in fp32) or bf16 (activations rounded to bf16 before each product, bf16 dot products on CPUs with AVX512-BF16). See Docs/benchmarks.md for its effect on bits per byte."
 }
 
 /// Reads a whole file, or standard input for "-", with an error that names the file.

@@ -39,6 +39,9 @@ struct EvalCommand: ParsableCommand {
     @Argument(help: "Input files ('-' for standard input).")
     var inputs: [String] = []
 
+    @Option(name: .long, help: Precision.help)
+    var precision: Precision = .float32
+
     @Option(name: .long, help: "How to read the inputs: text (one document per file) or jsonl (default: jsonl for *.jsonl, else text).")
     var format: String?
 
@@ -89,7 +92,7 @@ struct EvalCommand: ParsableCommand {
                                     field: field, skipBadLines: skipBadLines, shard: shard)
         try reader.checkInputs()
         let loaded: BLTModel
-        do { loaded = try BLTModel(directory: model) } catch { throw ModelLoadError(path: model, underlying: error) }
+        do { loaded = try BLTModel(directory: model, precision: precision) } catch { throw ModelLoadError(path: model, underlying: error) }
         let evaluator = try Evaluator(model: loaded, options: EvalOptions(
             window: window, context: context, threshold: threshold, addEOS: !noEOS,
             chunkTargets: chunkTargets, keepPerDocument: perDocument))

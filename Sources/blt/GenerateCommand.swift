@@ -18,6 +18,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "Model directory (config.json + model.safetensors).")
     var model: String
 
+    @Option(name: .long, help: Precision.help)
+    var precision: Precision = .float32
+
     @Option(name: .long, help: "Prompt text (instead of FILE).")
     var prompt: String?
 
@@ -54,7 +57,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let promptBytes = try prompt.map { Array($0.utf8) } ?? readInput(file!)
-        let model = try BLTModel(directory: self.model)
+        let model = try BLTModel(directory: self.model, precision: precision)
         let promptIDs = Tokenizer.encode(promptBytes, addEOS: false)
         let started = Date()
         let generator = try Generator(model: model, prompt: promptIDs,
