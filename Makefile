@@ -22,8 +22,10 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
+# The XCTest suite, then README's library snippet built as a versioned dependency (no unsafe flags).
 test: deps
 	$(SWIFT) test --disable-swift-testing
+	bash Tests/Packaging/versioned-dependency.sh
 
 # The main job on the bundled default: bits-per-byte of a held-out sample under the tiny trained
 # model (Models/README.md), then where its entropy model cuts a sentence, and a short continuation.

@@ -4,7 +4,7 @@ a few GB of memory. Not run in CI; used by the benchmarks (Docs/benchmarks.md).
 
 Names and shapes come from transformers' own BltForCausalLM built on the meta device (no memory),
 so they are exactly what `from_pretrained` expects. Weights are random bf16 (norms ~U(0.5, 1.5),
-others ~N(0, 0.02)). The entropy model is blt-1b's (the released blt-7b uses the same one): made
+others ~N(0, 0.02), read from one pool of 64 Mi draws at random offsets). The entropy model is blt-1b's (the released blt-7b uses the same one): made
 here like make_synthetic_hf.py does, its lm_head scaled so that entropies vary, and the threshold
 picked so that the GPL-3 sample averages about 4.5 bytes per patch.
 
@@ -77,20 +77,27 @@ def make_patcher(model):
     return {"model.patcher." + k: v for k, v in patcher.state_dict().items()}, threshold
 
 
-def random_chunks(name, shape, generator):
-    """The tensor's bf16 bytes, in chunks of whole rows."""
-    count = math.prod(shape)
-    row = math.prod(shape[1:]) if len(shape) > 1 else count
-    rows_per_chunk = max(1, CHUNK_ELEMENTS // max(row, 1))
-    done = 0
-    while done < count:
-        n = min(count - done, rows_per_chunk * row)
-        if "norm" in name:
-            values = torch.empty(n).uniform_(0.5, 1.5, generator=generator)
-        else:
-            values = torch.empty(n).normal_(0.0, 0.02, generator=generator)
-        yield values.to(torch.bfloat16).view(torch.int16).numpy().tobytes()
-        done += n
+class RandomPool:
+    """Random bf16 values, drawn once and read from a random offset for each chunk: drawing 10 B
+    normals would take the better part of an hour on two cores, while the benchmarks only need
+    weights that are random-looking, of the right scale and reproducible."""
+
+    def __init__(self, generator):
+        self.generator = generator
+        self.normal = torch.empty(CHUNK_ELEMENTS).normal_(0.0, 0.02, generator=generator).to(torch.bfloat16)
+        self.normal = torch.cat([self.normal, self.normal]).view(torch.int16).numpy()
+        self.norm = torch.empty(CHUNK_ELEMENTS).uniform_(0.5, 1.5, generator=generator).to(torch.bfloat16)
+        self.norm = torch.cat([self.norm, self.norm]).view(torch.int16).numpy()
+
+    def chunks(self, name, shape):
+        """The tensor's bf16 bytes, in chunks of at most CHUNK_ELEMENTS."""
+        pool = self.norm if "norm" in name else self.normal
+        count, done = math.prod(shape), 0
+        while done < count:
+            n = min(count - done, CHUNK_ELEMENTS)
+            start = int(torch.randint(0, CHUNK_ELEMENTS, (1,), generator=self.generator))
+            yield pool[start:start + n].tobytes()
+            done += n
 
 
 def write_shards(out, entries, patcher_tensors, seed):
@@ -106,7 +113,7 @@ def write_shards(out, entries, patcher_tensors, seed):
     if current:
         shards.append(current)
     weight_map, total = {}, 0
-    generator = torch.Generator().manual_seed(seed)
+    pool = RandomPool(torch.Generator().manual_seed(seed))
     for i, shard in enumerate(shards):
         file = f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors"
         header, offset = {"__metadata__": {"format": "pt"}}, 0
@@ -122,7 +129,7 @@ def write_shards(out, entries, patcher_tensors, seed):
                 if name in patcher_tensors:
                     f.write(patcher_tensors[name].contiguous().view(torch.int16).numpy().tobytes())
                 else:
-                    for chunk in random_chunks(name, shape, generator):
+                    for chunk in pool.chunks(name, shape):
                         f.write(chunk)
                 weight_map[name] = file
                 total += nbytes
@@ -151,7 +158,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     patcher_tensors, threshold = make_patcher(model)
     config.patching_threshold = threshold
-    config.torch_dtype = torch.bfloat16
+    config.dtype = torch.bfloat16
     weight_map, total = write_shards(args.out, entries, patcher_tensors, args.seed)
     with open(os.path.join(args.out, "model.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
