@@ -685,8 +685,13 @@ def check_swift(blt, src, expected_dir):
                 assert torch.equal(bits(got[k]), bits(want[k])), f"{name}: {k} differs from torch's"
             model, info = BltForCausalLM.from_pretrained(out, output_loading_info=True, attn_implementation="eager")
             assert not any(info.values()), (name, info)
-            base = BltForCausalLM.from_pretrained(expected_dir, attn_implementation="eager")
-            base = base.to(want[next(iter(want))].dtype)
+            # the reference: the expected config with torch's cast weights (not `model.to(dtype)`, which would
+            # also round the RoPE buffers)
+            ref_dir = os.path.join(tmp, name + "-reference")
+            os.makedirs(ref_dir)
+            shutil.copy(os.path.join(expected_dir, "config.json"), ref_dir)
+            save_file(want, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
+            base = BltForCausalLM.from_pretrained(ref_dir, attn_implementation="eager")
             for m in (model, base):
                 m.float().eval()
                 set_eager(m.config)
