@@ -884,9 +884,10 @@ def write_derived_readme(notes):
     with open(path, encoding="utf-8") as f:
         text = f.read()
     text = text.split("\n" + DERIVED_MARKER)[0].rstrip("\n") + "\n"
+    models = dir_size(OUT_ROOT) - os.path.getsize(path)  # the model directories, not this README
     text += (f"\n{DERIVED_MARKER}\n## Derived copies\n\nBuilt from the committed base directories "
-             f"(`make_fixtures.py --derived-only` rebuilds only these). All fixture models: "
-             f"{dir_size(OUT_ROOT) // 1024} KiB.\n\n" + "\n".join(notes) + "\n")
+             f"(`make_fixtures.py --derived-only` rebuilds only these). All fixture model directories: "
+             f"{models // 1024} KiB.\n\n" + "\n".join(notes) + "\n")
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
 
