@@ -127,15 +127,18 @@ final class ConvertTests: ConvertTestCase {
         XCTAssertEqual(k.info("lm_head.weight")?.dtype, .bf16)
         XCTAssertEqual(k.info("model.patcher.norm.weight")?.dtype, .f32) // the .pth stays f32
 
+        // Widening is exact: torch's bf16 values (Python's .to(torch.bfloat16)) in f32; the .pth stays as it was.
         let wide = tmp + "/wide"
         try Converter.convert(source: src, destination: wide, options: ConvertOptions(dtype: .f32, chunkBytes: 1 << 16))
         let w = try SafetensorsCheckpoint(path: wide)
+        let torchBF16Values = try SafetensorsCheckpoint(path: hubTinyExpectedDTypes + "/model.bf16.safetensors")
+        XCTAssertEqual(torchBF16Values.names, want.names)
         for name in want.names {
-            let a = try w.tensor(name), b = try want.tensor(name)
+            let a = try w.tensor(name), b = try want.tensor(name), c = try torchBF16Values.tensor(name)
             XCTAssertEqual(a.dtype, .f32)
-            let x = a.bytes.bindMemory(to: UInt32.self), y = b.bytes.bindMemory(to: UInt32.self)
+            let x = a.bytes.bindMemory(to: UInt32.self), y = b.bytes.bindMemory(to: UInt32.self), z = c.bytes.bindMemory(to: UInt16.self)
             let rounded = !name.hasPrefix("model.patcher.")
-            XCTAssertTrue((0..<y.count).allSatisfy { x[$0] == (rounded ? UInt32(torchBF16(y[$0])) << 16 : y[$0]) }, name)
+            XCTAssertTrue((0..<y.count).allSatisfy { x[$0] == (rounded ? UInt32(z[$0]) << 16 : y[$0]) }, name)
         }
     }
 
