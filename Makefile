@@ -55,6 +55,8 @@ bench: build $(VENV)/bin/python
 # Converter targets:
 #   make convert-fixtures   regenerate Tests/Fixtures/hub-tiny{,-expected} with the pinned Python reference
 #   make test-convert       swift test --filter ConvertTests
+#   make check-convert-python  Python (safetensors, transformers) reads what `blt convert` wrote: f32/bf16/f16/sharded
+#                           outputs bit for bit against the reference conversion and torch's .to(dtype)
 #   make bench-convert      synthetic facebook/blt-1b (~9.3 GB, bf16) → transformers layout:
 #                           seconds and peak RSS (/usr/bin/time -v); needs ~19 GB free under BENCH_CONVERT_DIR
 
@@ -63,13 +65,17 @@ BLT1B_SYNTHETIC   ?= $(BENCH_CONVERT_DIR)/blt-1b-synthetic
 BLT1B_CONVERTED   ?= $(BENCH_CONVERT_DIR)/blt-1b-hf
 CONVERT_FLAGS     ?=
 
-.PHONY: convert-fixtures test-convert bench-convert bench-convert-clean
+.PHONY: convert-fixtures test-convert check-convert-python bench-convert bench-convert-clean
 
 convert-fixtures: $(VENV)/bin/python
 	$(VENV)/bin/python Converters/reference/make_hub_checkpoint.py Tests/Fixtures/hub-tiny Tests/Fixtures/hub-tiny-expected
 
 test-convert:
 	swift test --filter ConvertTests
+
+check-convert-python: deps $(VENV)/bin/python
+	$(SWIFT) build --product blt
+	$(VENV)/bin/python Converters/reference/make_hub_checkpoint.py --check-swift .build/debug/blt Tests/Fixtures/hub-tiny Tests/Fixtures/hub-tiny-expected
 
 $(BLT1B_SYNTHETIC)/config.json: | $(VENV)/bin/python
 	mkdir -p $(BENCH_CONVERT_DIR)

@@ -3,10 +3,15 @@
 
 Run from the repository root with the pinned reference venv (see Converters/reference/README.md):
 
-    .venv-ref/bin/python Converters/reference/make_fixtures.py
+    .venv-ref/bin/python Converters/reference/make_fixtures.py                  # everything
+    .venv-ref/bin/python Converters/reference/make_fixtures.py --derived-only   # only the derived copies
 
 Everything under Tests/Fixtures/models/ (except README.md) is deleted and regenerated.
-The script is deterministic: fixed seeds, eager attention, fp32, CPU, batch size 1.
+The script is deterministic: fixed seeds, eager attention, fp32, CPU, batch size 1. The weights are bitwise the
+same on every machine, but torch's float results (hence thresholds and expected numbers) differ in the last bits
+between CPUs (AVX2 vs AVX-512 kernels): a full re-run on another CPU rewrites the expected files. `--derived-only`
+rebuilds only the derived copies (tiny-a-f16 and tiny-b-sharded) from the committed base directories and leaves
+every other file byte-identical.
 
 Per model directory:
   config.json, model.safetensors   exactly as `save_pretrained` writes them (generation_config.json removed)
@@ -212,6 +217,10 @@ SPECS = [
 ]
 
 BF16_OF = "tiny-a"
+F16_OF = "tiny-a"  # F16 copy: weights `.to(torch.float16)`, expected computed from them upcast to fp32
+SHARDED_OF = "tiny-b"  # sharded copy: `save_pretrained(max_shard_size=SHARD_BYTES)` of the same weights
+SHARD_BYTES = 100_000
+DERIVED_MARKER = "<!-- derived copies: written by make_fixtures.py (also with --derived-only) -->"
 STATS: dict = {}
 
 
@@ -718,6 +727,12 @@ def main():
     torch.set_num_threads(1)
     if not os.path.isdir(os.path.join("Tests", "Fixtures")):
         raise SystemExit("run from the repository root")
+    if sys.argv[1:] == ["--derived-only"]:
+        write_derived_readme(make_derived())
+        print(f"total fixture size: {dir_size(OUT_ROOT)} bytes")
+        return
+    if sys.argv[1:]:
+        raise SystemExit(__doc__)
     os.makedirs(OUT_ROOT, exist_ok=True)
     for entry in os.listdir(OUT_ROOT):
         p = os.path.join(OUT_ROOT, entry)
@@ -763,6 +778,8 @@ def main():
     print(f"{name}: threshold {t!r} margin {expected['min_entropy_margin']:.3g}", flush=True)
 
     write_readme(summary)
+    derived = make_derived()
+    write_derived_readme(derived)
     total = dir_size(OUT_ROOT)
     print(f"total fixture size: {total} bytes")
     for name, seed, exp, n, diff in summary:
@@ -770,11 +787,116 @@ def main():
         print(name, "patches:", json.dumps(pls), json.dumps(STATS[name]))
 
 
+# ---------------------------------------------------------------------------------------------
+# Derived copies of committed models: F16 weights, and a sharded checkpoint
+# ---------------------------------------------------------------------------------------------
+def spec_named(name: str) -> Spec:
+    return SPECS[[s.name for s in SPECS].index(name)]
+
+
+def make_derived():
+    """Builds tiny-a-f16 and tiny-b-sharded from the base directories on disk; returns README notes."""
+    for name in (f"{F16_OF}-f16", f"{SHARDED_OF}-sharded"):
+        if os.path.isdir(os.path.join(OUT_ROOT, name)):
+            shutil.rmtree(os.path.join(OUT_ROOT, name))
+    return [make_f16_copy(), make_sharded_copy()]
+
+
+def make_f16_copy():
+    """F16 copy: weights rounded by torch's `.to(torch.float16)`; expected computed by transformers from those
+    weights upcast to fp32 (`from_pretrained(...).float()`), with a threshold re-checked for them."""
+    base_dir = os.path.join(OUT_ROOT, F16_OF)
+    name = f"{F16_OF}-f16"
+    out_dir = os.path.join(OUT_ROOT, name)
+    base = load_reference(base_dir)
+    with torch.no_grad():
+        for p in base.parameters():
+            assert float(p.abs().max()) < 60000, "weights beyond the float16 range"
+    m16 = copy.deepcopy(base).to(torch.float16)
+    save_model(m16, out_dir)
+    m32 = load_reference(out_dir)
+    t = select_threshold(m32, spec_named(F16_OF), prefer=float(base.config.patching_threshold))
+    if t is None:
+        raise SystemExit(f"{name}: no threshold satisfied the margins")
+    m32.config.patching_threshold = t
+    expected, tensors = compute_expected(m32, name, "float16")
+    with open(os.path.join(base_dir, "expected.json")) as f:
+        expected["seed"] = json.load(f)["seed"]
+    m16.config.patching_threshold = t
+    shutil.rmtree(out_dir)
+    save_model(m16, out_dir)
+    write_expected(out_dir, expected, tensors)
+    self_check(out_dir)
+    with safe_open_dtypes(os.path.join(out_dir, "model.safetensors")) as dtypes:
+        assert dtypes == {"F16"}, dtypes
+    # the saved weights are exactly torch's float32 -> float16 rounding of the base weights
+    w32, w16 = load_file(os.path.join(base_dir, "model.safetensors")), load_file(os.path.join(out_dir, "model.safetensors"))
+    assert sorted(w32) == sorted(w16) and all(torch.equal(w32[k].to(torch.float16), w16[k]) for k in w32)
+    print(f"{name}: threshold {t!r} margin {expected['min_entropy_margin']:.3g}", flush=True)
+    return (f"- `{name}` (F16, {dir_size(out_dir) // 1024} KiB): copy of `{F16_OF}` with every weight rounded by torch's "
+            f"`.to(torch.float16)`; expected.json/expected.safetensors computed by transformers from these weights upcast "
+            f"to fp32 (eager attention), threshold {t!r} re-checked for them (min entropy margin "
+            f"{expected['min_entropy_margin']:.4g}).")
+
+
+def make_sharded_copy():
+    """Sharded copy: the committed base model saved again by transformers with a small max_shard_size. The weights
+    and config are the base's, so its expected numbers are too: expected.json / expected.safetensors are symlinks to
+    the base's files, after checking that transformers gives bitwise the same outputs from both checkpoints."""
+    base_dir = os.path.join(OUT_ROOT, SHARDED_OF)
+    name = f"{SHARDED_OF}-sharded"
+    out_dir = os.path.join(OUT_ROOT, name)
+    base = load_reference(base_dir)
+    base.save_pretrained(out_dir, max_shard_size=SHARD_BYTES)
+    gc = os.path.join(out_dir, "generation_config.json")
+    if os.path.exists(gc):
+        os.remove(gc)
+    files = sorted(os.listdir(out_dir))
+    shards = [f for f in files if f.startswith("model-") and f.endswith(".safetensors")]
+    assert files == sorted(["config.json", "model.safetensors.index.json"] + shards), files
+    assert len(shards) >= 3, shards
+    def without_dtype(c):  # a reloaded model's sub-configs gain "dtype": "float32"; nothing else may differ
+        return {k: without_dtype(v) if isinstance(v, dict) else v for k, v in c.items() if k != "dtype"}
+
+    with open(os.path.join(out_dir, "config.json")) as a, open(os.path.join(base_dir, "config.json")) as b:
+        assert without_dtype(json.load(a)) == without_dtype(json.load(b)), "sharded config differs from the base config"
+    sharded = load_reference(out_dir)
+    want = load_file(os.path.join(base_dir, "model.safetensors"))
+    got = sharded.state_dict()
+    assert sorted(got) == sorted(want) and all(torch.equal(got[k], want[k]) for k in want)
+    with open(os.path.join(base_dir, "expected.json")) as f:
+        exp = json.load(f)
+    with torch.no_grad():
+        for case in exp["cases"]:
+            a, b = run(base, case["ids"]), run(sharded, case["ids"])
+            assert torch.equal(a["logits"], b["logits"]) and torch.equal(a["patch_lengths"], b["patch_lengths"]), case["name"]
+    for f in ("expected.json", "expected.safetensors"):
+        os.symlink(os.path.join("..", SHARDED_OF, f), os.path.join(out_dir, f))
+    print(f"{name}: {len(shards)} shards", flush=True)
+    return (f"- `{name}` ({len(shards)} shards, {dir_size(out_dir) // 1024} KiB): `{SHARDED_OF}` saved again by "
+            f"`save_pretrained(max_shard_size={SHARD_BYTES})` (model.safetensors.index.json + {len(shards)} shards); "
+            f"expected.json and expected.safetensors are symlinks to `{SHARDED_OF}`'s, since transformers gives bitwise "
+            f"the same outputs from both checkpoints (checked).")
+
+
+def write_derived_readme(notes):
+    path = os.path.join(OUT_ROOT, "README.md")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    text = text.split("\n" + DERIVED_MARKER)[0].rstrip("\n") + "\n"
+    models = dir_size(OUT_ROOT) - os.path.getsize(path)  # the model directories, not this README
+    text += (f"\n{DERIVED_MARKER}\n## Derived copies\n\nBuilt from the committed base directories "
+             f"(`make_fixtures.py --derived-only` rebuilds only these). All fixture model directories: "
+             f"{models // 1024} KiB.\n\n" + "\n".join(notes) + "\n")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 def dir_size(path: str) -> int:
     total = 0
     for root, _, files in os.walk(path):
         for f in files:
-            total += os.path.getsize(os.path.join(root, f))
+            total += os.lstat(os.path.join(root, f)).st_size  # a symlink counts as itself
     return total
 
 

@@ -21,14 +21,33 @@ Pinned reference: torch 2.13.0+cpu, transformers 5.24.0, safetensors, tokenizers
 4. `BltForCausalLM.from_pretrained(expected)` must load with no missing/unexpected keys, hold
    exactly the original tensors and give bitwise the same logits; the logits of a short text are
    saved as logits.safetensors + ids.json.
+5. The expected `blt convert --dtype bf16` / `--dtype f16` tensors: the reference conversion of the
+   hub checkpoint, each tensor cast by torch's own `.to(torch.bfloat16)` / `.to(torch.float16)`,
+   written to EXPECTED-dtypes/model.bf16.safetensors and model.f16.safetensors.
+
+Two more modes, both leaving the committed hub checkpoint and expected conversion untouched (a full
+re-run on another CPU changes the threshold and logits in their last bits):
+
+    # step 5 only, from the committed hub checkpoint (the casts are bit-exact on every CPU)
+    .venv-ref/bin/python Converters/reference/make_hub_checkpoint.py --dtypes \
+        Tests/Fixtures/hub-tiny Tests/Fixtures/hub-tiny-expected-dtypes
+
+    # Python reads what the Swift converter and safetensors writer produced: runs BLT convert on the
+    # hub checkpoint (f32, bf16, f16, bf16 sharded) and checks with `safetensors` and `transformers`
+    # that every tensor equals the expected one bit for bit
+    .venv-ref/bin/python Converters/reference/make_hub_checkpoint.py --check-swift .build/debug/blt \
+        Tests/Fixtures/hub-tiny Tests/Fixtures/hub-tiny-expected
 """
 import json
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 from collections import OrderedDict
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 import transformers
@@ -594,7 +613,100 @@ def verify(model, dst):
                    "transformers_version": transformers.__version__, "torch_version": torch.__version__}, f, indent=2)
 
 
+# --------------------------------------------------------------------------------------------
+# 5. bf16 / f16 conversions with torch's own casts, and the check of the Swift converter's output
+# --------------------------------------------------------------------------------------------
+DTYPES = {"bf16": torch.bfloat16, "f16": torch.float16}
+
+
+def write_dtype_expected(src, out):
+    """The reference conversion of SRC cast by `.to(dtype)`: what `blt convert --dtype bf16|f16` must write."""
+    with tempfile.TemporaryDirectory() as tmp:
+        convert(src, tmp)
+        weights = load_file(os.path.join(tmp, "model.safetensors"))
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    os.makedirs(out)
+    for tag, dtype in DTYPES.items():
+        cast = {k: v.to(dtype).contiguous() for k, v in weights.items()}
+        assert all(torch.isfinite(t).all() for t in cast.values()), f"{tag}: a weight overflows"
+        save_file(cast, os.path.join(out, f"model.{tag}.safetensors"), metadata={"format": "pt"})
+    print(f"wrote {out}: " + ", ".join(f"model.{t}.safetensors" for t in DTYPES))
+
+
+def bits(t):
+    """Raw bits of a float tensor, so that equality is bit for bit (NaN payloads and -0 included)."""
+    return t.contiguous().view({torch.float32: torch.int32, torch.bfloat16: torch.int16, torch.float16: torch.int16}[t.dtype])
+
+
+def read_with_safetensors(directory):
+    """Every tensor of DIR, through model.safetensors or model.safetensors.index.json, with safetensors' safe_open."""
+    single = os.path.join(directory, "model.safetensors")
+    index = os.path.join(directory, "model.safetensors.index.json")
+    if os.path.exists(single):
+        files, weight_map = ["model.safetensors"], None
+    else:
+        with open(index) as f:
+            weight_map = json.load(f)["weight_map"]
+        files = sorted(set(weight_map.values()))
+        assert len(files) > 1, files
+    tensors = {}
+    for name in files:
+        with safe_open(os.path.join(directory, name), framework="pt") as f:
+            assert f.metadata() == {"format": "pt"}, (name, f.metadata())
+            for key in f.keys():
+                assert key not in tensors, key
+                assert weight_map is None or weight_map[key] == name, (key, name)
+                tensors[key] = f.get_tensor(key)
+    assert weight_map is None or sorted(weight_map) == sorted(tensors)
+    return tensors
+
+
+@torch.no_grad()
+def check_swift(blt, src, expected_dir):
+    """Runs the Swift converter and reads its output back with Python: safetensors (bit for bit against the
+    reference conversion and torch's casts) and transformers (loads cleanly, same logits as the expected
+    checkpoint cast the same way)."""
+    dtypes_dir = expected_dir + "-dtypes"
+    reference = {"f32": load_file(os.path.join(expected_dir, "model.safetensors"))}
+    for tag in DTYPES:
+        reference[tag] = load_file(os.path.join(dtypes_dir, f"model.{tag}.safetensors"))
+    ids = torch.tensor([json.load(open(os.path.join(expected_dir, "ids.json")))["input_ids"]])
+    runs = [("f32", "f32", []), ("bf16", "bf16", ["--dtype", "bf16"]), ("f16", "f16", ["--dtype", "f16"]),
+            ("bf16-sharded", "bf16", ["--dtype", "bf16", "--max-shard-size", "60000"])]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, tag, flags in runs:
+            out = os.path.join(tmp, name)
+            subprocess.run([blt, "convert", src, out] + flags, check=True, stdout=subprocess.DEVNULL)
+            got, want = read_with_safetensors(out), reference[tag]
+            assert sorted(got) == sorted(want), (name, sorted(set(got) ^ set(want)))
+            for k in want:
+                assert got[k].dtype == want[k].dtype and got[k].shape == want[k].shape, (name, k, got[k].dtype)
+                assert torch.equal(bits(got[k]), bits(want[k])), f"{name}: {k} differs from torch's"
+            model, info = BltForCausalLM.from_pretrained(out, output_loading_info=True, attn_implementation="eager")
+            assert not any(info.values()), (name, info)
+            # the reference: the expected config with torch's cast weights (not `model.to(dtype)`, which would
+            # also round the RoPE buffers)
+            ref_dir = os.path.join(tmp, name + "-reference")
+            os.makedirs(ref_dir)
+            shutil.copy(os.path.join(expected_dir, "config.json"), ref_dir)
+            save_file(want, os.path.join(ref_dir, "model.safetensors"), metadata={"format": "pt"})
+            base = BltForCausalLM.from_pretrained(ref_dir, attn_implementation="eager")
+            for m in (model, base):
+                m.float().eval()
+                set_eager(m.config)
+            assert torch.equal(model(ids, use_cache=False).logits, base(ids, use_cache=False).logits), name
+            print(f"  {name}: {len(got)} tensors equal bit for bit; transformers loads it, same logits")
+    print("the Swift converter's files read back with safetensors and transformers: OK")
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--dtypes":
+        write_dtype_expected(sys.argv[2], sys.argv[3])
+        return
+    if len(sys.argv) == 5 and sys.argv[1] == "--check-swift":
+        check_swift(*sys.argv[2:])
+        return
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     src, dst = sys.argv[1], sys.argv[2]
@@ -620,6 +732,7 @@ def main():
     # the model as the converted config describes it (max_patch_length from train_args)
     model.config.max_patch_length = 6
     verify(model, dst)
+    write_dtype_expected(src, dst + "-dtypes")
     total = sum(os.path.getsize(os.path.join(r, f)) for d in (src, dst) for r, _, fs in os.walk(d) for f in fs)
     print(f"wrote {src} and {dst} ({total} bytes); threshold {threshold}")
 

@@ -30,7 +30,7 @@ func checkInterrupted() throws {
 func torchBF16(_ bits: UInt32) -> UInt16 { FloatConversion.floatToBF16Bits(Float(bitPattern: bits)) }
 
 /// Converts `count` elements from `src` (dtype `from`) into `dst` (dtype `to`).
-/// Supported: identity, F32/BF16/F16 → F32, F32/BF16/F16 → BF16.
+/// Supported: identity, F32/BF16/F16 → F32, F32/BF16/F16 → BF16, F32/BF16 → F16 (all as torch's `.to(dtype)`).
 func convertElements(from: DType, to: DType, src: UnsafeRawPointer, dst: UnsafeMutableRawPointer, count: Int) {
     switch (from, to) {
     case (.bf16, .f32), (.f16, .f32):
@@ -41,6 +41,12 @@ func convertElements(from: DType, to: DType, src: UnsafeRawPointer, dst: UnsafeM
     case (.f16, .bf16):
         let o = dst.assumingMemoryBound(to: UInt16.self)
         for i in 0..<count { o[i] = torchBF16(FloatConversion.f16BitsToF32Bits(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+    case (.f32, .f16):
+        let o = dst.assumingMemoryBound(to: UInt16.self)
+        for i in 0..<count { o[i] = FloatConversion.floatToF16Bits(src.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)) }
+    case (.bf16, .f16):
+        let o = dst.assumingMemoryBound(to: UInt16.self)
+        for i in 0..<count { o[i] = FloatConversion.floatToF16Bits(FloatConversion.bf16ToFloat(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
     default:
         dst.copyMemory(from: src, byteCount: count * from.byteSize)
     }

@@ -27,7 +27,7 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "Destination directory.")
     var destination: String
 
-    @Option(help: "Output dtype: bf16 or f32 (default: keep the source dtype).")
+    @Option(help: "Output dtype: bf16, f16 or f32 (default: keep the source dtype).")
     var dtype: String?
 
     @Flag(help: "Replace DST if it exists.")
@@ -41,8 +41,9 @@ struct ConvertCommand: ParsableCommand {
         if let dtype {
             switch dtype.lowercased() {
             case "bf16", "bfloat16": options.dtype = .bf16
+            case "f16", "fp16", "float16": options.dtype = .f16
             case "f32", "fp32", "float32": options.dtype = .f32
-            default: throw ValidationError("--dtype must be bf16 or f32, not \(dtype)")
+            default: throw ValidationError("--dtype must be bf16, f16 or f32, not \(dtype)")
             }
         }
         guard let shard = parseByteSize(maxShardSize), shard > 0 else {

@@ -36,7 +36,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("top-k"), help: "Sample only among the k most likely bytes (0: off).")
     var topK = 0
 
-    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass (0: off); takes precedence over --top-k.")
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass (0 or 1: off); applied after --top-k, as transformers does.")
     var topP: Float = 0
 
     @Option(name: .long, help: "Random seed: the same seed gives the same output.")

@@ -3,7 +3,7 @@ import XCTest
 @testable import ByteLatent
 
 /// Runs the built `blt` executable end to end: exit codes, messages, JSON that parses, stdin, and
-/// shards merged with `blt eval-merge`. Skipped when the executable has not been built
+/// shards merged with `blt eval-merge`. Fails when the executable has not been built
 /// (`swift build` builds it; `swift test` does too).
 final class EvalCLITests: XCTestCase {
     var scratch: URL!
@@ -26,7 +26,7 @@ final class EvalCLITests: XCTestCase {
     struct Run { var status: Int32; var stdout: Data; var stderr: String }
 
     func blt(_ arguments: [String], stdin: Data? = nil) throws -> Run {
-        guard let path = Self.executable() else { throw XCTSkip("blt is not built; run `swift build` first") }
+        let path = try XCTUnwrap(Self.executable(), "missing the blt executable next to the tests or in .build/debug; run `swift build` first")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments

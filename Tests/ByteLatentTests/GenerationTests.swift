@@ -10,16 +10,21 @@ final class GenerationTests: XCTestCase {
         for directory in ReferenceParityTests.modelDirectories {
             let expected = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: directory + "/expected.json")))
             let model = try BLTModel(directory: directory)
-            for run in expected["generation"].array {
+            let runs = expected["generation"].array
+            XCTAssertEqual(runs.count, 2, "generation runs in \(directory)/expected.json")
+            for run in runs {
                 let prompt = run["prompt_ids"].ints.map(Int32.init)
                 let reference = run["generated_ids"].ints.map(Int32.init)
+                // An empty or missing list would compare equal to an empty generation.
+                XCTAssertFalse(prompt.isEmpty, "prompt_ids missing in \(directory)/expected.json")
+                XCTAssertEqual(reference.count, 72, "generated_ids missing or short in \(directory)/expected.json")
                 let generator = try Generator(model: model, prompt: prompt, maxNewIDs: reference.count, stopAtEOS: false)
                 let generated = Array(generator)
                 XCTAssertEqual(generated, reference, "\(directory): prompt \(run["prompt"].string ?? "")")
                 checked += 1
             }
         }
-        XCTAssertGreaterThan(checked, 0, "no generation fixtures")
+        XCTAssertEqual(checked, 2 * ReferenceParityTests.modelNames.count, "generation fixtures checked")
     }
 
     /// The incremental path against our own full forward at every step, on every fixture model:

@@ -8,11 +8,13 @@ import Safetensors
 final class ReferenceParityTests: XCTestCase {
     static let modelsRoot = Fixtures.path("models")
 
-    static var modelDirectories: [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: modelsRoot)) ?? []
-        return names.sorted().map { modelsRoot + "/" + $0 }
-            .filter { FileManager.default.fileExists(atPath: $0 + "/expected.json") }
-    }
+    /// Every fixture model; a missing one fails the tests that use it (and `testFixturesExist` names it).
+    /// `-f16` / `-bf16` are copies with half-precision weights, `-sharded` is split by `save_pretrained(max_shard_size=)`.
+    static let modelNames = ["tiny-a", "tiny-a-bf16", "tiny-a-f16", "tiny-b", "tiny-b-sharded", "tiny-c", "tiny-d"]
+
+    static var modelDirectories: [String] { modelNames.map(directory) }
+
+    static func directory(_ name: String) -> String { modelsRoot + "/" + name }
 
     struct Case {
         var name: String
@@ -39,8 +41,20 @@ final class ReferenceParityTests: XCTestCase {
         return zip(a, b).map { abs($0 - $1) }.max() ?? 0
     }
 
-    func testFixturesExist() {
-        XCTAssertGreaterThanOrEqual(Self.modelDirectories.count, 1, "no reference fixtures under \(Self.modelsRoot)")
+    func testFixturesExist() throws {
+        let files = FileManager.default
+        for name in Self.modelNames {
+            let directory = Self.directory(name)
+            for file in ["config.json", "expected.json", "expected.safetensors"] {
+                XCTAssertTrue(files.fileExists(atPath: directory + "/" + file), "missing fixture \(directory)/\(file)")
+            }
+            XCTAssertTrue(files.fileExists(atPath: directory + "/model.safetensors") || files.fileExists(atPath: directory + "/model.safetensors.index.json"),
+                          "missing fixture weights in \(directory)")
+        }
+        // A fixture directory nobody lists would be tested by nothing.
+        let present = try files.contentsOfDirectory(atPath: Self.modelsRoot).filter { files.fileExists(atPath: Self.directory($0) + "/config.json") }
+        XCTAssertEqual(present.sorted(), Self.modelNames, "fixture models under \(Self.modelsRoot) vs ReferenceParityTests.modelNames")
+        XCTAssertTrue(files.fileExists(atPath: Self.directory("tiny-b-sharded") + "/model.safetensors.index.json"), "tiny-b-sharded is not sharded")
     }
 
     func testEntropiesPatchesLogitsAndBitsPerByteMatchTransformers() throws {
@@ -51,7 +65,7 @@ final class ReferenceParityTests: XCTestCase {
             let label = URL(fileURLWithPath: directory).lastPathComponent
             XCTAssertEqual(Double(model.config.patchingThreshold), expected["threshold"].double ?? .nan, accuracy: 1e-6)
             let cases = Self.cases(expected)
-            XCTAssertFalse(cases.isEmpty, label)
+            XCTAssertEqual(cases.map(\.name), ["prose", "code", "utf8", "one_byte", "long"], "cases in \(label)/expected.json")
             for c in cases {
                 let where_ = "\(label)/\(c.name)"
                 let entropies = try model.entropies(c.ids)
@@ -77,25 +91,28 @@ final class ReferenceParityTests: XCTestCase {
         var checked = 0
         for directory in Self.modelDirectories {
             let expected = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: directory + "/expected.json")))
-            guard let caseName = expected["intermediates_case"].string,
-                  let c = Self.cases(expected).first(where: { $0.name == caseName }) else { continue }
+            let label = URL(fileURLWithPath: directory).lastPathComponent
+            let caseName = try XCTUnwrap(expected["intermediates_case"].string, "\(label)/expected.json has no intermediates_case")
+            let c = try XCTUnwrap(Self.cases(expected).first(where: { $0.name == caseName }), "\(label)/expected.json has no case \(caseName)")
             let tensors = try SafetensorsFile(path: directory + "/expected.safetensors")
             let model = try BLTModel(directory: directory)
             let forward = try model.forward(c.ids)
-            let label = URL(fileURLWithPath: directory).lastPathComponent
             let stages: [(String, [Float])] = [
                 ("embeddings", forward.embeddings), ("encoder_states", forward.encoderStates),
                 ("encoder_patches", forward.encoderPatches), ("global_out", forward.globalStates),
                 ("decoder_states", forward.decoderStates), ("patcher_logits", try model.entropyModelLogits(c.ids)),
             ]
             for (stage, values) in stages {
-                guard tensors.info("\(caseName).\(stage)") != nil else { continue }
+                guard tensors.info("\(caseName).\(stage)") != nil else {
+                    XCTFail("missing fixture tensor \(caseName).\(stage) in \(directory)/expected.safetensors")
+                    continue
+                }
                 let reference = try tensors.tensor("\(caseName).\(stage)").floats()
                 let scale = max(1, reference.map(abs).max() ?? 1)
                 XCTAssertLessThan(maxDifference(values, reference) / scale, 2e-5, "\(label) \(stage)")
                 checked += 1
             }
         }
-        XCTAssertGreaterThan(checked, 0, "no intermediate states in the fixtures")
+        XCTAssertEqual(checked, 6 * Self.modelNames.count, "intermediate states checked")
     }
 }

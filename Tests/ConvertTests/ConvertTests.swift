@@ -70,7 +70,26 @@ final class ConvertTests: ConvertTestCase {
         XCTAssertEqual(c["patch_size"], .int(4))
     }
 
-    func testShardedOutputAndBF16() throws {
+    /// Every tensor of `got` equals the one of the same name in `expected` (written by torch) bit for bit.
+    func assertSameTensors(_ got: SafetensorsCheckpoint, _ expected: String, dtype: DType,
+                           file: StaticString = #filePath, line: UInt = #line) throws {
+        let want = try SafetensorsCheckpoint(path: expected)
+        XCTAssertEqual(want.names.count, 91, "tensors in \(expected)", file: file, line: line)
+        XCTAssertEqual(got.names, want.names, file: file, line: line)
+        for name in want.names {
+            let a = try got.tensor(name), b = try want.tensor(name)
+            XCTAssertEqual(b.dtype, dtype, "\(expected): \(name)", file: file, line: line)
+            XCTAssertEqual(a.dtype, dtype, name, file: file, line: line)
+            XCTAssertEqual(a.shape, b.shape, name, file: file, line: line)
+            let differing = zip(a.bytes.bindMemory(to: UInt16.self), b.bytes.bindMemory(to: UInt16.self)).filter { $0 != $1 }.count
+            XCTAssertTrue(a.bytes.count == b.bytes.count && differing == 0,
+                          "\(name): \(differing) of \(b.bytes.count / 2) elements differ from torch's .to(\(dtype))", file: file, line: line)
+        }
+    }
+
+    /// --dtype bf16, sharded: bit for bit torch's `.to(torch.bfloat16)` of the reference conversion
+    /// (Tests/Fixtures/hub-tiny-expected-dtypes, written by make_hub_checkpoint.py).
+    func testShardedOutputAndBF16MatchTorch() throws {
         let out = tmp + "/out"
         let opts = ConvertOptions(dtype: .bf16, maxShardBytes: 60_000)
         try Converter.convert(source: hubTiny, destination: out, options: opts)
@@ -78,17 +97,15 @@ final class ConvertTests: ConvertTestCase {
         XCTAssertTrue(files.contains("model.safetensors.index.json"))
         XCTAssertFalse(files.contains("model.safetensors"))
         XCTAssertGreaterThan(files.filter { $0.hasPrefix("model-0") }.count, 1)
-        let got = try SafetensorsCheckpoint(path: out)
-        let want = try SafetensorsCheckpoint(path: hubTinyExpected + "/model.safetensors")
-        XCTAssertEqual(got.names, want.names)
-        for name in want.names {
-            let a = try got.tensor(name), b = try want.tensor(name)
-            XCTAssertEqual(a.dtype, .bf16)
-            XCTAssertEqual(a.shape, b.shape)
-            let f = b.bytes.bindMemory(to: UInt32.self)
-            let h = a.bytes.bindMemory(to: UInt16.self)
-            XCTAssertTrue((0..<f.count).allSatisfy { h[$0] == torchBF16(f[$0]) }, name)
-        }
+        try assertSameTensors(try SafetensorsCheckpoint(path: out), hubTinyExpectedDTypes + "/model.bf16.safetensors", dtype: .bf16)
+    }
+
+    /// --dtype f16: bit for bit torch's `.to(torch.float16)` of the reference conversion.
+    func testF16OutputMatchesTorch() throws {
+        let out = tmp + "/out"
+        try Converter.convert(source: hubTiny, destination: out, options: ConvertOptions(dtype: .f16))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/model.safetensors"))
+        try assertSameTensors(try SafetensorsCheckpoint(path: out), hubTinyExpectedDTypes + "/model.f16.safetensors", dtype: .f16)
     }
 
     /// A bf16 source keeps bf16 by default (per tensor) and widens exactly with --dtype f32.
@@ -110,15 +127,18 @@ final class ConvertTests: ConvertTestCase {
         XCTAssertEqual(k.info("lm_head.weight")?.dtype, .bf16)
         XCTAssertEqual(k.info("model.patcher.norm.weight")?.dtype, .f32) // the .pth stays f32
 
+        // Widening is exact: torch's bf16 values (Python's .to(torch.bfloat16)) in f32; the .pth stays as it was.
         let wide = tmp + "/wide"
         try Converter.convert(source: src, destination: wide, options: ConvertOptions(dtype: .f32, chunkBytes: 1 << 16))
         let w = try SafetensorsCheckpoint(path: wide)
+        let torchBF16Values = try SafetensorsCheckpoint(path: hubTinyExpectedDTypes + "/model.bf16.safetensors")
+        XCTAssertEqual(torchBF16Values.names, want.names)
         for name in want.names {
-            let a = try w.tensor(name), b = try want.tensor(name)
+            let a = try w.tensor(name), b = try want.tensor(name), c = try torchBF16Values.tensor(name)
             XCTAssertEqual(a.dtype, .f32)
-            let x = a.bytes.bindMemory(to: UInt32.self), y = b.bytes.bindMemory(to: UInt32.self)
+            let x = a.bytes.bindMemory(to: UInt32.self), y = b.bytes.bindMemory(to: UInt32.self), z = c.bytes.bindMemory(to: UInt16.self)
             let rounded = !name.hasPrefix("model.patcher.")
-            XCTAssertTrue((0..<y.count).allSatisfy { x[$0] == (rounded ? UInt32(torchBF16(y[$0])) << 16 : y[$0]) }, name)
+            XCTAssertTrue((0..<y.count).allSatisfy { x[$0] == (rounded ? UInt32(z[$0]) << 16 : y[$0]) }, name)
         }
     }
 

@@ -13,6 +13,8 @@ let fixtures: String = {
 
 let hubTiny = fixtures + "/hub-tiny"
 let hubTinyExpected = fixtures + "/hub-tiny-expected"
+/// torch's `.to(torch.bfloat16)` / `.to(torch.float16)` of the reference conversion (make_hub_checkpoint.py).
+let hubTinyExpectedDTypes = fixtures + "/hub-tiny-expected-dtypes"
 
 /// A fresh temporary directory per test, removed in tearDown.
 class ConvertTestCase: XCTestCase {

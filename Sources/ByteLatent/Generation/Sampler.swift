@@ -3,9 +3,9 @@ import Foundation
 /// How the next byte is chosen from the logits. Temperature 0 is greedy (argmax), the default.
 public struct SamplingOptions: Sendable, Equatable {
     public var temperature: Float
-    /// Keep only the k most likely ids (0: off).
+    /// Keep only the k most likely ids (0: off). Ids tied with the k-th are kept too, as transformers does.
     public var topK: Int
-    /// Nucleus sampling: keep the smallest set of ids whose mass reaches p (0: off). Applied before top-k, as the reference does.
+    /// Nucleus sampling (0 or 1: off): after top-k, keep the smallest set of most likely ids whose mass reaches p.
     public var topP: Float
     public var seed: UInt64
 
@@ -35,34 +35,56 @@ struct Sampler {
         return Double(z >> 11) / Double(1 << 53)
     }
 
-    mutating func sample(_ logits: ArraySlice<Float>) -> Int32 {
-        let values = Array(logits)
-        guard options.temperature > 0 else {
-            var best = 0
-            for i in values.indices where values[i] > values[best] { best = i }
-            return Int32(best)
+    /// The distribution `sample` draws from when temperature > 0, with transformers' warpers in
+    /// transformers' order: logits / temperature, then top-k (every id whose scaled logit is at least
+    /// the k-th largest stays, so ties can keep more than k), then top-p on the softmax of what is left
+    /// (ids by decreasing probability, ties lower id first, until the kept mass reaches p; among ids
+    /// tied at that boundary transformers' pick depends on torch.sort, ours is the lower ids).
+    /// Removed ids get probability 0; the rest sum to 1.
+    func probabilities(_ logits: ArraySlice<Float>) -> [Double] {
+        let scaled = logits.map { $0 / options.temperature }
+        var kept = [Bool](repeating: true, count: scaled.count)
+        if options.topK > 0, options.topK < scaled.count {
+            let kth = scaled.sorted(by: >)[options.topK - 1]
+            for i in scaled.indices where scaled[i] < kth { kept[i] = false }
         }
-        let maximum = values.max() ?? 0
-        var probabilities = values.map { exp(Double(($0 - maximum) / options.temperature)) }
-        let total = probabilities.reduce(0, +)
-        probabilities = probabilities.map { $0 / total }
-        let order = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
-        if options.topP > 0 {
-            // Drop every id whose preceding cumulative mass already exceeds p.
+        let maximum = scaled.indices.filter { kept[$0] }.map { scaled[$0] }.max() ?? 0
+        var probabilities = scaled.indices.map { kept[$0] ? exp(Double(scaled[$0] - maximum)) : 0 }
+        normalize(&probabilities)
+        if options.topP > 0, options.topP < 1 {
+            let order = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 < $1) }
             var cumulative = 0.0
             for i in order {
-                if cumulative > Double(options.topP) { probabilities[i] = 0 }
-                cumulative += probabilities[i] == 0 ? 0 : probabilities[i]
+                if cumulative >= Double(options.topP) { probabilities[i] = 0 } else { cumulative += probabilities[i] }
             }
-        } else if options.topK > 0 {
-            for i in order.dropFirst(options.topK) { probabilities[i] = 0 }
+            normalize(&probabilities)
         }
-        let kept = probabilities.reduce(0, +)
-        var target = nextUniform() * kept
-        for i in order where probabilities[i] > 0 {
+        return probabilities
+    }
+
+    private func normalize(_ values: inout [Double]) {
+        let total = values.reduce(0, +)
+        for i in values.indices { values[i] /= total }
+    }
+
+    mutating func sample(_ logits: ArraySlice<Float>) -> Int32 {
+        guard options.temperature > 0 else {
+            var best = logits.startIndex
+            for i in logits.indices where logits[i] > logits[best] { best = i }
+            return Int32(best - logits.startIndex)
+        }
+        return draw(probabilities(logits))
+    }
+
+    /// One id drawn from `probabilities` (which sum to 1) with the next uniform number.
+    mutating func draw(_ probabilities: [Double]) -> Int32 {
+        var target = nextUniform()
+        var last = 0
+        for i in probabilities.indices where probabilities[i] > 0 {
             target -= probabilities[i]
-            if target <= 0 { return Int32(i) }
+            last = i
+            if target < 0 { return Int32(i) }
         }
-        return Int32(order.first { probabilities[$0] > 0 } ?? 0)
+        return Int32(last)   // rounding left a sliver of mass: the last kept id
     }
 }
