@@ -15,6 +15,7 @@ struct BLT: ParsableCommand {
             PatchCommand.self,
             ConvertCommand.self,
             InspectCommand.self,
+            BenchKernelsCommand.self,
         ]
     )
 }

@@ -107,13 +107,24 @@ struct DTypeKernels {
     /// (prefill, eval) are bound by arithmetic: widen a panel of weight rows into a reused scratch
     /// buffer (a few % of the product's time) and let OpenBLAS's sgemm run at its full rate.
     static let halfWidth = DTypeKernels { x, rows, weight, y in
-        let n = weight.rows, k = weight.columns, dtype = weight.dtype.kernelDType
         if rows <= streamingRowLimit {
-            parallelChunks(n, minimumChunk: max(16, 65_536 / k)) { range in
-                blt_matmul(dtype, weight.base, k, x, rows, y, n, range.lowerBound, range.upperBound)
-            }
-            return
+            directProduct(x, rows: rows, weight: weight, into: y)
+        } else {
+            widenedProduct(x, rows: rows, weight: weight, into: y)
         }
+    }
+
+    /// The C kernels on the stored values, weight rows split across cores.
+    static func directProduct(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>) {
+        let n = weight.rows, k = weight.columns, dtype = weight.dtype.kernelDType
+        parallelChunks(n, minimumChunk: max(16, 65_536 / k)) { range in
+            blt_matmul(dtype, weight.base, k, x, rows, y, n, range.lowerBound, range.upperBound)
+        }
+    }
+
+    /// Panels of weight rows widened to fp32 in a reused scratch buffer, then OpenBLAS sgemm.
+    static func widenedProduct(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>) {
+        let n = weight.rows, k = weight.columns, dtype = weight.dtype.kernelDType
         let panelRows = max(1, min(n, panelElements / k))
         WidenScratch.shared.with(count: panelRows * k) { scratch in
             var first = 0

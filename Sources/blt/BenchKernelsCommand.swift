@@ -1,0 +1,41 @@
+import ArgumentParser
+import ByteLatent
+import Foundation
+
+/// `blt bench-kernels`: GFLOP/s of the bf16 weight products on this CPU, per kernel path and row
+/// count (BLT_CPU=… forces a path). Not shown in `blt --help`; used for Docs/benchmarks.md.
+struct BenchKernelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-kernels",
+        abstract: "Time the bf16 weight-product kernels on this CPU (rows × outputs × inputs).",
+        shouldDisplay: false
+    )
+
+    @Option(help: "Row counts (activations) to time, comma-separated.")
+    var rows: String = "1,2,4,8,16,32,64,256"
+
+    @Option(help: "Weight shape OUTPUTSxINPUTS, e.g. 5632x2048 (blt-1b's FFN).")
+    var shape: String = "5632x2048"
+
+    @Option(help: "Repetitions (the best is reported).")
+    var repetitions: Int = 5
+
+    func run() throws {
+        let parts = shape.split(separator: "x").compactMap { Int($0) }
+        let rowCounts = rows.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, parts.allSatisfy({ (1...65_536).contains($0) }),
+              !rowCounts.isEmpty, rowCounts.allSatisfy({ (1...8192).contains($0) }), (1...1000).contains(repetitions) else {
+            throw ValidationError("--shape takes OUTPUTSxINPUTS (1…65536 each), --rows counts in 1…8192, --repetitions 1…1000")
+        }
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last
+            .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        print("CPU: \(cpu); kernel path: \(KernelPath.active); shape \(parts[0])×\(parts[1]) bf16")
+        print("rows   direct GFLOP/s   widen+sgemm GFLOP/s   bf16-dot GFLOP/s")
+        for r in rowCounts {
+            let results = KernelBenchmark.run(rows: r, outputs: parts[0], inputs: parts[1], repetitions: repetitions)
+            let figures = results.map { String(format: "%8.1f", $0.gflops) }
+            print(String(format: "%4d", r) + "   " + figures.joined(separator: "           "))
+        }
+    }
+}
