@@ -228,7 +228,7 @@ extension PatchPlot {
         // Patch starts: a rule at the left edge of the byte that starts each patch.
         for index in row.indices where startSet.contains(index) {
             let x = frame.left(index)
-            svg.element("line", ["class": "boundary", "x1": x, "y1": frame.top, "x2": x, "y2": frame.bottom + 3,
+            svg.element("line", ["class": "boundary", "data-index": index, "x1": x, "y1": frame.top, "x2": x, "y2": frame.bottom + 3,
                                  "stroke": "#5a6478", "stroke-width": 1.2])
         }
         svg.element("rect", ["x": Self.marginLeft, "y": frame.top, "width": right - Self.marginLeft, "height": frame.height,
