@@ -144,7 +144,8 @@ struct EvalCommand: ParsableCommand {
 
         if let svgFile {
             guard let drawn else { throw CommandError("--svg: no document was scored, so there is nothing to draw") }
-            let plot = PatchPlot.surprisal(drawn.scores, threshold: evaluator.threshold, modelName: loaded.name, documentName: drawn.document.name)
+            let plot = PatchPlot.surprisal(drawn.scores, threshold: evaluator.threshold, modelName: loaded.name, 
+                                           documentName: URL(fileURLWithPath: drawn.document.name).lastPathComponent)
             try svgFile.write(try plot.svg(layout: PlotLayout(bytesPerRow: bytesPerRow)))
             try svgFile.commit()
         }
