@@ -31,6 +31,12 @@ struct EvalCommand: ParsableCommand {
           blt eval --model Models/blt-1b book.txt
           blt eval --model Models/blt-1b --json --per-document val.jsonl
           blt eval --model Models/blt-1b --json --shard 3/8 --output part3.json val.jsonl
+          blt eval --model Models/blt-tiny --per-byte bytes.jsonl --svg sample.svg Models/sample.txt
+
+        --per-byte FILE.jsonl writes one line per document with every target's id, byte, surprisal \
+        (bits) under the model, the entropy model's entropy (nats) and whether a patch starts there; \
+        --svg FILE draws surprisal and entropy of a single document (see Docs/visualize.md). Both \
+        files replace FILE only once the run completes.
         """)
 
     @Option(name: .long, help: "Model directory (config.json + model.safetensors).")
@@ -78,12 +84,26 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Write the JSON object to this file (written only when the run completes).")
     var output: String?
 
+    @Option(name: .customLong("per-byte"), help: "Write every target's surprisal, entropy and patch start to this JSONL file, one line per document.")
+    var perByte: String?
+
+    @Option(name: .long, help: "Draw the surprisal and entropy of the (single) document as an SVG file.")
+    var svg: String?
+
+    @Option(name: .customLong("bytes-per-row"), help: "Bytes per row of the --svg plot; longer documents wrap onto more rows.")
+    var bytesPerRow = 64
+
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one input file ('-' for standard input)") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
         if let format, DocumentFormat(rawValue: format) == nil { throw ValidationError("--format must be text or jsonl") }
         if context < 0 { throw ValidationError("--context must be 0 or more") }
         if chunkTargets < 1 { throw ValidationError("--chunk-targets must be at least 1") }
+        if bytesPerRow < PlotLayout.minimumBytesPerRow || bytesPerRow > 100_000 {
+            throw ValidationError("--bytes-per-row must be between \(PlotLayout.minimumBytesPerRow) and 100000")
+        }
+        if let perByte, perByte == svg || perByte == output { throw ValidationError("--per-byte needs a file of its own") }
+        if let svg, svg == output { throw ValidationError("--svg needs a file of its own") }
     }
 
     func run() throws {
@@ -91,6 +111,9 @@ struct EvalCommand: ParsableCommand {
         let reader = DocumentReader(inputs: inputs.map { DocumentInput(path: $0, format: format.flatMap(DocumentFormat.init(rawValue:))) },
                                     field: field, skipBadLines: skipBadLines, shard: shard)
         try reader.checkInputs()
+        let perByteFile = try perByte.map { try OutputFile(path: $0, option: "--per-byte", inputs: inputs) }
+        let svgFile = try svg.map { try OutputFile(path: $0, option: "--svg", inputs: inputs) }
+        var drawn: (document: Document, scores: ByteScores)?
         let loaded: BLTModel
         do { loaded = try BLTModel(directory: model, precision: precision) } catch { throw ModelLoadError(path: model, underlying: error) }
         let evaluator = try Evaluator(model: loaded, options: EvalOptions(
@@ -103,6 +126,14 @@ struct EvalCommand: ParsableCommand {
             summary = try evaluator.run(reader, progress: { bar.update($0.inputBytesDone) }, badLine: { line in
                 bar.finish()
                 FileHandle.standardError.write("warning: skipped \(line.file):\(line.line): \(line.reason)\n".data(using: .utf8)!)
+            }, byteScores: perByteFile == nil && svgFile == nil ? nil : { document, scores in
+                try perByteFile?.write(scores.jsonLine(document: document.name, index: document.ordinal) + "\n")
+                if svgFile != nil {
+                    if let first = drawn?.document {
+                        throw CommandError("--svg draws one document, but the input holds more than one ('\(first.name)', '\(document.name)', …); pass a single document (e.g. one JSONL line in a file of its own)")
+                    }
+                    drawn = (document, scores)
+                }
             })
         } catch {
             bar.finish()
@@ -114,6 +145,14 @@ struct EvalCommand: ParsableCommand {
             throw CommandError("nothing to score: the input holds no non-empty document (\(plural(summary.sums.skippedEmpty, "empty document")) skipped)")
         }
 
+        if let svgFile {
+            guard let drawn else { throw CommandError("--svg: no document was scored, so there is nothing to draw") }
+            let plot = PatchPlot.surprisal(drawn.scores, threshold: evaluator.threshold, modelName: loaded.name, 
+                                           documentName: URL(fileURLWithPath: drawn.document.name).lastPathComponent)
+            try svgFile.write(try plot.svg(layout: PlotLayout(bytesPerRow: bytesPerRow)))
+            try svgFile.commit()
+        }
+        try perByteFile?.commit()
         let data = try summary.jsonData()
         if let output {
             // Write beside the target, then rename: a crash never leaves a partial file under the final name.

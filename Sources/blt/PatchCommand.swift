@@ -11,7 +11,14 @@ struct PatchCommand: ParsableCommand {
         text with a '|' at every patch boundary, or with --json the ids, entropies (nats) and patch \
         lengths (transformers' convention: they sum to the number of ids; the BOS is patch 0).
 
-        Example: blt patch --model Models/blt-tiny --text "Hello, world"
+        --svg FILE also draws the picture from the BLT paper: the entropy before every byte, the \
+        threshold, and the patches, with the bytes along the x axis, wrapped onto rows of \
+        --bytes-per-row bytes (see Docs/visualize.md). FILE is replaced only once it is complete; \
+        '--svg -' writes the SVG to standard output instead of the text.
+
+        Examples:
+          blt patch --model Models/blt-tiny --text "Hello, world"
+          blt patch --model Models/blt-tiny --svg sample.svg Models/sample.txt
         """)
 
     @Option(name: .long, help: "Model directory (config.json + model.safetensors).")
@@ -32,16 +39,38 @@ struct PatchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON object instead of text.")
     var json = false
 
+    @Option(name: .long, help: "Also write the entropy plot as a self-contained SVG file ('-': to standard output, instead of the text).")
+    var svg: String?
+
+    @Option(name: .customLong("bytes-per-row"), help: "Bytes per row of the SVG plot; longer texts wrap onto more rows.")
+    var bytesPerRow = 64
+
     func validate() throws {
         if (text == nil) == (file == nil) { throw ValidationError("give either FILE or --text STRING") }
+        if svg == "-", json { throw ValidationError("--svg - writes the SVG to standard output; it cannot be combined with --json") }
+        if bytesPerRow < PlotLayout.minimumBytesPerRow || bytesPerRow > 100_000 {
+            throw ValidationError("--bytes-per-row must be between \(PlotLayout.minimumBytesPerRow) and 100000")
+        }
     }
 
     func run() throws {
         let bytes = try text.map { Array($0.utf8) } ?? readInput(file!)
+        let svgFile = try svg.flatMap { $0 == "-" ? nil : try OutputFile(path: $0, option: "--svg", inputs: file.map { [$0, self.model] } ?? [self.model]) }
         let model = try BLTModel(directory: self.model)
         let ids = Tokenizer.encode(bytes, addEOS: !noEOS)
         let entropies = try model.entropies(ids)
         let lengths = model.patchLengths(entropies: entropies, threshold: threshold)
+        if svg != nil {
+            let drawing = try PatchPlot.entropy(ids: ids, entropies: entropies, patchLengths: lengths,
+                                                threshold: threshold ?? model.config.patchingThreshold, modelName: model.name,
+                                                maxPatchLength: model.config.maxPatchLength).svg(layout: PlotLayout(bytesPerRow: bytesPerRow))
+            guard let svgFile else {
+                FileHandle.standardOutput.write(Data(drawing.utf8))
+                return
+            }
+            try svgFile.write(drawing)
+            try svgFile.commit()
+        }
         if json {
             try printJSON([
                 "ids": ids.map(Int.init), "entropies": entropies.map(Double.init), "patch_lengths": lengths,

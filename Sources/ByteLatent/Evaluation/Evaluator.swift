@@ -159,9 +159,11 @@ public final class Evaluator {
 
     /// Scores every document of `reader`'s shard. Empty documents (no targets) are skipped and
     /// counted; so are malformed JSONL lines when the reader skips them. `progress` is called after
-    /// every forward pass; `badLine` for each skipped line.
+    /// every forward pass; `badLine` for each skipped line. With `byteScores`, each document is
+    /// scored by `byteScores(bytes:name:)` and handed to it with its per-target details.
     public func run(_ reader: DocumentReader, progress: ((EvalProgress) -> Void)? = nil,
-                    badLine: ((BadLine) -> Void)? = nil) throws -> EvalSummary {
+                    badLine: ((BadLine) -> Void)? = nil,
+                    byteScores perDocument: ((Document, ByteScores) throws -> Void)? = nil) throws -> EvalSummary {
         try reader.checkInputs()
         let total = reader.totalInputBytes()
         let clock = ContinuousClock()
@@ -186,10 +188,18 @@ public final class Evaluator {
                     return
                 }
                 let range = document.inputRange
-                let score = try self.score(ids: ids, bytes: document.bytes.count, name: document.name) { scoredEnd in
+                let report = { (scoredEnd: Int) in
                     let done = range.lowerBound + Int(Double(range.count) * Double(scoredEnd) / Double(ids.count))
                     progress?(EvalProgress(inputBytesDone: done, inputBytesTotal: total, documents: sums.documents,
                                            bytesScored: sums.bytes + min(document.bytes.count, scoredEnd), seconds: elapsed()))
+                }
+                let score: DocumentScore
+                if let perDocument {
+                    let scores = try self.byteScores(ids: ids, bytes: document.bytes.count, name: document.name, progress: report)
+                    try perDocument(document, scores)
+                    score = scores.score
+                } else {
+                    score = try self.score(ids: ids, bytes: document.bytes.count, name: document.name, progress: report)
                 }
                 try Self.accumulate(score, into: &sums, name: document.name)
                 if options.keepPerDocument {

@@ -1,0 +1,77 @@
+import Foundation
+
+extension BLTModel {
+    /// The model directory's name, as plots and summaries show it.
+    public var name: String { URL(fileURLWithPath: directory).standardized.lastPathComponent }
+
+    /// The entropy model's next-byte entropy over `bytes` (encoded BOS + bytes [+ EOS]) with the
+    /// threshold and the patches it gives, ready to draw with `svg()`.
+    public func entropyPlot(bytes: [UInt8], addEOS: Bool = true, threshold: Float? = nil) throws -> PatchPlot {
+        let ids = Tokenizer.encode(bytes, addEOS: addEOS)
+        let entropies = try entropies(ids)
+        let threshold = threshold ?? config.patchingThreshold
+        return PatchPlot.entropy(ids: ids, entropies: entropies, patchLengths: patchLengths(entropies: entropies, threshold: threshold),
+                                 threshold: threshold, modelName: name, maxPatchLength: config.maxPatchLength)
+    }
+
+    /// `entropyPlot(...)` drawn as a self-contained SVG document.
+    public func entropyPlotSVG(bytes: [UInt8], addEOS: Bool = true, threshold: Float? = nil, layout: PlotLayout = PlotLayout()) throws -> String {
+        try entropyPlot(bytes: bytes, addEOS: addEOS, threshold: threshold).svg(layout: layout)
+    }
+}
+
+extension PatchPlot {
+    /// Start of every non-empty patch after the BOS's, as indices into ids[1...] (position − 1).
+    /// A zero-length trailing patch starts at no byte and is left out.
+    static func plottedStarts(patchLengths: [Int], count: Int) -> [Int] {
+        var starts: [Int] = []
+        var position = 0
+        for length in patchLengths {
+            if length > 0, position >= 1, position < count { starts.append(position - 1) }
+            position += length
+        }
+        return starts
+    }
+
+    static func formatted(_ value: Double) -> String { String(format: "%.3g", value) }
+
+    /// The paper's picture: for `ids` (BOS first) every byte after the BOS is plotted at the entropy
+    /// the entropy model had just before it (H[t−1] for id t), the value patching compares with
+    /// `threshold`, so a patch starts exactly at the points above the dashed line (and, with a
+    /// `maxPatchLength`, where a long patch is split).
+    public static func entropy(ids: [Int32], entropies: [Float], patchLengths: [Int], threshold: Float,
+                               modelName: String, maxPatchLength: Int? = nil) -> PatchPlot {
+        let plotted = Array(ids.dropFirst())
+        let values = entropies.prefix(plotted.count).map(Double.init)
+        let starts = plottedStarts(patchLengths: patchLengths, count: ids.count)
+        let bytes = plotted.filter { ByteGlyphs.byteValue($0) != nil }.count
+        let perPatch = starts.isEmpty ? 0 : Double(plotted.count) / Double(starts.count)
+        var subtitle = "\(bytes) byte\(bytes == 1 ? "" : "s")\(plotted.count > bytes ? " + EOS" : ""), \(starts.count) patch\(starts.count == 1 ? "" : "es") (the BOS's own patch not counted)"
+        if let maxPatchLength { subtitle += "; patches longer than \(maxPatchLength) are split" }
+        return PatchPlot(
+            title: "\(modelName): entropy patching (threshold \(formatted(Double(threshold))) nats, \(String(format: "%.2f", perPatch)) bytes per patch)",
+            subtitle: subtitle, ids: plotted, firstOffset: 0,
+            series: [PlotSeries(name: "entropy before the byte (nats)", values: values + Array(repeating: .nan, count: plotted.count - values.count), color: "#1f5fa8")],
+            threshold: Double(threshold), thresholdLabel: "threshold \(formatted(Double(threshold))) nats",
+            patchStarts: starts, highlightedSeries: 0, yLabel: "entropy (nats)",
+            xLabel: "byte offset (␣ space, \\n newline, \\xNN not UTF-8, U+NNNN invisible character); a patch starts where the entropy before a byte exceeds the threshold")
+    }
+
+    /// A scored document: the main model's surprisal and the entropy model's entropy per byte, both
+    /// in bits so they can be compared (the threshold is converted too), with the patches the
+    /// evaluation used.
+    public static func surprisal(_ scores: ByteScores, threshold: Float, modelName: String, documentName: String) -> PatchPlot {
+        let starts = scores.patchStarts.indices.filter { scores.patchStarts[$0] }
+        let thresholdBits = Double(threshold) / M_LN2
+        let bytes = scores.score.bytes
+        return PatchPlot(
+            title: "\(modelName) on \(documentName): \(String(format: "%.3f", scores.score.bitsPerByte)) bits per byte, threshold \(formatted(Double(threshold))) nats, \(String(format: "%.2f", starts.isEmpty ? 0 : Double(scores.ids.count) / Double(starts.count))) bytes per patch",
+            subtitle: "\(bytes) byte\(bytes == 1 ? "" : "s")\(scores.ids.count > bytes ? " + EOS" : ""), \(starts.count) patches, \(scores.score.windows) forward pass\(scores.score.windows == 1 ? "" : "es"); both curves in bits",
+            ids: scores.ids, firstOffset: 0,
+            series: [PlotSeries(name: "surprisal −log₂ p(byte), main model", values: scores.surprisalBits, color: "#e07b00"),
+                     PlotSeries(name: "entropy before the byte, entropy model", values: scores.entropyNats.map { Double($0) / M_LN2 }, color: "#1f5fa8")],
+            threshold: thresholdBits, thresholdLabel: "threshold \(formatted(Double(threshold))) nats = \(formatted(thresholdBits)) bits",
+            patchStarts: starts, highlightedSeries: 1, yLabel: "bits",
+            xLabel: "byte offset (␣ space, \\n newline, \\xNN not UTF-8, U+NNNN invisible character); patches are the ones the evaluation used")
+    }
+}
