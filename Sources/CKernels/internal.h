@@ -16,6 +16,7 @@ typedef struct {
     blt_widen_fn widen[3];
     blt_widen_fn add_row[3];
     blt_matmul_fn matmul[3];
+    blt_matmul_fn gemm;   // fp32 x · fp32 panel, see blt_gemm
     blt_dot_fn bf16_dot;
 } blt_kernel_table;
 

@@ -69,6 +69,7 @@ const blt_kernel_table blt_generic_kernels = {
     .widen = {widen_f32, widen_bf16, widen_f16},
     .add_row = {add_f32, add_bf16, add_f16},
     .matmul = {matmul_f32, matmul_bf16, matmul_f16},
+    .gemm = matmul_f32,
     .bf16_dot = dot_bf16,
 };
 
@@ -174,6 +175,30 @@ void blt_matmul(int dtype, const void *w, size_t k, const float *x, size_t m, fl
     if (!valid_dtype(dtype) || m == 0 || row_begin >= row_end) return;
     blt_matmul_fn f = active_table()->matmul[dtype];
     (f ? f : blt_generic_kernels.matmul[dtype])(w, k, x, m, y, ldy, row_begin, row_end);
+}
+
+void blt_gemm(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
+              size_t row_begin, size_t row_end) {
+    if (!valid_dtype(dtype) || m == 0 || row_begin >= row_end) return;
+    const blt_kernel_table *table = active_table();
+    if (!table->gemm || k == 0) {
+        blt_matmul(dtype, w, k, x, m, y, ldy, row_begin, row_end);
+        return;
+    }
+    enum { PANEL = 64 };
+    float *panel = aligned_alloc(64, ((PANEL * k * sizeof(float)) + 63) / 64 * 64);
+    if (!panel) {   // out of memory for 64 rows: the streaming kernel needs no buffer
+        blt_matmul(dtype, w, k, x, m, y, ldy, row_begin, row_end);
+        return;
+    }
+    size_t element = dtype == BLT_DTYPE_F32 ? 4 : 2;
+    for (size_t first = row_begin; first < row_end; first += PANEL) {
+        size_t rows = row_end - first < PANEL ? row_end - first : PANEL;
+        blt_widen(dtype, (const char *)w + first * k * element, panel, rows * k);
+        // The panel's row r is weight row first + r: y column offset `first`.
+        table->gemm(panel, k, x, m, y + first, ldy, 0, rows);
+    }
+    free(panel);
 }
 
 void blt_matmul_bf16_dot(const uint16_t *w, size_t k, const uint16_t *x, size_t m, float *y, size_t ldy,

@@ -84,6 +84,48 @@ INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, co
 BLT_TILED_MATMUL(avx2_matmul_bf16, AVX2, avx2_tile, BLT_DTYPE_BF16)
 BLT_TILED_MATMUL(avx2_matmul_f16, AVX2, avx2_tile, BLT_DTYPE_F16)
 
+INLINE AVX2 void avx2_tile_f32(int MR, int NR, const float *const *xr, const float *const *wr, size_t k, float *out) {
+    __m256 acc[4][4];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_ps();
+    size_t c = 0;
+    for (; c + 8 <= k; c += 8) {
+        __m256 wv[4];
+        for (int j = 0; j < NR; j++) wv[j] = _mm256_loadu_ps(wr[j] + c);
+        for (int i = 0; i < MR; i++) {
+            __m256 xv = _mm256_loadu_ps(xr[i] + c);
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+            float s = avx2_sum(acc[i][j]);
+            for (size_t t = c; t < k; t++) s += xr[i][t] * wr[j][t];
+            out[i * NR + j] = s;
+        }
+}
+
+/// fp32 panel (rows [r0, r1) of `weights`, already widened) times every row of x, 4 × 2 tiles
+/// (AVX2 has 16 vector registers: 8 accumulators).
+#define BLT_PANEL_GEMM(NAME, ATTR, TILE, NR)                                                          \
+    static ATTR void NAME(const void *weights, size_t k, const float *x, size_t m, float *y, size_t ldy, \
+                          size_t r0, size_t r1) {                                                     \
+        const float *w = (const float *)weights;                                                      \
+        for (size_t i = 0; i < m; i += 4) {                                                           \
+            const float *xr[4];                                                                       \
+            for (int l = 0; l < 4; l++) xr[l] = x + (i + l < m ? i + l : m - 1) * k;                  \
+            for (size_t r = r0; r < r1; r += NR) {                                                    \
+                const float *wr[NR];                                                                  \
+                for (int j = 0; j < NR; j++) wr[j] = w + (r + j < r1 ? r + j : r1 - 1) * k;           \
+                float out[4 * NR];                                                                    \
+                TILE(4, NR, xr, wr, k, out);                                                          \
+                for (int l = 0; l < 4 && i + l < m; l++)                                              \
+                    for (int j = 0; j < NR && r + j < r1; j++) y[(i + l) * ldy + r + j] = out[l * NR + j]; \
+            }                                                                                         \
+        }                                                                                             \
+    }
+BLT_PANEL_GEMM(avx2_gemm, AVX2, avx2_tile_f32, 2)
+
 static AVX2 void avx2_widen_bf16(const void *src, float *dst, size_t n) {
     const uint16_t *s = (const uint16_t *)src;
     size_t i = 0;
@@ -113,6 +155,7 @@ const blt_kernel_table blt_avx2_kernels = {
     .widen = {NULL, avx2_widen_bf16, avx2_widen_f16},
     .add_row = {NULL, avx2_add_bf16, avx2_add_f16},
     .matmul = {NULL, avx2_matmul_bf16, avx2_matmul_f16},
+    .gemm = avx2_gemm,
     .bf16_dot = NULL,
 };
 
@@ -154,6 +197,34 @@ INLINE AVX512 void avx512_tile(int dtype, int MR, int NR, const float *const *xr
         for (int j = 0; j < NR; j++) out[i * NR + j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
+INLINE AVX512 void avx512_tile_f32(int MR, int NR, const float *const *xr, const float *const *wr, size_t k, float *out) {
+    __m512 acc[4][4];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
+    size_t c = 0;
+    for (; c + 16 <= k; c += 16) {
+        __m512 wv[4];
+        for (int j = 0; j < NR; j++) wv[j] = _mm512_loadu_ps(wr[j] + c);
+        for (int i = 0; i < MR; i++) {
+            __m512 xv = _mm512_loadu_ps(xr[i] + c);
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    if (c < k) {
+        __mmask16 mask = tail16(k - c);
+        __m512 wv[4];
+        for (int j = 0; j < NR; j++) wv[j] = _mm512_maskz_loadu_ps(mask, wr[j] + c);
+        for (int i = 0; i < MR; i++) {
+            __m512 xv = _mm512_maskz_loadu_ps(mask, xr[i] + c);
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) out[i * NR + j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+// 4 × 4 tiles: 16 accumulators of AVX-512's 32 registers, 8 loads per 16 FMAs.
+BLT_PANEL_GEMM(avx512_gemm, AVX512, avx512_tile_f32, 4)
+
 BLT_TILED_MATMUL(avx512_matmul_bf16, AVX512, avx512_tile, BLT_DTYPE_BF16)
 BLT_TILED_MATMUL(avx512_matmul_f16, AVX512, avx512_tile, BLT_DTYPE_F16)
 
@@ -177,6 +248,7 @@ const blt_kernel_table blt_avx512_kernels = {
     .widen = {NULL, avx512_widen_bf16, avx512_widen_f16},
     .add_row = {NULL, avx512_add_bf16, avx512_add_f16},
     .matmul = {NULL, avx512_matmul_bf16, avx512_matmul_f16},
+    .gemm = avx512_gemm,
     .bf16_dot = NULL,
 };
 
@@ -219,13 +291,13 @@ static AVX512BF16 void avx512bf16_dot(const uint16_t *w, size_t k, const uint16_
         for (size_t i = 0; i < m; i += 4) {
             const uint16_t *xr[4];
             for (int l = 0; l < 4; l++) xr[l] = x + (i + l < m ? i + l : m - 1) * k;
-            for (size_t r = panel; r < panel_end; r += 2) {
-                const uint16_t *wr[2];
-                for (int j = 0; j < 2; j++) wr[j] = w + (r + j < panel_end ? r + j : panel_end - 1) * k;
-                float out[8];
-                bf16_dot_tile(4, 2, xr, wr, k, out);
+            for (size_t r = panel; r < panel_end; r += 4) {
+                const uint16_t *wr[4];
+                for (int j = 0; j < 4; j++) wr[j] = w + (r + j < panel_end ? r + j : panel_end - 1) * k;
+                float out[16];
+                bf16_dot_tile(4, 4, xr, wr, k, out);
                 for (int l = 0; l < 4 && i + l < m; l++)
-                    for (int j = 0; j < 2 && r + j < panel_end; j++) y[(i + l) * ldy + r + j] = out[l * 2 + j];
+                    for (int j = 0; j < 4 && r + j < panel_end; j++) y[(i + l) * ldy + r + j] = out[l * 4 + j];
             }
         }
     }
@@ -235,6 +307,7 @@ const blt_kernel_table blt_avx512bf16_kernels = {
     .widen = {NULL, avx512_widen_bf16, avx512_widen_f16},
     .add_row = {NULL, avx512_add_bf16, avx512_add_f16},
     .matmul = {NULL, avx512_matmul_bf16, avx512_matmul_f16},
+    .gemm = avx512_gemm,
     .bf16_dot = avx512bf16_dot,
 };
 #endif

@@ -30,12 +30,12 @@ struct BenchKernelsCommand: ParsableCommand {
         let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last
             .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
-        print("CPU: \(cpu); kernel path: \(KernelPath.active); shape \(parts[0])×\(parts[1]) bf16")
-        print("rows   direct GFLOP/s   widen+sgemm GFLOP/s   bf16-dot GFLOP/s")
+        print("CPU: \(cpu); kernel path: \(KernelPath.active); \(KernelBenchmark.backends); shape \(parts[0])×\(parts[1]) bf16")
+        print("rows   GFLOP/s: direct   widen+sgemm   blocked   bf16-dot")
         for r in rowCounts {
             let results = KernelBenchmark.run(rows: r, outputs: parts[0], inputs: parts[1], repetitions: repetitions)
             let figures = results.map { String(format: "%8.1f", $0.gflops) }
-            print(String(format: "%4d", r) + "   " + figures.joined(separator: "           "))
+            print(String(format: "%4d", r) + "          " + figures.joined(separator: "     "))
         }
     }
 }

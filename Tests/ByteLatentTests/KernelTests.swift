@@ -87,6 +87,40 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Each way of multiplying many rows — the C target's blocked GEMM, widened panels + OpenBLAS
+    /// sgemm, the direct kernel — on every path and weight dtype, whichever one Linear would pick
+    /// on this CPU (which depends on OpenBLAS's kernel for it).
+    func testEveryProductBackendMatchesNaiveLoops() {
+        var g = Generator(state: 17)
+        let backends: [(String, (UnsafePointer<Float>, Int, WeightMatrix, UnsafeMutablePointer<Float>) -> Void)] = [
+            ("blocked", { DTypeKernels.blockedProduct($0, rows: $1, weight: $2, into: $3) }),
+            ("widen+sgemm", { DTypeKernels.widenedProduct($0, rows: $1, weight: $2, into: $3) }),
+            ("direct", { DTypeKernels.directProduct($0, rows: $1, weight: $2, into: $3) }),
+        ]
+        print("many-row products on this machine: \(KernelBenchmark.backends)")
+        forEachKernelPath { path in
+            for dtype in WeightDType.allCases {
+                for (rows, out, inputs) in [(2, 3, 5), (9, 65, 17), (13, 130, 33), (70, 129, 130)] {
+                    let x = g.values(rows * inputs), values = g.values(out * inputs)
+                    let weight: WeightMatrix, exact: [Float]
+                    if dtype == .f32 {
+                        (weight, exact) = (WeightMatrix(rows: out, columns: inputs, values: values), values)
+                    } else {
+                        let (bits, widened) = halfWidthWeights(values, dtype: dtype)
+                        (weight, exact) = (WeightMatrix(rows: out, columns: inputs, dtype: dtype, bits: bits), widened)
+                    }
+                    let expected = naiveLinear(x, rows: rows, exact, out: out, in: inputs)
+                    for (name, product) in backends where !(name == "direct" && dtype == .f32) {
+                        var y = [Float](repeating: .nan, count: rows * out)
+                        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { product(xp.baseAddress!, rows, weight, $0.baseAddress!) } }
+                        let worst = zip(y, expected).map { abs($0 - $1) }.max() ?? .infinity
+                        XCTAssertLessThan(worst, 1e-4 * Float(inputs).squareRoot(), "\(path) \(name) \(dtype) \(rows)×\(out)×\(inputs)")
+                    }
+                }
+            }
+        }
+    }
+
     /// The direct C kernel for every row count 1…9 and a row sub-range, so that tiles and partial
     /// tiles are covered whatever the Linear's dispatch threshold is.
     func testDirectKernelOnRowSubrangesAndEveryTileRemainder() {

@@ -5,7 +5,7 @@ import Foundation
 /// figures that set `DTypeKernels.streamingRowLimit`, and a record of which path ran on which CPU.
 public enum KernelBenchmark {
     public struct Result: Sendable {
-        public var method: String   // "direct" (C kernel on bf16), "widen+sgemm", "bf16-dot"
+        public var method: String   // "direct" (C kernel on bf16), "widen+sgemm", "blocked", "bf16-dot"
         public var path: KernelPath
         public var rows: Int
         public var outputs: Int
@@ -15,6 +15,9 @@ public enum KernelBenchmark {
     }
 
     /// Best-of-`repetitions` time of each method for rows × [outputs, inputs] on the active path.
+    /// OpenBLAS's kernel family and who runs many-row products here.
+    public static var backends: String { "OpenBLAS core \(ManyRowBackend.openBLASCore), many-row products: \(ManyRowBackend.current.rawValue)" }
+
     public static func run(rows: Int, outputs: Int, inputs: Int, repetitions: Int = 5) -> [Result] {
         var state: UInt64 = 1
         let bits = (0..<outputs * inputs).map { _ -> UInt16 in
@@ -45,6 +48,8 @@ public enum KernelBenchmark {
             Result(method: "widen+sgemm", path: path, rows: rows, outputs: outputs, inputs: inputs,
                    seconds: time { DTypeKernels.widenedProduct($0, rows: rows, weight: weight, into: $1) }),
         ]
+        results.append(Result(method: "blocked", path: path, rows: rows, outputs: outputs, inputs: inputs,
+                              seconds: time { DTypeKernels.blockedProduct($0, rows: rows, weight: weight, into: $1) }))
         results.append(Result(method: "bf16-dot", path: path, rows: rows, outputs: outputs, inputs: inputs,
                               seconds: time { MatrixKernels.multiply($0, rows: rows, by: weight, precision: .bfloat16, into: $1) }))
         return results

@@ -97,8 +97,10 @@ struct DTypeKernels {
         let w = weight.base.assumingMemoryBound(to: Float.self)
         if rows == 1 {
             cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1, w, k, x, 1, 0, y, 1)
-        } else {
+        } else if ManyRowBackend.current == .openBLAS {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), n, k, 1, x, k, w, k, 0, y, n)
+        } else {
+            blockedProduct(x, rows: rows, weight: weight, into: y)
         }
     }
 
@@ -109,8 +111,18 @@ struct DTypeKernels {
     static let halfWidth = DTypeKernels { x, rows, weight, y in
         if rows <= streamingRowLimit {
             directProduct(x, rows: rows, weight: weight, into: y)
-        } else {
+        } else if ManyRowBackend.current == .openBLAS {
             widenedProduct(x, rows: rows, weight: weight, into: y)
+        } else {
+            blockedProduct(x, rows: rows, weight: weight, into: y)
+        }
+    }
+
+    /// The C target's blocked GEMM (64-row fp32 panels, register tiles), weight rows split across cores.
+    static func blockedProduct(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>) {
+        let n = weight.rows, k = weight.columns, dtype = weight.dtype.kernelDType
+        parallelChunks(n, minimumChunk: 64) { range in
+            blt_gemm(dtype, weight.base, k, x, rows, y, n, range.lowerBound, range.upperBound)
         }
     }
 
@@ -145,6 +157,32 @@ struct DTypeKernels {
     /// Widened panel size: 16 Mi floats (64 MB) holds any blt-1b matrix whole; blt-7b's FFN
     /// matrices take three panels.
     static let panelElements = 16 * 1024 * 1024
+}
+
+/// Who multiplies many rows (prefill, evaluation) by a weight matrix. OpenBLAS when it runs a
+/// kernel made for this CPU's vector units; the C target's blocked GEMM when it does not: Debian's
+/// OpenBLAS 0.3.21 does not know CPUs newer than it (e.g. Intel's Emerald Rapids, family 6 model
+/// 207) and falls back to its SSE3 "Prescott" kernels, far below what AVX2/AVX-512 reach.
+/// BLT_GEMM=openblas|blocked overrides the choice (benchmarks).
+enum ManyRowBackend: String {
+    case openBLAS = "openblas", blocked
+
+    static let current: ManyRowBackend = {
+        if let forced = ProcessInfo.processInfo.environment["BLT_GEMM"], let backend = ManyRowBackend(rawValue: forced) {
+            return backend
+        }
+        #if arch(x86_64)
+        let native = ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"]
+        // Decided from what the CPU can run (BLT_CPU=generic asks for portable code everywhere),
+        // not from the path selected at the moment, which tests change.
+        let portableOnly = ProcessInfo.processInfo.environment["BLT_CPU"] == "generic"
+        if !portableOnly, KernelPath.supported.contains(.avx2), !native.contains(openBLASCore.lowercased()) { return .blocked }
+        #endif
+        return .openBLAS
+    }()
+
+    /// OpenBLAS's kernel family, e.g. "Haswell", "SkylakeX", "Prescott".
+    static var openBLASCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 }
 
 /// Scratch buffers for widened weight panels, reused across products (one per concurrent caller).

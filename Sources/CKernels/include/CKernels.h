@@ -49,6 +49,12 @@ void blt_add_row(int dtype, const void *src, float *dst, size_t count);
 void blt_matmul(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
                 size_t row_begin, size_t row_end);
 
+/// The same product for many rows of x (prefill, evaluation): panels of 64 weight rows are
+/// widened to fp32 in an L2-sized buffer, then 4 × 4 register tiles run over every block of 4 x
+/// rows. `dtype` may be F32, BF16 or F16.
+void blt_gemm(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
+              size_t row_begin, size_t row_end);
+
 /// x rounded to bf16 (round to nearest even; NaN → 0xFFFF like torch on x86).
 void blt_round_to_bf16(const float *x, uint16_t *dst, size_t count);
 /// Rows [row_begin, row_end) of y = x · Wᵀ with bf16 W and bf16 x ([m, k], from
