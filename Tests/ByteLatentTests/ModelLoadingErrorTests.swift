@@ -35,6 +35,33 @@ final class ModelLoadingErrorTests: XCTestCase {
         XCTAssertEqual(loadError(try makeModel()), "no error")
     }
 
+    /// Weights are used straight from the mapping, so a file shorter than its header says, or a
+    /// header that points past the end, must fail at load with a typed error, never later with a
+    /// SIGBUS inside a product. Tried for a cut in the middle of the data and in the last tensor.
+    func testTruncatedOrLyingWeightsFailAtLoad() throws {
+        let directory = try makeModel()
+        let path = directory + "/model.safetensors"
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        for keep in [original.count - 1, original.count - 4096, original.count / 2] {
+            try original.prefix(keep).write(to: URL(fileURLWithPath: path))
+            let message = loadError(directory)
+            XCTAssertNotEqual(message, "no error", "truncated to \(keep) of \(original.count) bytes")
+            XCTAssertTrue(message.contains("model.safetensors"), message)
+        }
+        // A header whose last offset claims more data than the file holds.
+        var lying = original
+        let headerLength = Int(lying.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let header = String(decoding: lying[8 ..< 8 + headerLength], as: UTF8.self)
+        let file = try SafetensorsFile(path: source + "/model.safetensors")
+        let last = file.tensorInfos.max { $0.dataOffsets.upperBound < $1.dataOffsets.upperBound }!
+        let end = String(last.dataOffsets.upperBound), bigger = String(last.dataOffsets.upperBound + 8)
+        guard end.count == bigger.count, let range = header.range(of: "\(end)]") else { return XCTFail("cannot edit header") }
+        let edited = header.replacingCharacters(in: range, with: "\(bigger)]")
+        lying.replaceSubrange(8 ..< 8 + headerLength, with: Data(edited.utf8))
+        try lying.write(to: URL(fileURLWithPath: path))
+        XCTAssertNotEqual(loadError(directory), "no error")
+    }
+
     func testMissingTensorIsNamed() throws {
         let dir = try makeModel(weights: { $0.removeAll { $0.name == "model.local_decoder.layers.1.mlp.up_proj.weight" } })
         XCTAssertTrue(loadError(dir).contains("model.local_decoder.layers.1.mlp.up_proj.weight"), loadError(dir))
