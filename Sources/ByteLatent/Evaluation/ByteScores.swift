@@ -1,3 +1,4 @@
+import Safetensors
 import Foundation
 
 /// One document scored target by target: what the main model and the entropy model each made of
@@ -95,24 +96,6 @@ extension ByteScores {
     /// Swift's shortest round-trip form ("0.5", "1e-07"); JSON has no NaN or infinity, so null.
     static func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
 
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// The one JSON string quoting (Safetensors' `jsonQuoted`).
+    static func quoted(_ text: String) -> String { jsonQuoted(text) }
 }
