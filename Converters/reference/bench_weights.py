@@ -31,7 +31,12 @@ def timed(cmd, env=None):
 
 
 def last_json(text):
-    return json.loads([l for l in text.splitlines() if l.startswith("{")][-1])
+    """The JSON object a command printed: the whole output (blt prints one object over several
+    lines) or else its last line that is one (Python scripts print progress first)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return json.loads([l for l in text.splitlines() if l.startswith("{")][-1])
 
 
 def main():
