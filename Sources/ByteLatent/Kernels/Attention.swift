@@ -14,8 +14,9 @@ struct AttentionShape {
 
 /// The one attention routine of the engine (self-attention of all four transformers and both
 /// cross-attentions). Masks are key ranges: query i sees keys `keyRange(i)`, softmax(q·kᵀ/√d)·v.
-/// A query whose range is empty attends uniformly to all keys, which is what the reference's
-/// additive `finfo.min` mask yields for a fully masked row (e.g. an empty trailing patch).
+/// A query whose range is empty attends uniformly to the keys `fullyMaskedRange(i)` (all keys by
+/// default), which is what the reference's additive `finfo.min` mask yields for a fully masked row
+/// (e.g. an empty trailing patch); in a packed pass that is the query's own sequence.
 ///
 /// Blocks of queries run as two small GEMMs per head over the union of their key ranges (scores,
 /// then weights × values), one block per Dispatch worker with OpenBLAS held to one thread, so
@@ -24,15 +25,20 @@ struct AttentionShape {
 func attention(queries: UnsafePointer<Float>, queryCount: Int,
                keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyCount: Int,
                shape: AttentionShape, keyRange: (Int) -> Range<Int>,
+               fullyMaskedRange: ((Int) -> Range<Int>)? = nil,
                output: UnsafeMutablePointer<Float>) {
+    // Each query's visible keys, and whether they are weighted uniformly (a fully masked row).
+    var uniform = [Bool](repeating: false, count: queryCount)
     let ranges = (0..<queryCount).map { i -> Range<Int> in
         let r = keyRange(i)
-        return r.isEmpty ? 0..<0 : r
+        guard r.isEmpty else { return r }
+        uniform[i] = true
+        return fullyMaskedRange?(i) ?? 0..<keyCount
     }
     if queryCount == 1 {
         parallelFor(shape.headCount) { head in
-            attendOne(queries: queries, keys: keys, values: values, keyCount: keyCount, shape: shape,
-                      head: head, query: 0, range: ranges[0], output: output)
+            attendOne(queries: queries, keys: keys, values: values, shape: shape,
+                      head: head, query: 0, range: ranges[0], uniform: uniform[0], output: output)
         }
         return
     }
@@ -41,9 +47,9 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
     withSingleThreadedBLAS {
         parallelFor(shape.headCount * blocks) { task in
             let head = task % shape.headCount, block = task / shape.headCount
-            attendBlock(queries: queries, keys: keys, values: values, keyCount: keyCount, shape: shape, head: head,
+            attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
                         queryRange: block * blockSize ..< min(queryCount, (block + 1) * blockSize), ranges: ranges,
-                        output: output)
+                        uniform: uniform, output: output)
         }
     }
 }
@@ -57,14 +63,17 @@ func withSingleThreadedBLAS(_ body: () -> Void) {
 }
 
 private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                         keyCount: Int, shape: AttentionShape, head: Int, queryRange: Range<Int>, ranges: [Range<Int>],
-                         output: UnsafeMutablePointer<Float>) {
+                         shape: AttentionShape, head: Int, queryRange: Range<Int>, ranges: [Range<Int>],
+                         uniform: [Bool], output: UnsafeMutablePointer<Float>) {
     let d = shape.headDimension, kvHead = head / (shape.headCount / shape.keyValueHeadCount)
-    // Keys any query of the block sees; a query with an empty range sees them all (uniformly).
+    // Keys any query of the block sees.
     var lower = Int.max, upper = Int.min
-    for i in queryRange {
-        let r = ranges[i].isEmpty ? 0..<keyCount : ranges[i]
-        lower = min(lower, r.lowerBound); upper = max(upper, r.upperBound)
+    for i in queryRange where !ranges[i].isEmpty {
+        lower = min(lower, ranges[i].lowerBound); upper = max(upper, ranges[i].upperBound)
+    }
+    guard lower < upper else {
+        for i in queryRange { (output + i * shape.queryWidth + head * d).update(repeating: 0, count: d) }
+        return
     }
     let width = upper - lower, rows = queryRange.count
     guard width > 0 else { return }
@@ -77,9 +86,10 @@ private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Floa
                     1 / Float(d).squareRoot(), q, Int32(shape.queryWidth), k, Int32(shape.keyWidth), 0, w, Int32(width))
         for (row, i) in queryRange.enumerated() {
             let scores = w + row * width
-            let visible = ranges[i].isEmpty ? lower..<upper : ranges[i]
-            if ranges[i].isEmpty { for j in 0..<width { scores[j] = 0 } }
+            let visible = ranges[i]
             let from = visible.lowerBound - lower, to = visible.upperBound - lower
+            if uniform[i] { for j in from..<to { scores[j] = 0 } }
+            guard from < to else { for j in 0..<width { scores[j] = 0 }; continue }
             var maximum = -Float.infinity
             for j in from..<to { maximum = max(maximum, scores[j]) }
             var total: Float = 0
@@ -101,11 +111,9 @@ private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Floa
 }
 
 private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                       keyCount: Int, shape: AttentionShape, head: Int, query i: Int, range visible: Range<Int>,
+                       shape: AttentionShape, head: Int, query i: Int, range: Range<Int>, uniform: Bool,
                        output: UnsafeMutablePointer<Float>) {
     let d = shape.headDimension, kvHead = head / (shape.headCount / shape.keyValueHeadCount)
-    let uniform = visible.isEmpty
-    let range = uniform ? 0..<keyCount : visible
     let scale = 1 / Float(d).squareRoot()
     let q = queries + i * shape.queryWidth + head * d
     let out = output + i * shape.queryWidth + head * d
@@ -124,6 +132,7 @@ private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>
     }
     let inverse = 1 / total
     out.update(repeating: 0, count: d)
+    guard !range.isEmpty else { return }
     for (n, j) in range.enumerated() {
         let p = weights[n] * inverse
         let v = values + j * shape.keyWidth + kvHead * d

@@ -44,6 +44,15 @@ final class LocalEncoder: @unchecked Sendable {
         return embeddings
     }
 
+    /// Embeddings of packed sequences ([Σ counts, hidden]): each sequence is hashed on its own ids
+    /// only, so no n-gram reaches back into the sequence before it.
+    func embed(batch: [[Int32]]) -> [Float] {
+        var embeddings: [Float] = []
+        embeddings.reserveCapacity(batch.reduce(0) { $0 + $1.count } * config.hiddenSize)
+        for ids in batch { embeddings += embed(ids, positions: ids.indices) }
+        return embeddings
+    }
+
     /// Byte states of `positions` of `ids` (the decoder's input), continuing the sequence in `caches`.
     func byteStates(_ ids: [Int32], positions: Range<Int>, caches: [KVCache]) -> [Float] {
         byteStates(embeddings: embed(ids, positions: positions), count: positions.count, caches: caches)
@@ -57,12 +66,15 @@ final class LocalEncoder: @unchecked Sendable {
 
     /// Patch states [ranges.count·k, hidden] of the patches whose bytes are `ranges` of `byteStates`
     /// ([count, hidden]): max-pool, project to k queries, cross-attend to the patch's own bytes.
-    func patchStates(byteStates: [Float], count: Int, ranges: [Range<Int>]) -> [Float] {
+    /// An empty patch attends uniformly to `sequenceOfPatch[p]` (its own packed sequence's bytes),
+    /// or to all bytes when nil, as the reference does for its one sequence.
+    func patchStates(byteStates: [Float], count: Int, ranges: [Range<Int>], sequenceOfPatch: [Range<Int>]? = nil) -> [Float] {
         let k = crossAttentionK
         let queries = patchProjection(maxPool(byteStates, ranges: ranges), rows: ranges.count)
         let (keys, values) = crossAttention.project(byteStates, count: count)
         var patches = crossAttention.forward(queries: queries, queryCount: ranges.count * k, keys: keys, values: values,
-                                             keyCount: count) { ranges[$0 / k] }
+                                             keyCount: count, keyRange: { ranges[$0 / k] },
+                                             fullyMaskedRange: sequenceOfPatch.map { own in { own[$0 / k] } })
         addInPlace(&patches, queries)   // the reference's double residual: 2·q + o
         return patches
     }
