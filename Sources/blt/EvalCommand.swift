@@ -60,6 +60,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Bytes of history kept before the first scored byte of each later window (0: non-overlapping windows).")
     var context = 0
 
+    @Option(name: .customLong("batch-bytes"), help: "Ids per packed forward pass: consecutive documents/windows run together, each exactly as alone (0: one pass per window).")
+    var batchBytes = Evaluator.defaultBatchBytes
+
     @Option(name: .customLong("chunk-targets"), help: "Targets per chunk for the standard error of a single document.")
     var chunkTargets = 1024
 
@@ -81,6 +84,7 @@ struct EvalCommand: ParsableCommand {
         if let format, DocumentFormat(rawValue: format) == nil { throw ValidationError("--format must be text or jsonl") }
         if context < 0 { throw ValidationError("--context must be 0 or more") }
         if chunkTargets < 1 { throw ValidationError("--chunk-targets must be at least 1") }
+        if batchBytes < 0 { throw ValidationError("--batch-bytes must be 0 or more (0: one forward pass per window)") }
     }
 
     func run() throws {
@@ -92,7 +96,7 @@ struct EvalCommand: ParsableCommand {
         do { loaded = try BLTModel(directory: model) } catch { throw ModelLoadError(path: model, underlying: error) }
         let evaluator = try Evaluator(model: loaded, options: EvalOptions(
             window: window, context: context, threshold: threshold, addEOS: !noEOS,
-            chunkTargets: chunkTargets, keepPerDocument: perDocument))
+            chunkTargets: chunkTargets, keepPerDocument: perDocument, batchBytes: batchBytes))
 
         let bar = ProgressBar(total: reader.totalInputBytes(), unit: "B", label: "eval")
         let summary: EvalSummary
@@ -163,7 +167,7 @@ struct EvalCommand: ParsableCommand {
         row("documents", documents)
         row("bytes", "\(number(sums.bytes)) (+\(plural(sums.targets - sums.bytes, "EOS target")))")
         if sums.patches > 0 { row("patches", "\(number(sums.patches)) (\(fixed(s.meanPatchBytes, 2)) bytes per patch)") }
-        row("windows", "\(number(sums.windows)) forward pass\(sums.windows == 1 ? "" : "es") of up to \(number(window)) ids, context \(s.settings.context)")
+        row("windows", "\(number(sums.windows)) window\(sums.windows == 1 ? "" : "s") of up to \(number(window)) ids, context \(s.settings.context)")
         row("time", "\(fixed(sums.seconds, 2)) s, \(number(Int(s.bytesPerSecond.rounded()))) bytes/s")
         if let documents = s.perDocument, !documents.isEmpty {
             lines.append("")

@@ -21,11 +21,12 @@ struct AttentionShape {
 /// Blocks of queries run as two small GEMMs per head over the union of their key ranges (scores,
 /// then weights × values), one block per Dispatch worker with OpenBLAS held to one thread, so
 /// the work stays proportional to the window, not the sequence. A single query (generation)
-/// takes a direct loop instead.
+/// takes a direct loop instead. Blocks never straddle `queryGroups` (a packed pass's sequences):
+/// each sequence then gets the same blocks, GEMM shapes and sums as when it runs alone.
 func attention(queries: UnsafePointer<Float>, queryCount: Int,
                keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyCount: Int,
                shape: AttentionShape, keyRange: (Int) -> Range<Int>,
-               fullyMaskedRange: ((Int) -> Range<Int>)? = nil,
+               fullyMaskedRange: ((Int) -> Range<Int>)? = nil, queryGroups: [Range<Int>]? = nil,
                output: UnsafeMutablePointer<Float>) {
     // Each query's visible keys, and whether they are weighted uniformly (a fully masked row).
     var uniform = [Bool](repeating: false, count: queryCount)
@@ -43,13 +44,15 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
         return
     }
     let blockSize = 64
-    let blocks = (queryCount + blockSize - 1) / blockSize
+    var blocks: [Range<Int>] = []
+    for group in queryGroups ?? [0..<queryCount] {
+        blocks += stride(from: group.lowerBound, to: group.upperBound, by: blockSize).map { $0 ..< min(group.upperBound, $0 + blockSize) }
+    }
     withSingleThreadedBLAS {
-        parallelFor(shape.headCount * blocks) { task in
+        parallelFor(shape.headCount * blocks.count) { task in
             let head = task % shape.headCount, block = task / shape.headCount
             attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
-                        queryRange: block * blockSize ..< min(queryCount, (block + 1) * blockSize), ranges: ranges,
-                        uniform: uniform, output: output)
+                        queryRange: blocks[block], ranges: ranges, uniform: uniform, output: output)
         }
     }
 }

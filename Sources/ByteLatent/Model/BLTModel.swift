@@ -89,6 +89,25 @@ public final class BLTModel: @unchecked Sendable {
         return packing.ranges.map { Array(all[$0]) }
     }
 
+    /// Entropies within this fraction of the threshold (times max(1, |threshold|)) are recomputed
+    /// alone before a patch decision is made on them (see `patchLengths(batch:threshold:)`).
+    static let thresholdRecheckMargin: Float = 1e-4
+
+    /// Patch lengths of several sequences from one packed pass of the entropy model, equal to each
+    /// sequence's own `patchLengths(entropies: entropies(ids))`. A packed pass sums in another order
+    /// than a pass alone (OpenBLAS rounds a row differently in a GEMM of another height), so an
+    /// entropy may move by ~1e-6; a sequence with any entropy that close to the threshold gets its
+    /// entropies recomputed alone, and so every threshold decision is the one-at-a-time decision.
+    public func patchLengths(batch: [[Int32]], threshold: Float? = nil) throws -> [[Int]] {
+        let t = threshold ?? config.patchingThreshold
+        let margin = Self.thresholdRecheckMargin * max(1, abs(t))
+        return try zip(batch, entropies(batch: batch)).map { ids, packed in
+            // H[0] is never compared with the threshold.
+            let close = packed.dropFirst().contains { abs($0 - t) <= margin }
+            return patchLengths(entropies: close ? try entropies(ids) : packed, threshold: t)
+        }
+    }
+
     /// `forward` of several sequences (documents or windows, each starting with its BOS) in one
     /// packed pass: every sequence gets exactly what it would get alone (its own patches, positions
     /// from 0, attention and cross-attention inside the sequence only), while the matrix products
@@ -141,7 +160,7 @@ public final class BLTModel: @unchecked Sendable {
             }
             lengths = try zip(given, batch).map { try checkPatchLengths($0, count: $1.count) }
         } else {
-            lengths = try entropies(batch: batch).map { patchLengths(entropies: $0) }
+            lengths = try patchLengths(batch: batch)
         }
         let bytes = PackedRows(lengths: batch.map(\.count))
         let patches = PackedRows(lengths: lengths.map(\.count))
@@ -167,7 +186,7 @@ public final class BLTModel: @unchecked Sendable {
         var byteStates = embeddings
         encoder.layers.forward(&byteStates, packing: bytes)
         let encoderPatches = encoder.patchStates(byteStates: byteStates, count: n, ranges: patchRanges,
-                                                 sequenceOfPatch: sequenceOfPatch)
+                                                 patches: patches, sequenceOfPatch: sequenceOfPatch)
         let globalStates = global.forward(encoderPatches, packing: patches)
         let keys = decoder.patchKeys(globalStates: globalStates, patchCount: patches.count)
         let decoderStates = decoder.states(byteStates: byteStates, count: n, keys: keys, patchOfRow: decoderPatch,

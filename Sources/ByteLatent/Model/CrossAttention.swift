@@ -26,7 +26,8 @@ final class CrossAttention: @unchecked Sendable {
     /// input once more (the reference's double residual, 2x + o). A query with an empty key range
     /// attends uniformly to `fullyMaskedRange` (all keys when nil; see `attention`).
     func forward(queries x: [Float], queryCount: Int, keys: [Float], values: [Float], keyCount: Int,
-                 keyRange: (Int) -> Range<Int>, fullyMaskedRange: ((Int) -> Range<Int>)? = nil) -> [Float] {
+                 keyRange: (Int) -> Range<Int>, fullyMaskedRange: ((Int) -> Range<Int>)? = nil,
+                 queryGroups: [Range<Int>]? = nil) -> [Float] {
         let q = query(rmsNorm(x, rows: queryCount, weight: queryNorm, epsilon: config.normEpsilon), rows: queryCount)
         var attended = [Float](repeating: 0, count: queryCount * config.hiddenSize)
         q.withUnsafeBufferPointer { qp in
@@ -35,7 +36,7 @@ final class CrossAttention: @unchecked Sendable {
                     attended.withUnsafeMutableBufferPointer { op in
                         attention(queries: qp.baseAddress!, queryCount: queryCount, keys: kp.baseAddress!, values: vp.baseAddress!,
                                   keyCount: keyCount, shape: config.attentionShape, keyRange: keyRange,
-                                  fullyMaskedRange: fullyMaskedRange, output: op.baseAddress!)
+                                  fullyMaskedRange: fullyMaskedRange, queryGroups: queryGroups, output: op.baseAddress!)
                     }
                 }
             }

@@ -56,7 +56,8 @@ final class LocalDecoder: @unchecked Sendable {
                         let p = patchOfRow[$0]
                         return p < 0 ? 0..<0 : p * k ..< p * k + k
                     },
-                    fullyMaskedRange: patchesOfRow.map { own in { own($0).lowerBound * k ..< own($0).upperBound * k } })
+                    fullyMaskedRange: patchesOfRow.map { own in { own($0).lowerBound * k ..< own($0).upperBound * k } },
+                    queryGroups: packing?.ranges)
                 addInPlace(&hidden, attended)   // the reference's double residual: 2·h + o
             }
             layer.forward(&hidden, count: count, rope: table, cache: caches[i], packing: packing)

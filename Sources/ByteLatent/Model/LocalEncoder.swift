@@ -66,15 +66,18 @@ final class LocalEncoder: @unchecked Sendable {
 
     /// Patch states [ranges.count·k, hidden] of the patches whose bytes are `ranges` of `byteStates`
     /// ([count, hidden]): max-pool, project to k queries, cross-attend to the patch's own bytes.
-    /// An empty patch attends uniformly to `sequenceOfPatch[p]` (its own packed sequence's bytes),
-    /// or to all bytes when nil, as the reference does for its one sequence.
-    func patchStates(byteStates: [Float], count: Int, ranges: [Range<Int>], sequenceOfPatch: [Range<Int>]? = nil) -> [Float] {
+    /// In a packed pass, `patches` holds each sequence's patches and `sequenceOfPatch[p]` its
+    /// sequence's bytes, where an empty patch attends uniformly (the reference, with one sequence,
+    /// spreads it over all bytes).
+    func patchStates(byteStates: [Float], count: Int, ranges: [Range<Int>], patches: PackedRows? = nil,
+                     sequenceOfPatch: [Range<Int>]? = nil) -> [Float] {
         let k = crossAttentionK
         let queries = patchProjection(maxPool(byteStates, ranges: ranges), rows: ranges.count)
         let (keys, values) = crossAttention.project(byteStates, count: count)
         var patches = crossAttention.forward(queries: queries, queryCount: ranges.count * k, keys: keys, values: values,
                                              keyCount: count, keyRange: { ranges[$0 / k] },
-                                             fullyMaskedRange: sequenceOfPatch.map { own in { own[$0 / k] } })
+                                             fullyMaskedRange: sequenceOfPatch.map { own in { own[$0 / k] } },
+                                             queryGroups: patches?.ranges.map { $0.lowerBound * k ..< $0.upperBound * k })
         addInPlace(&patches, queries)   // the reference's double residual: 2·q + o
         return patches
     }

@@ -46,7 +46,7 @@ final class TransformerBlock: @unchecked Sendable {
                                       let visible = packing?.causalRange(i, window: window) ?? causalRange(first + i, window: window)
                                       return cache.row(of: visible.lowerBound) ..< cache.row(of: visible.upperBound)
                                   },
-                                  output: op.baseAddress!)
+                                  queryGroups: packing?.ranges, output: op.baseAddress!)
                     }
                 }
             }
