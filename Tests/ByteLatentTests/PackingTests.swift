@@ -289,3 +289,31 @@ final class PackingCLITests: XCTestCase {
         XCTAssertTrue(String(decoding: help.stdout, as: UTF8.self).contains("--batch-bytes"))
     }
 }
+
+extension PackingTests {
+    /// The examples of Docs/library.md ("Scoring many documents at once"), run on the bundled model.
+    func testLibraryExample() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let model = try BLTModel(directory: root.appendingPathComponent("Models/blt-tiny").path)
+        let evaluator = try Evaluator(model: model, options: EvalOptions(batchBytes: 8192))   // the default
+        let texts = ["The first document.", "A second, longer one.", "x"]
+        let scores = try evaluator.score(documents: texts.map { Array($0.utf8) })   // one DocumentScore per document, in order
+        XCTAssertEqual(scores.map(\.targets), texts.map { $0.utf8.count + 1 })
+        for (text, score) in zip(texts, scores) {
+            let alone = try evaluator.score(bytes: Array(text.utf8))
+            XCTAssertEqual(score.patches, alone.patches)
+            assertClose(score.nllNats, alone.nllNats, text)
+        }
+        let batch = texts.map { Tokenizer.encode($0) }
+        let passes = try model.forward(batch: batch)                  // [BLTModel.Forward], every stage per sequence
+        let logits = try model.logits(batch: batch)                   // [[Float]], [ids.count × 260] each
+        let patches = try model.patchLengths(batch: batch)            // each sequence's own patches
+        let entropies = try model.entropies(batch: batch)             // one packed pass of the entropy model
+        for (s, ids) in batch.enumerated() {
+            XCTAssertEqual(passes[s].logits, logits[s])
+            XCTAssertEqual(patches[s], try model.patchLengths(ids))
+            XCTAssertEqual(entropies[s].count, ids.count)
+            assertClose(logits[s], try model.logits(ids), "sequence \(s)")
+        }
+    }
+}
