@@ -227,6 +227,20 @@ final class PackingTests: XCTestCase {
         XCTAssertEqual(count, 4)
     }
 
+    func testScoreDocumentsKeepsOrderWithUnscoredDocuments() throws {
+        // Without EOS an empty document has no target and no window; it keeps its place.
+        let model = try BLTModel(directory: try XCTUnwrap(Self.modelDirectories.first))
+        let evaluator = try Evaluator(model: model, options: EvalOptions(addEOS: false))
+        let documents: [[UInt8]] = [Array("abc".utf8), [], Array("de".utf8), [], Array("f".utf8)]
+        let scores = try evaluator.score(documents: documents)
+        XCTAssertEqual(scores.map(\.targets), [3, 0, 2, 0, 1])
+        XCTAssertEqual(scores.map(\.windows), [1, 0, 1, 0, 1])
+        XCTAssertEqual(scores.map(\.bytes), [3, 0, 2, 0, 1])
+        for (document, score) in zip(documents, scores) {
+            assertClose(score.nllNats, try evaluator.score(bytes: document).nllNats, "\(document)")
+        }
+    }
+
     func testNegativeBatchSizeIsAnError() throws {
         let model = try BLTModel(directory: try XCTUnwrap(Self.modelDirectories.first))
         XCTAssertThrowsError(try Evaluator(model: model, options: EvalOptions(batchBytes: -1))) {

@@ -127,8 +127,9 @@ public final class Evaluator {
             try process(batch) { work in results.append(try self.finish(work)) }
         }
         for work in works {
-            if work.plan.isEmpty { results.append(try finish(work)); continue }
-            for w in work.plan.indices { if let full = batcher.add(.window(work, w)) { try run(full) } }
+            // A document with no target (empty, no EOS) keeps its place in the order.
+            let steps: [Step] = work.plan.isEmpty ? [.unscored(work)] : work.plan.indices.map { .window(work, $0) }
+            for step in steps { if let full = batcher.add(step) { try run(full) } }
         }
         if let last = batcher.flush() { try run(last) }
         return results
@@ -234,7 +235,7 @@ public final class Evaluator {
                     badLine?(line)
                 case .empty:
                     sums.skippedEmpty += 1
-                case .window:
+                case .window, .unscored:
                     break
                 }
             }
@@ -244,6 +245,7 @@ public final class Evaluator {
                 let range = work.inputRange, end = work.plan[w].scored.upperBound
                 done = range.lowerBound + Int(Double(range.count) * Double(end) / Double(work.ids.count))
             case .empty(let range)?: done = range.upperBound
+            case .unscored(let work)?: done = work.inputRange.upperBound
             case .badLine, nil: break
             }
             progress?(EvalProgress(inputBytesDone: done, inputBytesTotal: total, documents: sums.documents,
@@ -273,7 +275,11 @@ public final class Evaluator {
             }
         }
         for step in batch.steps {
-            if case .window(let work, let w) = step, w == work.plan.count - 1 { try finished(work) } else { try other(step) }
+            switch step {
+            case .window(let work, let w) where w == work.plan.count - 1: try finished(work)
+            case .unscored(let work): try finished(work)
+            default: try other(step)
+            }
         }
     }
 
@@ -341,6 +347,8 @@ final class DocumentWork: @unchecked Sendable {
 enum Step {
     /// Window `w` of a document.
     case window(DocumentWork, Int)
+    /// A document with no window (nothing to score), reported in its place.
+    case unscored(DocumentWork)
     /// An empty document (skipped and counted), with its place in the input.
     case empty(Range<Int>)
     case badLine(BadLine)
