@@ -180,14 +180,11 @@ public final class Evaluator {
         let batches = BatchQueue(capacity: 1)
         let (addEOS, window, context, budget) = (options.addEOS, self.window, options.context, options.batchBytes)
         let encoder = model.encoder
-        let model = self.model, threshold = options.threshold
-        let overlapEntropyModel = ProcessInfo.processInfo.environment["BLT_EVAL_OVERLAP_ENTROPY"] == "1"   // EXPERIMENT
         DispatchQueue.global(qos: .userInitiated).async {
             var batcher = Batcher(budget: budget)
             func send(_ batch: Batch?) throws {
                 guard var batch else { return }
                 batch.embeddings = encoder.embed(batch: batch.sequences)
-                if overlapEntropyModel { batch.patchLengths = try model.patchLengths(batch: batch.sequences, threshold: threshold) }
                 guard batches.put(.success(batch)) else { throw CancellationError() }
             }
             do {
@@ -265,7 +262,7 @@ public final class Evaluator {
         let windows = batch.windows
         if !windows.isEmpty {
             let sequences = batch.sequences
-            let lengths = try batch.patchLengths ?? model.patchLengths(batch: sequences, threshold: options.threshold)
+            let lengths = try model.patchLengths(batch: sequences, threshold: options.threshold)
             let pass = try model.packedForward(sequences, patchLengths: lengths, embeddings: batch.embeddings)
             let width = model.vocabularySize
             for (s, (work, w)) in windows.enumerated() {
@@ -360,7 +357,6 @@ struct Batch: @unchecked Sendable {
     var steps: [Step] = []
     var sequences: [[Int32]] = []
     var embeddings: [Float]?
-    var patchLengths: [[Int]]?
     var idCount = 0
 
     var windows: [(DocumentWork, Int)] {

@@ -190,7 +190,7 @@ public final class BLTModel: @unchecked Sendable {
         let globalStates = global.forward(encoderPatches, packing: patches)
         let keys = decoder.patchKeys(globalStates: globalStates, patchCount: patches.count)
         let decoderStates = decoder.states(byteStates: byteStates, count: n, keys: keys, patchOfRow: decoderPatch,
-                                           caches: decoder.layers.makeCaches(), packing: bytes,
+                                           caches: nil, packing: bytes,
                                            patchesOfRow: { patchesOfByte[$0] })
         return PackedForward(bytes: bytes, patches: patches, patchLengths: lengths, embeddings: embeddings,
                              encoderStates: byteStates, encoderPatches: encoderPatches, globalStates: globalStates,
