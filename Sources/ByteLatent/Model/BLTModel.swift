@@ -35,10 +35,10 @@ public final class BLTModel: @unchecked Sendable {
     public func tokenize(_ text: String, addEOS: Bool = true) -> [Int32] { Tokenizer.encode(text, addEOS: addEOS) }
     public func tokenize(_ bytes: [UInt8], addEOS: Bool = true) -> [Int32] { Tokenizer.encode(bytes, addEOS: addEOS) }
 
-    /// The entropy model's next-byte logits, [ids.count, 260].
+    /// The entropy model's next-byte logits, [ids.count, 260] (a packed pass of one sequence).
     public func entropyModelLogits(_ ids: [Int32]) throws -> [Float] {
         try validate(ids)
-        return entropyModel.logits(ids)
+        return entropyModel.logits(ids, packing: PackedRows(lengths: [ids.count]))
     }
 
     /// Next-byte entropy (nats) at every position: H[t] is the entropy model's uncertainty about id t + 1.
@@ -102,8 +102,8 @@ public final class BLTModel: @unchecked Sendable {
         let t = threshold ?? config.patchingThreshold
         let margin = Self.thresholdRecheckMargin * max(1, abs(t))
         return try zip(batch, entropies(batch: batch)).map { ids, packed in
-            // H[0] is never compared with the threshold.
-            let close = packed.dropFirst().contains { abs($0 - t) <= margin }
+            // H[0] is never compared with the threshold; a batch of one is the pass alone.
+            let close = batch.count > 1 && packed.dropFirst().contains { abs($0 - t) <= margin }
             return patchLengths(entropies: close ? try entropies(ids) : packed, threshold: t)
         }
     }
