@@ -21,7 +21,8 @@ struct EvalCommand: ParsableCommand {
         bits per byte = Σ NLL / ln 2 / targets (the EOS counts as a byte). Patches come from the \
         model's entropy model. A document of up to --window ids (bytes + BOS + EOS) is scored in \
         one forward pass; a longer one in windows: non-overlapping by default, or each target with \
-        at least --context bytes of history (see Docs/eval.md).
+        at least --context bytes of history (see Docs/eval.md). Consecutive documents and windows \
+        are packed into forward passes of up to --batch-bytes ids, each scored as if alone.
 
         Inputs: a plain file is one document (any bytes); a .jsonl file holds one document per \
         line in the field --field; '-' reads standard input (plain, or --format jsonl). Empty \
