@@ -90,3 +90,17 @@ bench-convert: $(BLT1B_SYNTHETIC)/config.json
 
 bench-convert-clean:
 	rm -rf $(BLT1B_SYNTHETIC) $(BLT1B_CONVERTED)
+
+# Packed evaluation (Docs/benchmarks.md, "Packed evaluation"): 60 GPL-3 paragraphs as JSONL, packed
+# (default --batch-bytes) against one forward pass per document, same binary, back to back; then
+# the linear-layer GFLOP/s each reached. BENCH_MODEL=/path/to/blt-1b for the real shapes (~8 GB RSS).
+PACKING_DIR ?= bench-out/packing
+.PHONY: bench-packing
+bench-packing: build
+	mkdir -p $(PACKING_DIR)
+	python3 Converters/bench/gpl3_paragraphs.py jsonl $(PACKING_DIR)/gpl3.jsonl
+	python3 Converters/bench/gpl3_paragraphs.py long $(PACKING_DIR)/gpl3-2k.txt
+	/usr/bin/time -v $(BLT) eval --model $(BENCH_MODEL) --json $(PACKING_DIR)/gpl3.jsonl > $(PACKING_DIR)/packed.json 2> $(PACKING_DIR)/packed.time
+	/usr/bin/time -v $(BLT) eval --model $(BENCH_MODEL) --json --batch-bytes 0 $(PACKING_DIR)/gpl3.jsonl > $(PACKING_DIR)/single.json 2> $(PACKING_DIR)/single.time
+	python3 Converters/bench/eval_flops.py $(BENCH_MODEL)/config.json $(PACKING_DIR)/packed.json $(PACKING_DIR)/single.json
+	@grep -H "Maximum resident" $(PACKING_DIR)/packed.time $(PACKING_DIR)/single.time

@@ -21,7 +21,8 @@ struct EvalCommand: ParsableCommand {
         bits per byte = Σ NLL / ln 2 / targets (the EOS counts as a byte). Patches come from the \
         model's entropy model. A document of up to --window ids (bytes + BOS + EOS) is scored in \
         one forward pass; a longer one in windows: non-overlapping by default, or each target with \
-        at least --context bytes of history (see Docs/eval.md).
+        at least --context bytes of history (see Docs/eval.md). Consecutive documents and windows \
+        are packed into forward passes of up to --batch-bytes ids, each scored as if alone.
 
         Inputs: a plain file is one document (any bytes); a .jsonl file holds one document per \
         line in the field --field; '-' reads standard input (plain, or --format jsonl). Empty \
@@ -69,6 +70,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Bytes of history kept before the first scored byte of each later window (0: non-overlapping windows).")
     var context = 0
 
+    @Option(name: .customLong("batch-bytes"), help: "Ids per packed forward pass: consecutive documents/windows run together, each exactly as alone (0: one pass per window).")
+    var batchBytes = Evaluator.defaultBatchBytes
+
     @Option(name: .customLong("chunk-targets"), help: "Targets per chunk for the standard error of a single document.")
     var chunkTargets = 1024
 
@@ -104,6 +108,7 @@ struct EvalCommand: ParsableCommand {
         }
         if let perByte, perByte == svg || perByte == output { throw ValidationError("--per-byte needs a file of its own") }
         if let svg, svg == output { throw ValidationError("--svg needs a file of its own") }
+        if batchBytes < 0 { throw ValidationError("--batch-bytes must be 0 or more (0: one forward pass per window)") }
     }
 
     func run() throws {
@@ -118,7 +123,7 @@ struct EvalCommand: ParsableCommand {
         do { loaded = try BLTModel(directory: model, precision: precision) } catch { throw ModelLoadError(path: model, underlying: error) }
         let evaluator = try Evaluator(model: loaded, options: EvalOptions(
             window: window, context: context, threshold: threshold, addEOS: !noEOS,
-            chunkTargets: chunkTargets, keepPerDocument: perDocument))
+            chunkTargets: chunkTargets, keepPerDocument: perDocument, batchBytes: batchBytes))
 
         let bar = ProgressBar(total: reader.totalInputBytes(), unit: "B", label: "eval")
         let summary: EvalSummary
@@ -205,7 +210,7 @@ struct EvalCommand: ParsableCommand {
         row("documents", documents)
         row("bytes", "\(number(sums.bytes)) (+\(plural(sums.targets - sums.bytes, "EOS target")))")
         if sums.patches > 0 { row("patches", "\(number(sums.patches)) (\(fixed(s.meanPatchBytes, 2)) bytes per patch)") }
-        row("windows", "\(number(sums.windows)) forward pass\(sums.windows == 1 ? "" : "es") of up to \(number(window)) ids, context \(s.settings.context)")
+        row("windows", "\(number(sums.windows)) window\(sums.windows == 1 ? "" : "s") of up to \(number(window)) ids, context \(s.settings.context)")
         row("time", "\(fixed(sums.seconds, 2)) s, \(number(Int(s.bytesPerSecond.rounded()))) bytes/s")
         if let documents = s.perDocument, !documents.isEmpty {
             lines.append("")

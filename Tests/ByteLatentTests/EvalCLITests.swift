@@ -73,16 +73,17 @@ final class EvalCLITests: XCTestCase {
             XCTAssertTrue(report.contains(word), report)
         }
 
-        // JSONL in three shards, merged, equals the unsharded run's sums.
+        // JSONL in three shards, merged, equals the unsharded run's sums (bit for bit with one
+        // forward pass per window: packed passes round each document by its neighbours).
         let lines = cases.map { String(decoding: try! JSONSerialization.data(withJSONObject: ["text": $0.text]), as: UTF8.self) }
         let jsonl = scratch.appendingPathComponent("docs.jsonl")
         try Data((lines + lines + [#"{"text": ""}"#]).joined(separator: "\n").utf8).write(to: jsonl)
-        let whole = try blt(["eval", "--model", model, "--json", "--per-document", "--window", "48", "--context", "8", jsonl.path])
+        let whole = try blt(["eval", "--model", model, "--json", "--per-document", "--window", "48", "--context", "8", "--batch-bytes", "0", jsonl.path])
         XCTAssertEqual(whole.status, 0, whole.stderr)
         var parts: [String] = []
         for i in 0..<3 {
             let part = scratch.appendingPathComponent("part\(i).json").path
-            let run = try blt(["eval", "--model", model, "--json", "--per-document", "--window", "48", "--context", "8",
+            let run = try blt(["eval", "--model", model, "--json", "--per-document", "--window", "48", "--context", "8", "--batch-bytes", "0",
                                "--shard", "\(i)/3", "--output", part, jsonl.path])
             XCTAssertEqual(run.status, 0, run.stderr)
             XCTAssertEqual(try object(run.stdout)["shards"] as? [Int], [i])

@@ -14,36 +14,45 @@ struct AttentionShape {
 
 /// The one attention routine of the engine (self-attention of all four transformers and both
 /// cross-attentions). Masks are key ranges: query i sees keys `keyRange(i)`, softmax(q·kᵀ/√d)·v.
-/// A query whose range is empty attends uniformly to all keys, which is what the reference's
-/// additive `finfo.min` mask yields for a fully masked row (e.g. an empty trailing patch).
+/// A query whose range is empty attends uniformly to the keys `fullyMaskedRange(i)` (all keys by
+/// default), which is what the reference's additive `finfo.min` mask yields for a fully masked row
+/// (e.g. an empty trailing patch); in a packed pass that is the query's own sequence.
 ///
 /// Blocks of queries run as two small GEMMs per head over the union of their key ranges (scores,
 /// then weights × values), one block per Dispatch worker with OpenBLAS held to one thread, so
 /// the work stays proportional to the window, not the sequence. A single query (generation)
-/// takes a direct loop instead.
+/// takes a direct loop instead. Blocks never straddle `queryGroups` (a packed pass's sequences):
+/// each sequence then gets the same blocks, GEMM shapes and sums as when it runs alone.
 func attention(queries: UnsafePointer<Float>, queryCount: Int,
                keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyCount: Int,
                shape: AttentionShape, keyRange: (Int) -> Range<Int>,
+               fullyMaskedRange: ((Int) -> Range<Int>)? = nil, queryGroups: [Range<Int>]? = nil,
                output: UnsafeMutablePointer<Float>) {
+    // Each query's visible keys, and whether they are weighted uniformly (a fully masked row).
+    var uniform = [Bool](repeating: false, count: queryCount)
     let ranges = (0..<queryCount).map { i -> Range<Int> in
         let r = keyRange(i)
-        return r.isEmpty ? 0..<0 : r
+        guard r.isEmpty else { return r }
+        uniform[i] = true
+        return fullyMaskedRange?(i) ?? 0..<keyCount
     }
     if queryCount == 1 {
         parallelFor(shape.headCount) { head in
-            attendOne(queries: queries, keys: keys, values: values, keyCount: keyCount, shape: shape,
-                      head: head, query: 0, range: ranges[0], output: output)
+            attendOne(queries: queries, keys: keys, values: values, shape: shape,
+                      head: head, query: 0, range: ranges[0], uniform: uniform[0], output: output)
         }
         return
     }
     let blockSize = 64
-    let blocks = (queryCount + blockSize - 1) / blockSize
+    var blocks: [Range<Int>] = []
+    for group in queryGroups ?? [0..<queryCount] {
+        blocks += stride(from: group.lowerBound, to: group.upperBound, by: blockSize).map { $0 ..< min(group.upperBound, $0 + blockSize) }
+    }
     withSingleThreadedBLAS {
-        parallelFor(shape.headCount * blocks) { task in
+        parallelFor(shape.headCount * blocks.count) { task in
             let head = task % shape.headCount, block = task / shape.headCount
-            attendBlock(queries: queries, keys: keys, values: values, keyCount: keyCount, shape: shape, head: head,
-                        queryRange: block * blockSize ..< min(queryCount, (block + 1) * blockSize), ranges: ranges,
-                        output: output)
+            attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
+                        queryRange: blocks[block], ranges: ranges, uniform: uniform, output: output)
         }
     }
 }
@@ -57,14 +66,17 @@ func withSingleThreadedBLAS(_ body: () -> Void) {
 }
 
 private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                         keyCount: Int, shape: AttentionShape, head: Int, queryRange: Range<Int>, ranges: [Range<Int>],
-                         output: UnsafeMutablePointer<Float>) {
+                         shape: AttentionShape, head: Int, queryRange: Range<Int>, ranges: [Range<Int>],
+                         uniform: [Bool], output: UnsafeMutablePointer<Float>) {
     let d = shape.headDimension, kvHead = head / (shape.headCount / shape.keyValueHeadCount)
-    // Keys any query of the block sees; a query with an empty range sees them all (uniformly).
+    // Keys any query of the block sees.
     var lower = Int.max, upper = Int.min
-    for i in queryRange {
-        let r = ranges[i].isEmpty ? 0..<keyCount : ranges[i]
-        lower = min(lower, r.lowerBound); upper = max(upper, r.upperBound)
+    for i in queryRange where !ranges[i].isEmpty {
+        lower = min(lower, ranges[i].lowerBound); upper = max(upper, ranges[i].upperBound)
+    }
+    guard lower < upper else {
+        for i in queryRange { (output + i * shape.queryWidth + head * d).update(repeating: 0, count: d) }
+        return
     }
     let width = upper - lower, rows = queryRange.count
     guard width > 0 else { return }
@@ -77,9 +89,10 @@ private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Floa
                                         b: k, ldb: shape.keyWidth, transposeB: true, c: w, ldc: width)
         for (row, i) in queryRange.enumerated() {
             let scores = w + row * width
-            let visible = ranges[i].isEmpty ? lower..<upper : ranges[i]
-            if ranges[i].isEmpty { for j in 0..<width { scores[j] = 0 } }
+            let visible = ranges[i]
             let from = visible.lowerBound - lower, to = visible.upperBound - lower
+            if uniform[i] { for j in from..<to { scores[j] = 0 } }
+            guard from < to else { for j in 0..<width { scores[j] = 0 }; continue }
             var maximum = -Float.infinity
             for j in from..<to { maximum = max(maximum, scores[j]) }
             var total: Float = 0
@@ -101,11 +114,9 @@ private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Floa
 }
 
 private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                       keyCount: Int, shape: AttentionShape, head: Int, query i: Int, range visible: Range<Int>,
+                       shape: AttentionShape, head: Int, query i: Int, range: Range<Int>, uniform: Bool,
                        output: UnsafeMutablePointer<Float>) {
     let d = shape.headDimension, kvHead = head / (shape.headCount / shape.keyValueHeadCount)
-    let uniform = visible.isEmpty
-    let range = uniform ? 0..<keyCount : visible
     let scale = 1 / Float(d).squareRoot()
     let q = queries + i * shape.queryWidth + head * d
     let out = output + i * shape.queryWidth + head * d
@@ -124,6 +135,7 @@ private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>
     }
     let inverse = 1 / total
     out.update(repeating: 0, count: d)
+    guard !range.isEmpty else { return }
     for (n, j) in range.enumerated() {
         let p = weights[n] * inverse
         let v = values + j * shape.keyWidth + kvHead * d

@@ -63,7 +63,7 @@ public struct RotaryEmbedding: Sendable {
     }
 
     /// cos/sin for a run of positions.
-    public func table(positions: Range<Int>) -> RotaryTable {
+    public func table<Positions: Collection<Int>>(positions: Positions) -> RotaryTable {
         let half = headDimension / 2
         var cosines = [Float](repeating: 0, count: positions.count * half)
         var sines = cosines

@@ -39,10 +39,10 @@ public final class BLTModel: @unchecked Sendable {
     public func tokenize(_ text: String, addEOS: Bool = true) -> [Int32] { Tokenizer.encode(text, addEOS: addEOS) }
     public func tokenize(_ bytes: [UInt8], addEOS: Bool = true) -> [Int32] { Tokenizer.encode(bytes, addEOS: addEOS) }
 
-    /// The entropy model's next-byte logits, [ids.count, 260].
+    /// The entropy model's next-byte logits, [ids.count, 260] (a packed pass of one sequence).
     public func entropyModelLogits(_ ids: [Int32]) throws -> [Float] {
         try validate(ids)
-        return entropyModel.logits(ids)
+        return entropyModel.logits(ids, packing: PackedRows(lengths: [ids.count]))
     }
 
     /// Next-byte entropy (nats) at every position: H[t] is the entropy model's uncertainty about id t + 1.
@@ -78,21 +78,127 @@ public final class BLTModel: @unchecked Sendable {
     }
 
     public func forward(_ ids: [Int32], patchLengths given: [Int]? = nil) throws -> Forward {
-        try validate(ids)
-        let lengths = try given.map { try checkPatchLengths($0, count: ids.count) } ?? patchLengths(ids)
-        let n = ids.count
-        let ranges = Patching.ranges(lengths: lengths)
-        let embeddings = encoder.embed(ids, positions: 0..<n)
-        let byteStates = encoder.byteStates(embeddings: embeddings, count: n, caches: encoder.layers.makeCaches())
-        let patches = encoder.patchStates(byteStates: byteStates, count: n, ranges: ranges)
-        let globalStates = global.forward(patches, patchCount: lengths.count)
-        let keys = decoder.patchKeys(globalStates: globalStates, patchCount: lengths.count)
-        let decoderStates = decoder.states(byteStates: byteStates, count: n, keys: keys,
-                                           patchOfRow: Patching.decoderPatchIDs(lengths: lengths, count: n),
-                                           caches: decoder.layers.makeCaches())
-        return Forward(patchLengths: lengths, embeddings: embeddings, encoderStates: byteStates,
-                       encoderPatches: patches, globalStates: globalStates, decoderStates: decoderStates,
-                       logits: decoder.logits(states: decoderStates, count: n))
+        try forward(batch: [ids], patchLengths: given.map { [$0] })[0]
+    }
+
+    // MARK: Packed passes
+
+    /// Entropies of several sequences from one packed pass of the entropy model: each equals
+    /// `entropies(ids)` of that sequence alone (up to fp32 summation order).
+    public func entropies(batch: [[Int32]]) throws -> [[Float]] {
+        for ids in batch { try validate(ids) }
+        let packing = PackedRows(lengths: batch.map(\.count))
+        let logits = entropyModel.logits(Array(batch.joined()), packing: packing)
+        let all = ByteLatent.entropies(logits: logits, width: config.vocabularySize)
+        return packing.ranges.map { Array(all[$0]) }
+    }
+
+    /// Entropies within this fraction of the threshold (times max(1, |threshold|)) are recomputed
+    /// alone before a patch decision is made on them (see `patchLengths(batch:threshold:)`).
+    static let thresholdRecheckMargin: Float = 1e-4
+
+    /// Patch lengths of several sequences from one packed pass of the entropy model, equal to each
+    /// sequence's own `patchLengths(entropies: entropies(ids))`. A packed pass sums in another order
+    /// than a pass alone (OpenBLAS rounds a row differently in a GEMM of another height), so an
+    /// entropy may move by ~1e-6; a sequence with any entropy that close to the threshold gets its
+    /// entropies recomputed alone, and so every threshold decision is the one-at-a-time decision.
+    public func patchLengths(batch: [[Int32]], threshold: Float? = nil) throws -> [[Int]] {
+        let t = threshold ?? config.patchingThreshold
+        let margin = Self.thresholdRecheckMargin * max(1, abs(t))
+        return try zip(batch, entropies(batch: batch)).map { ids, packed in
+            // H[0] is never compared with the threshold; a batch of one is the pass alone.
+            let close = batch.count > 1 && packed.dropFirst().contains { abs($0 - t) <= margin }
+            return patchLengths(entropies: close ? try entropies(ids) : packed, threshold: t)
+        }
+    }
+
+    /// `forward` of several sequences (documents or windows, each starting with its BOS) in one
+    /// packed pass: every sequence gets exactly what it would get alone (its own patches, positions
+    /// from 0, attention and cross-attention inside the sequence only), while the matrix products
+    /// run over all rows at once. Patch lengths are computed per sequence unless given.
+    public func forward(batch: [[Int32]], patchLengths given: [[Int]]? = nil) throws -> [Forward] {
+        let pass = try packedForward(batch, patchLengths: given)
+        let d = config.encoder.hiddenSize, k = config.crossAttentionK
+        return pass.bytes.ranges.indices.map { s in
+            let bytes = pass.bytes.ranges[s], patches = pass.patches.ranges[s]
+            func rows(_ buffer: [Float], _ range: Range<Int>, _ width: Int) -> [Float] {
+                Array(buffer[range.lowerBound * width ..< range.upperBound * width])
+            }
+            return Forward(patchLengths: pass.patchLengths[s], embeddings: rows(pass.embeddings, bytes, d),
+                           encoderStates: rows(pass.encoderStates, bytes, d),
+                           encoderPatches: rows(pass.encoderPatches, patches, k * d),
+                           globalStates: rows(pass.globalStates, patches, config.global.hiddenSize),
+                           decoderStates: rows(pass.decoderStates, bytes, config.decoder.hiddenSize),
+                           logits: rows(pass.logits, bytes, config.vocabularySize))
+        }
+    }
+
+    /// `logits` of several sequences in one packed pass (see `forward(batch:patchLengths:)`).
+    public func logits(batch: [[Int32]], patchLengths: [[Int]]? = nil) throws -> [[Float]] {
+        let pass = try packedForward(batch, patchLengths: patchLengths)
+        return pass.bytes.split(pass.logits, width: config.vocabularySize)
+    }
+
+    /// One packed pass, its buffers left packed: rows of sequence s are `bytes.ranges[s]` (byte
+    /// buffers) and `patches.ranges[s]` (patch buffers; encoderPatches has k·hidden per patch).
+    struct PackedForward {
+        var bytes: PackedRows
+        var patches: PackedRows
+        var patchLengths: [[Int]]
+        var embeddings: [Float]
+        var encoderStates: [Float]
+        var encoderPatches: [Float]
+        var globalStates: [Float]
+        var decoderStates: [Float]
+        var logits: [Float]
+    }
+
+    /// `embeddings` may be given when computed ahead (`encoder.embed(batch:)`, e.g. on another thread).
+    func packedForward(_ batch: [[Int32]], patchLengths given: [[Int]]?, embeddings givenEmbeddings: [Float]? = nil) throws -> PackedForward {
+        guard !batch.isEmpty else { throw BLTError.invalidInput("no sequences to run: pass at least one") }
+        for ids in batch { try validate(ids) }
+        var lengths: [[Int]]
+        if let given {
+            guard given.count == batch.count else {
+                throw BLTError.invalidInput("\(given.count) patch-length lists for \(batch.count) sequences; give one per sequence")
+            }
+            lengths = try zip(given, batch).map { try checkPatchLengths($0, count: $1.count) }
+        } else {
+            lengths = try patchLengths(batch: batch)
+        }
+        let bytes = PackedRows(lengths: batch.map(\.count))
+        let patches = PackedRows(lengths: lengths.map(\.count))
+        let n = bytes.count
+        // In packed rows: each patch's bytes and its sequence's bytes (where an empty patch looks),
+        // each byte's decoder patch and its sequence's patches (where a byte with none looks).
+        var patchRanges: [Range<Int>] = [], sequenceOfPatch: [Range<Int>] = []
+        var decoderPatch: [Int] = [], patchesOfByte: [Range<Int>] = []
+        patchRanges.reserveCapacity(patches.count); sequenceOfPatch.reserveCapacity(patches.count)
+        decoderPatch.reserveCapacity(n); patchesOfByte.reserveCapacity(n)
+        for (s, sequenceLengths) in lengths.enumerated() {
+            let byteOffset = bytes.ranges[s].lowerBound, patchOffset = patches.ranges[s].lowerBound
+            for r in Patching.ranges(lengths: sequenceLengths) {
+                patchRanges.append(r.lowerBound + byteOffset ..< r.upperBound + byteOffset)
+            }
+            sequenceOfPatch.append(contentsOf: repeatElement(bytes.ranges[s], count: sequenceLengths.count))
+            for p in Patching.decoderPatchIDs(lengths: sequenceLengths, count: batch[s].count) {
+                decoderPatch.append(p < 0 ? -1 : p + patchOffset)
+            }
+            patchesOfByte.append(contentsOf: repeatElement(patches.ranges[s], count: batch[s].count))
+        }
+        let embeddings = givenEmbeddings ?? encoder.embed(batch: batch)
+        var byteStates = embeddings
+        encoder.layers.forward(&byteStates, packing: bytes)
+        let encoderPatches = encoder.patchStates(byteStates: byteStates, count: n, ranges: patchRanges,
+                                                 patches: patches, sequenceOfPatch: sequenceOfPatch)
+        let globalStates = global.forward(encoderPatches, packing: patches)
+        let keys = decoder.patchKeys(globalStates: globalStates, patchCount: patches.count)
+        let decoderStates = decoder.states(byteStates: byteStates, count: n, keys: keys, patchOfRow: decoderPatch,
+                                           caches: nil, packing: bytes,
+                                           patchesOfRow: { patchesOfByte[$0] })
+        return PackedForward(bytes: bytes, patches: patches, patchLengths: lengths, embeddings: embeddings,
+                             encoderStates: byteStates, encoderPatches: encoderPatches, globalStates: globalStates,
+                             decoderStates: decoderStates, logits: decoder.logits(states: decoderStates, count: n))
     }
 
     func validate(_ ids: [Int32]) throws {

@@ -23,9 +23,11 @@ final class CrossAttention: @unchecked Sendable {
     }
 
     /// Returns `x + o`: the module adds its own residual, as the reference's does. Callers add the
-    /// input once more (the reference's double residual, 2x + o).
+    /// input once more (the reference's double residual, 2x + o). A query with an empty key range
+    /// attends uniformly to `fullyMaskedRange` (all keys when nil; see `attention`).
     func forward(queries x: [Float], queryCount: Int, keys: [Float], values: [Float], keyCount: Int,
-                 keyRange: (Int) -> Range<Int>) -> [Float] {
+                 keyRange: (Int) -> Range<Int>, fullyMaskedRange: ((Int) -> Range<Int>)? = nil,
+                 queryGroups: [Range<Int>]? = nil) -> [Float] {
         let q = query(rmsNorm(x, rows: queryCount, weight: queryNorm, epsilon: config.normEpsilon), rows: queryCount)
         var attended = [Float](repeating: 0, count: queryCount * config.hiddenSize)
         q.withUnsafeBufferPointer { qp in
@@ -33,7 +35,8 @@ final class CrossAttention: @unchecked Sendable {
                 values.withUnsafeBufferPointer { vp in
                     attended.withUnsafeMutableBufferPointer { op in
                         attention(queries: qp.baseAddress!, queryCount: queryCount, keys: kp.baseAddress!, values: vp.baseAddress!,
-                                  keyCount: keyCount, shape: config.attentionShape, keyRange: keyRange, output: op.baseAddress!)
+                                  keyCount: keyCount, shape: config.attentionShape, keyRange: keyRange,
+                                  fullyMaskedRange: fullyMaskedRange, queryGroups: queryGroups, output: op.baseAddress!)
                     }
                 }
             }

@@ -25,7 +25,12 @@ final class EntropyModel: @unchecked Sendable {
         return lmHead(rmsNorm(hidden, rows: ids.count, weight: norm, epsilon: config.normEpsilon), rows: ids.count)
     }
 
-    func logits(_ ids: [Int32]) -> [Float] { logits(ids, caches: transformer.makeCaches()) }
+    /// Logits of packed sequences (`ids` holds them end to end), each as if alone.
+    func logits(_ ids: [Int32], packing: PackedRows) -> [Float] {
+        var hidden = gatherRows(tokenEmbedding, ids)
+        transformer.forward(&hidden, packing: packing)
+        return lmHead(rmsNorm(hidden, rows: ids.count, weight: norm, epsilon: config.normEpsilon), rows: ids.count)
+    }
 }
 
 /// Rows `ids` of an embedding matrix, as a new [ids.count, columns] buffer.

@@ -24,4 +24,11 @@ final class GlobalTransformer: @unchecked Sendable {
     func forward(_ patchStates: [Float], patchCount: Int) -> [Float] {
         forward(patchStates, patchCount: patchCount, caches: stack.makeCaches())
     }
+
+    /// Packed sequences of patches: each attends only to its own patches, positions from 0.
+    func forward(_ patchStates: [Float], packing: PackedRows) -> [Float] {
+        var hidden = inputProjection.map { $0(patchStates, rows: packing.count) } ?? patchStates
+        stack.forward(&hidden, packing: packing)
+        return hidden
+    }
 }

@@ -38,21 +38,31 @@ final class LocalDecoder: @unchecked Sendable {
     }
 
     /// Decoder states (before the final norm) of `count` byte states continuing the sequence in
-    /// `caches`; row r cross-attends to the keys of patch `patchOfRow[r]` in `keys` (−1: none visible).
-    func states(byteStates: [Float], count: Int, keys: PatchKeys, patchOfRow: [Int], caches: [KVCache]) -> [Float] {
+    /// `caches`; row r cross-attends to the keys of patch `patchOfRow[r]` in `keys` (−1: none visible,
+    /// then uniformly to all patches, or to `patchesOfRow(r)` in a packed pass). With `packing`
+    /// (and no caches: each layer's are freed when it is done) each row's self-attention stays
+    /// inside its own sequence.
+    func states(byteStates: [Float], count: Int, keys: PatchKeys, patchOfRow: [Int], caches: [KVCache]?,
+                packing: PackedRows? = nil, patchesOfRow: ((Int) -> Range<Int>)? = nil) -> [Float] {
         let k = crossAttentionK
-        let table = layers.rope.table(positions: caches[0].endPosition ..< caches[0].endPosition + count)
+        let table = packing.map { layers.rope.table(positions: $0.positions) }
+            ?? layers.rope.table(positions: caches![0].endPosition ..< caches![0].endPosition + count)
         var hidden = byteStates
         for (i, layer) in layers.layers.enumerated() {
             if i < crossAttentions.count {
-                let attended = crossAttentions[i].forward(queries: hidden, queryCount: count, keys: keys.perLayer[i].keys,
-                                                          values: keys.perLayer[i].values, keyCount: keys.count) {
-                    let p = patchOfRow[$0]
-                    return p < 0 ? 0..<0 : p * k ..< p * k + k
-                }
+                let attended = crossAttentions[i].forward(
+                    queries: hidden, queryCount: count, keys: keys.perLayer[i].keys, values: keys.perLayer[i].values,
+                    keyCount: keys.count,
+                    keyRange: {
+                        let p = patchOfRow[$0]
+                        return p < 0 ? 0..<0 : p * k ..< p * k + k
+                    },
+                    fullyMaskedRange: patchesOfRow.map { own in { own($0).lowerBound * k ..< own($0).upperBound * k } },
+                    queryGroups: packing?.ranges)
                 addInPlace(&hidden, attended)   // the reference's double residual: 2·h + o
             }
-            layer.forward(&hidden, count: count, rope: table, cache: caches[i])
+            layer.forward(&hidden, count: count, rope: table,
+                          cache: caches?[i] ?? KVCache(width: config.keyValueWidth, window: config.slidingWindow), packing: packing)
         }
         return hidden
     }

@@ -42,6 +42,15 @@ final class LocalEncoder: @unchecked Sendable {
         return embeddings
     }
 
+    /// Embeddings of packed sequences ([Σ counts, hidden]): each sequence is hashed on its own ids
+    /// only, so no n-gram reaches back into the sequence before it.
+    func embed(batch: [[Int32]]) -> [Float] {
+        var embeddings: [Float] = []
+        embeddings.reserveCapacity(batch.reduce(0) { $0 + $1.count } * config.hiddenSize)
+        for ids in batch { embeddings += embed(ids, positions: ids.indices) }
+        return embeddings
+    }
+
     /// Byte states of `positions` of `ids` (the decoder's input), continuing the sequence in `caches`.
     func byteStates(_ ids: [Int32], positions: Range<Int>, caches: [KVCache]) -> [Float] {
         byteStates(embeddings: embed(ids, positions: positions), count: positions.count, caches: caches)
@@ -55,12 +64,18 @@ final class LocalEncoder: @unchecked Sendable {
 
     /// Patch states [ranges.count·k, hidden] of the patches whose bytes are `ranges` of `byteStates`
     /// ([count, hidden]): max-pool, project to k queries, cross-attend to the patch's own bytes.
-    func patchStates(byteStates: [Float], count: Int, ranges: [Range<Int>]) -> [Float] {
+    /// In a packed pass, `patches` holds each sequence's patches and `sequenceOfPatch[p]` its
+    /// sequence's bytes, where an empty patch attends uniformly (the reference, with one sequence,
+    /// spreads it over all bytes).
+    func patchStates(byteStates: [Float], count: Int, ranges: [Range<Int>], patches: PackedRows? = nil,
+                     sequenceOfPatch: [Range<Int>]? = nil) -> [Float] {
         let k = crossAttentionK
         let queries = patchProjection(maxPool(byteStates, ranges: ranges), rows: ranges.count)
         let (keys, values) = crossAttention.project(byteStates, count: count)
         var patches = crossAttention.forward(queries: queries, queryCount: ranges.count * k, keys: keys, values: values,
-                                             keyCount: count) { ranges[$0 / k] }
+                                             keyCount: count, keyRange: { ranges[$0 / k] },
+                                             fullyMaskedRange: sequenceOfPatch.map { own in { own[$0 / k] } },
+                                             queryGroups: patches?.ranges.map { $0.lowerBound * k ..< $0.upperBound * k })
         addInPlace(&patches, queries)   // the reference's double residual: 2·q + o
         return patches
     }
