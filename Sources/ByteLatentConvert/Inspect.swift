@@ -1,6 +1,9 @@
 import ByteLatent
 import Foundation
 import Safetensors
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What `blt inspect` reports about a checkpoint.
 public struct CheckpointReport {
@@ -83,6 +86,11 @@ public enum Inspector {
         var format: CheckpointReport.Format
         var figs: [(String, JSONValue)] = []
         var root = path
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFDIR, info.st_mode & S_IFMT != S_IFREG {
+            // Opening a FIFO would block until a writer appears; a device could be endless.
+            throw ConvertError.io(path: path, reason: "not a regular file or directory (a FIFO, device or socket); pass a checkpoint directory or a .safetensors/.pth file")
+        }
         if fileExists(path, directory: false) {
             // A bare weights file: .pth (entropy model) or safetensors.
             root = (path as NSString).deletingLastPathComponent
@@ -104,6 +112,10 @@ public enum Inspector {
             figs = figures(try hub.hfConfig())
         } else if let c = try? JSONValue.read(path: join(path, "config.json")), c["model_type"]?.stringValue == "blt" {
             format = .transformers
+            // The checks `blt eval` makes on the config, so inspect never calls a bad checkpoint fine.
+            do { _ = try BLTConfig(contentsOf: join(path, "config.json")) } catch let error as BLTError {
+                throw ConvertError.badJSON(path: join(path, "config.json"), reason: "\(error); `blt eval` would refuse this checkpoint")
+            }
             tensors = try safetensorsViews(path: path).map { ($0, false) }
             figs = figures(c)
         } else if fileExists(join(path, "params.json")) || fileExists(join(path, "config.json")) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 
 /// `blt`: the command-line front end of the ByteLatent engine. Each subcommand lives in its own file.
 @main
@@ -16,4 +17,14 @@ struct BLT: ParsableCommand {
             InspectCommand.self,
         ]
     )
+
+    static func main() {
+        StandardStreams.setUp()
+        main(nil)
+        // Output still buffered (print) is written now; a full disk or closed stream must not pass as success.
+        do { try StandardStreams.flush() } catch {
+            StandardStreams.error("Error: \(error)\n")
+            Glibc.exit(1)
+        }
+    }
 }

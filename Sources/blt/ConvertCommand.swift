@@ -37,7 +37,7 @@ struct ConvertCommand: ParsableCommand {
     var maxShardSize: String = "4GB"
 
     func run() throws {
-        var options = ConvertOptions(force: force)
+        var options = ConvertOptions(force: force, notice: { StandardStreams.error("note: \($0)\n") })
         if let dtype {
             switch dtype.lowercased() {
             case "bf16", "bfloat16": options.dtype = .bf16
@@ -63,8 +63,8 @@ struct ConvertCommand: ParsableCommand {
                   + "\(formatBytes(plan.totalBytes)) in \(String(format: "%.1f", secs)) s")
         } catch let e as ConvertError {
             bar?.finish()
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode(e == .interrupted ? 130 : 1)
+            StandardStreams.error("error: \(e.description)\n")
+            throw ExitCode(e == .interrupted ? 128 + interruptSignal : 1)
         }
     }
 }

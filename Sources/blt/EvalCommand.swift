@@ -51,7 +51,7 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .customLong("no-eos"), help: "Do not append (and score) the EOS id.")
     var noEOS = false
 
-    @Option(name: .long, help: "Entropy threshold in nats (default: the model's patching_threshold).")
+    @Option(name: .long, parsing: .unconditional, help: "Entropy threshold in nats (default: the model's patching_threshold).")
     var threshold: Float?
 
     @Option(name: .long, help: "Ids per forward pass, BOS included (default: min(8192, the entropy model's and local models' max positions)).")
@@ -81,6 +81,8 @@ struct EvalCommand: ParsableCommand {
         if let format, DocumentFormat(rawValue: format) == nil { throw ValidationError("--format must be text or jsonl") }
         if context < 0 { throw ValidationError("--context must be 0 or more") }
         if chunkTargets < 1 { throw ValidationError("--chunk-targets must be at least 1") }
+        try requireFinite(threshold, "--threshold")
+        if let output { _ = try OutputPath(output, protecting: [model]) }
     }
 
     func run() throws {
@@ -88,8 +90,11 @@ struct EvalCommand: ParsableCommand {
         let reader = DocumentReader(inputs: inputs.map { DocumentInput(path: $0, format: format.flatMap(DocumentFormat.init(rawValue:))) },
                                     field: field, skipBadLines: skipBadLines, shard: shard)
         try reader.checkInputs()
-        let loaded: BLTModel
-        do { loaded = try BLTModel(directory: model) } catch { throw ModelLoadError(path: model, underlying: error) }
+        if inputs.contains("-"), StandardStreams.inputClosed {
+            throw CommandError("standard input is closed; pipe the documents in, or pass files instead of '-'")
+        }
+        let outputPath = try output.map { try OutputPath($0, protecting: [model]) }
+        let loaded = try loadModel(model)
         let evaluator = try Evaluator(model: loaded, options: EvalOptions(
             window: window, context: context, threshold: threshold, addEOS: !noEOS,
             chunkTargets: chunkTargets, keepPerDocument: perDocument))
@@ -99,7 +104,7 @@ struct EvalCommand: ParsableCommand {
         do {
             summary = try evaluator.run(reader, progress: { bar.update($0.inputBytesDone) }, badLine: { line in
                 bar.finish()
-                FileHandle.standardError.write("warning: skipped \(line.file):\(line.line): \(line.reason)\n".data(using: .utf8)!)
+                StandardStreams.error("warning: skipped \(line.file):\(line.line): \(line.reason)\n")
             })
         } catch {
             bar.finish()
@@ -112,22 +117,13 @@ struct EvalCommand: ParsableCommand {
         }
 
         let data = try summary.jsonData()
-        if let output {
-            // Write beside the target, then rename: a crash never leaves a partial file under the final name.
-            let temporary = output + ".partial"
-            do {
-                try data.write(to: URL(fileURLWithPath: temporary))
-                if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
-                try FileManager.default.moveItem(atPath: temporary, toPath: output)
-            } catch {
-                throw CommandError("cannot write '\(output)': \(error.localizedDescription)")
-            }
-        }
+        try outputPath?.write(data)
         if json {
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            try StandardStreams.write(data + Data("\n".utf8))
         } else {
-            print(Self.report(summary, window: evaluator.window))
+            try printLine(Self.report(summary, window: evaluator.window))
         }
+        try StandardStreams.flush()
     }
 
     static func number(_ value: Int) -> String {

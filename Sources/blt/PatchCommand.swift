@@ -26,7 +26,7 @@ struct PatchCommand: ParsableCommand {
     @Flag(name: .customLong("no-eos"), help: "Do not append the EOS id.")
     var noEOS = false
 
-    @Option(name: .long, help: "Entropy threshold in nats (default: the model's patching_threshold).")
+    @Option(name: .long, parsing: .unconditional, help: "Entropy threshold in nats (default: the model's patching_threshold).")
     var threshold: Float?
 
     @Flag(name: .long, help: "Print a JSON object instead of text.")
@@ -34,11 +34,12 @@ struct PatchCommand: ParsableCommand {
 
     func validate() throws {
         if (text == nil) == (file == nil) { throw ValidationError("give either FILE or --text STRING") }
+        try requireFinite(threshold, "--threshold")
     }
 
     func run() throws {
         let bytes = try text.map { Array($0.utf8) } ?? readInput(file!)
-        let model = try BLTModel(directory: self.model)
+        let model = try loadModel(self.model)
         let ids = Tokenizer.encode(bytes, addEOS: !noEOS)
         let entropies = try model.entropies(ids)
         let lengths = model.patchLengths(entropies: entropies, threshold: threshold)
@@ -55,10 +56,10 @@ struct PatchCommand: ParsableCommand {
                 pieces.append(display(ids[start ..< start + length]))
                 start += length
             }
-            print(pieces.joined(separator: "|"))
-            fflush(stdout)
+            try printLine(pieces.joined(separator: "|"))
+            try StandardStreams.flush()
             let patches = lengths.filter { $0 > 0 }.count
-            FileHandle.standardError.write("\(ids.count) ids, \(patches) patches, \(String(format: "%.2f", Double(ids.count) / Double(max(patches, 1)))) ids per patch\n".data(using: .utf8)!)
+            StandardStreams.error("\(ids.count) ids, \(patches) patches, \(String(format: "%.2f", Double(ids.count) / Double(max(patches, 1)))) ids per patch\n")
         }
     }
 }

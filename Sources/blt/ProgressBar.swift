@@ -57,7 +57,7 @@ final class ProgressBar {
         drawn = false
     }
 
-    private func write(_ text: String) { FileHandle.standardError.write(text.data(using: .utf8)!) }
+    private func write(_ text: String) { StandardStreams.error(text) }
 
     /// 1234567 → "1.23 MB" (SI prefixes).
     static func amount(_ value: some BinaryInteger, _ unit: String) -> String { amount(Double(value), unit) }

@@ -1,0 +1,25 @@
+import ByteLatent
+import Foundation
+import FuzzSupport
+
+/// eval-merge inputs: the input is split at NUL bytes into up to four shard files; each is decoded
+/// and checked as `blt eval-merge` does, then merged (partial merges allowed) and re-encoded.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
+    let input = inputBuffer(data, size)
+    let pieces = input.split(separator: 0, maxSplits: 3, omittingEmptySubsequences: false)
+    var parts: [EvalSummary] = []
+    for piece in pieces {
+        guard let part = try? EvalSummary.load(Data(piece), source: "shard.json") else { return 0 }
+        parts.append(part)
+    }
+    guard let merged = try? EvalSummary.merge(parts, allowPartial: true) else { return 0 }
+    _ = try? merged.jsonData()
+    _ = merged.bitsPerByteStandardError
+    return 0
+}
+
+@_cdecl("FuzzEvalMerge_main")
+public func harnessMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc, argv, fuzz)
+}
