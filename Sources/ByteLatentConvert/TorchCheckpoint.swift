@@ -50,8 +50,12 @@ public final class TorchCheckpoint: @unchecked Sendable {
     public init(path: String) throws {
         let archive = try ZipArchive(path: path)
         self.archive = archive
-        guard let pkl = archive.entries.first(where: { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }) else {
+        let pickles = archive.entries.filter { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }
+        guard let pkl = pickles.first else {
             throw ConvertError.missingZipEntry(path: path, entry: "<archive>/data.pkl")
+        }
+        if pickles.count > 1 {
+            throw ConvertError.corruptZip(path: path, reason: "it holds \(pickles.count) data.pkl entries (\(pickles.map(\.name).joined(separator: ", "))); a torch.save archive has one")
         }
         let prefix = String(pkl.name.dropLast("data.pkl".count))
         let root = try RestrictedUnpickler(data: archive.checkedData(pkl), path: path).load()
