@@ -82,3 +82,14 @@ bench-convert: $(BLT1B_SYNTHETIC)/config.json
 
 bench-convert-clean:
 	rm -rf $(BLT1B_SYNTHETIC) $(BLT1B_CONVERTED)
+
+# Fuzzing (Docs/reliability.md): libFuzzer + AddressSanitizer harnesses for every parser, in the
+# separate package Fuzz/ so the library's Package.swift stays free of sanitizer flags. Each harness
+# runs FUZZ_SECONDS, one at a time, one worker, under nice -n 19; crashes land in Fuzz/.work/<harness>/.
+FUZZ_SECONDS ?= 600
+FUZZ_HARNESSES ?=
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	cd Fuzz && $(SWIFT) build -Xswiftc -sanitize=fuzzer,address
+fuzz: fuzz-build
+	Fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)

@@ -73,7 +73,8 @@ func parseByteSize(_ s: String) -> Int? {
     let t = s.trimmingCharacters(in: .whitespaces).uppercased()
     let units: [(String, Double)] = [("GIB", 1_073_741_824), ("MIB", 1_048_576), ("KIB", 1024), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3), ("G", 1e9), ("M", 1e6), ("K", 1e3), ("B", 1)]
     for (u, m) in units where t.hasSuffix(u) {
-        guard let v = Double(t.dropLast(u.count).trimmingCharacters(in: .whitespaces)), v > 0 else { return nil }
+        guard let v = Double(t.dropLast(u.count).trimmingCharacters(in: .whitespaces)), v > 0,
+              v * m < 0x1p62 else { return nil }   // finite and far inside Int (Int(_: Double) traps beyond it)
         return Int(v * m)
     }
     return Int(t)
