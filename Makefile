@@ -90,6 +90,6 @@ FUZZ_SECONDS ?= 600
 FUZZ_HARNESSES ?=
 .PHONY: fuzz fuzz-build
 fuzz-build:
-	cd Fuzz && $(SWIFT) build -Xswiftc -sanitize=fuzzer,address
+	cd Fuzz && $(SWIFT) build --disable-build-manifest-caching -Xswiftc -sanitize=fuzzer,address
 fuzz: fuzz-build
 	Fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)

@@ -157,3 +157,28 @@ final class HostileConvertTests: ConvertTestCase {
         }
     }
 }
+
+/// Inputs found by the libFuzzer harnesses (Fuzz/, Docs/reliability.md), kept as regression tests.
+final class FuzzFindingsTests: ConvertTestCase {
+    func unpickle(_ bytes: [UInt8]) -> String {
+        bytes.withUnsafeBytes { buf in
+            do { _ = try RestrictedUnpickler(data: buf, path: "x.pkl").load(); return "no error" } catch { return "\(error)" }
+        }
+    }
+
+    /// FuzzUnpickler, LeakSanitizer: a dict memoized and then stored inside itself made a reference
+    /// cycle that was never freed.
+    func testFuzzFoundSelfContainingDictIsRefused() throws {
+        let found = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixtures + "/fuzz/unpickler-leak-cycle.pkl")))
+        XCTAssertTrue(unpickle(found).contains("nested inside itself"), unpickle(found))
+        // d = {}; d["a"] = d
+        let direct: [UInt8] = [0x80, 2, 0x7D, 0x71, 0, 0x58, 1, 0, 0, 0, 0x61, 0x68, 0, 0x73, 0x2E]
+        XCTAssertTrue(unpickle(direct).contains("nested inside itself"), unpickle(direct))
+        // a = []; b = [a]; a.append(b)  (a cycle through two containers)
+        let indirect: [UInt8] = [0x80, 2, 0x5D, 0x71, 0, 0x5D, 0x71, 1, 0x68, 0, 0x61, 0x30, 0x68, 0, 0x68, 1, 0x61, 0x2E]
+        XCTAssertTrue(unpickle(indirect).contains("nested inside itself"), unpickle(indirect))
+        // Sharing without a cycle is fine: x = []; [x, x]
+        let shared: [UInt8] = [0x80, 2, 0x5D, 0x71, 0, 0x5D, 0x68, 0, 0x61, 0x68, 0, 0x61, 0x2E]
+        XCTAssertEqual(unpickle(shared), "no error")
+    }
+}
