@@ -138,8 +138,9 @@ struct OutputPath {
     let path: String
 
     /// Refuses anything but a new or existing regular file, and any path equal to or inside one of
-    /// `protected` (the model directory): `--output` must never replace what the user did not ask to.
-    init(_ path: String, option: String = "--output", protecting protected: [String]) throws {
+    /// `protected` (the model directory, the inputs; each with a label for the message): `--output`
+    /// must never replace what the user did not ask to.
+    init(_ path: String, option: String = "--output", protecting protected: [(path: String, label: String)]) throws {
         self.path = path
         if path.isEmpty { throw ValidationError("\(option) needs a file name") }
         var info = stat()
@@ -156,10 +157,13 @@ struct OutputPath {
             }
         }
         let resolved = Self.resolve(path)
-        for directory in protected {
+        for (directory, label) in protected {
             let root = Self.resolve(directory)
-            if resolved == root || resolved.hasPrefix(root.hasSuffix("/") ? root : root + "/") {
-                throw ValidationError("\(option) '\(path)' lies inside the model directory '\(directory)'; write the result somewhere else")
+            if resolved == root {
+                throw ValidationError("\(option) '\(path)' is \(label) '\(directory)', which this command reads; write the result somewhere else")
+            }
+            if resolved.hasPrefix(root.hasSuffix("/") ? root : root + "/") {
+                throw ValidationError("\(option) '\(path)' lies inside \(label) '\(directory)'; write the result somewhere else")
             }
         }
         let parent = (resolved as NSString).deletingLastPathComponent

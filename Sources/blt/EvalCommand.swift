@@ -82,7 +82,12 @@ struct EvalCommand: ParsableCommand {
         if context < 0 { throw ValidationError("--context must be 0 or more") }
         if chunkTargets < 1 { throw ValidationError("--chunk-targets must be at least 1") }
         try requireFinite(threshold, "--threshold")
-        if let output { _ = try OutputPath(output, protecting: [model]) }
+        if let output { _ = try OutputPath(output, protecting: outputProtects) }
+    }
+
+    /// What --output may not replace: the model directory and the input files.
+    var outputProtects: [(path: String, label: String)] {
+        [(model, "the model directory")] + inputs.filter { $0 != "-" }.map { ($0, "the input") }
     }
 
     func run() throws {
@@ -93,7 +98,7 @@ struct EvalCommand: ParsableCommand {
         if inputs.contains("-"), StandardStreams.inputClosed {
             throw CommandError("standard input is closed; pipe the documents in, or pass files instead of '-'")
         }
-        let outputPath = try output.map { try OutputPath($0, protecting: [model]) }
+        let outputPath = try output.map { try OutputPath($0, protecting: outputProtects) }
         let loaded = try loadModel(model)
         let evaluator = try Evaluator(model: loaded, options: EvalOptions(
             window: window, context: context, threshold: threshold, addEOS: !noEOS,

@@ -42,12 +42,12 @@ struct EvalMergeCommand: ParsableCommand {
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give the JSON files of the shards to merge") }
-        if let output { _ = try OutputPath(output, protecting: files) }
+        if let output { _ = try OutputPath(output, protecting: files.map { ($0, "the shard file") }) }
     }
 
     func run() throws {
         // The result may not replace one of the shard files it is made from.
-        let outputPath = try output.map { try OutputPath($0, protecting: files) }
+        let outputPath = try output.map { try OutputPath($0, protecting: files.map { ($0, "the shard file") }) }
         let parts = try files.map { path -> EvalSummary in
             var info = stat()
             if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) > Self.maxFileBytes {

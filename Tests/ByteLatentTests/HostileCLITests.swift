@@ -69,6 +69,7 @@ final class HostileCLITests: XCTestCase {
         assertRefused(try sh("$BLT eval --model M --output D doc.txt"), [64], mentions: "'D' is a directory")
         XCTAssertEqual(try String(contentsOfFile: work + "/D/sub/file", encoding: .utf8), "keep")
         assertRefused(try sh("$BLT eval --model M --output M doc.txt"), [64], mentions: "directory")
+        assertRefused(try sh("$BLT eval --model M --output doc.txt doc.txt"), [64], mentions: "is the input 'doc.txt'")
         assertRefused(try sh("$BLT eval --model M --output M/config.json doc.txt"), [64], mentions: "inside the model directory")
         assertRefused(try sh("$BLT eval --model M --output ./M/../M/result.json doc.txt"), [64], mentions: "inside the model directory")
         XCTAssertEqual(try tree(model), modelBefore)
