@@ -17,6 +17,7 @@ private let interruptFlag: UnsafeMutablePointer<Int32> = {
 /// `ConvertError.interrupted`. A second signal of the same kind kills the process.
 /// (SIGKILL cannot be caught: the next conversion to the same destination removes what it left.)
 public func installInterruptHandler() {
+    interruptFlag.pointee = 0
     for sig in [SIGINT, SIGTERM, SIGHUP] {
         signal(sig) { received in
             interruptFlag.pointee = received
@@ -141,7 +142,7 @@ public enum Converter {
                                progress: ((Int, Int, String) -> Void)? = nil) throws -> ConversionPlan {
         let place = try OutputPlace(source: source, destination: destination, force: options.force)
         let dst = place.path
-        interruptFlag.pointee = 0
+        try checkInterrupted()   // a signal may arrive before any work (the flag is cleared by installInterruptHandler)
         let hub = try HubCheckpoint.open(source)
         let plan = try plan(hub, dtype: options.dtype)
 

@@ -150,7 +150,7 @@ struct OutputPath {
             if isLink, stat(path, &target) != 0 { target = info }
             let kind = target.st_mode & S_IFMT
             if kind == S_IFDIR {
-                throw ValidationError("\(option) '\(path)' is a directory; give a file name, e.g. \(path.hasSuffix("/") ? path : path + "/")result.json")
+                throw ValidationError("\(option) '\(path)' is a directory; give the name of a file to write (e.g. result.json), which may not be a directory")
             }
             if kind != S_IFREG && !(isLink && kind == S_IFLNK) {
                 throw ValidationError("\(option) '\(path)' is not a regular file (a device, FIFO or socket); give a file name, or omit \(option) and redirect standard output")

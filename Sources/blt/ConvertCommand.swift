@@ -16,8 +16,8 @@ struct ConvertCommand: ParsableCommand {
         (params.json + consolidated.pth, or config.json + model.safetensors).
 
         DST receives config.json, model.safetensors (sharded with an index above --max-shard-size), tokenizer.json \
-        and tokenizer_config.json. Nothing is written unless everything validates; a failure or Ctrl-C leaves no \
-        partial output.
+        and tokenizer_config.json. Nothing is written unless everything validates; a failure, Ctrl-C, SIGTERM or \
+        SIGHUP leaves no partial output. DST may not be, contain or lie inside SRC.
         """
     )
 
@@ -30,7 +30,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Output dtype: bf16 or f32 (default: keep the source dtype).")
     var dtype: String?
 
-    @Flag(help: "Replace DST if it exists.")
+    @Flag(help: "Replace DST if it is an earlier `blt convert` output or an empty directory (anything else is refused).")
     var force = false
 
     @Option(help: "Largest model.safetensors shard, e.g. 4GB, 500MB, 123456 (bytes).")

@@ -54,13 +54,13 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Entropy threshold in nats (default: the model's patching_threshold).")
     var threshold: Float?
 
-    @Option(name: .long, help: "Ids per forward pass, BOS included (default: min(8192, the entropy model's and local models' max positions)).")
+    @Option(name: .long, parsing: .unconditional, help: "Ids per forward pass, BOS included (default: min(8192, the entropy model's and local models' max positions)).")
     var window: Int?
 
-    @Option(name: .long, help: "Bytes of history kept before the first scored byte of each later window (0: non-overlapping windows).")
+    @Option(name: .long, parsing: .unconditional, help: "Bytes of history kept before the first scored byte of each later window (0: non-overlapping windows).")
     var context = 0
 
-    @Option(name: .customLong("chunk-targets"), help: "Targets per chunk for the standard error of a single document.")
+    @Option(name: .customLong("chunk-targets"), parsing: .unconditional, help: "Targets per chunk for the standard error of a single document.")
     var chunkTargets = 1024
 
     @Option(name: .long, help: "Score every N-th document starting at I, given as I/N.")

@@ -37,7 +37,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Nucleus sampling mass (0: off); takes precedence over --top-k.")
     var topP: Float = 0
 
-    @Option(name: .long, help: "Random seed: the same seed gives the same output.")
+    @Option(name: .long, parsing: .unconditional, help: "Random seed: the same seed gives the same output.")
     var seed: UInt64 = 0
 
     @Flag(name: .customLong("ignore-eos"), help: "Keep going after EOS.")

@@ -140,6 +140,10 @@ final class HostileCLITests: XCTestCase {
         assertRefused(try sh("$BLT generate --model M --prompt hi --temperature -1"), [64], mentions: "--temperature must be ≥ 0")
         assertRefused(try sh("$BLT generate --model M --prompt hi --temperature nan"), [64], mentions: "--temperature")
         assertRefused(try sh("$BLT generate --model M --prompt hi --top-p nan"), [64], mentions: "--top-p")
+        // Negative numbers are values (refused by range), not "Missing value".
+        assertRefused(try sh("$BLT eval --model M --window -5 doc.txt"), [1], mentions: "window")
+        assertRefused(try sh("$BLT eval --model M --context -1 doc.txt"), [64], mentions: "--context must be 0 or more")
+        assertRefused(try sh("$BLT eval --model M --chunk-targets -1 doc.txt"), [64], mentions: "--chunk-targets")
         // Was: overflow past the position check, then generating forever.
         assertRefused(try sh("$BLT generate --model M --prompt hi --max-bytes 9223372036854775807 --ignore-eos", timeout: 30), [64], mentions: "--max-bytes")
         assertRefused(try sh("$BLT generate --model M --prompt hi --max-bytes 100000 --ignore-eos", timeout: 30), [1], mentions: "positions")

@@ -92,6 +92,7 @@ final class HostileConvertTests: ConvertTestCase {
             XCTAssertEqual(interruptSignal, sig)
             XCTAssertEqual(try tmpListing(), [], "signal \(sig) left files behind")
         }
+        installInterruptHandler()   // clears the recorded signal, so later conversions in this process run
         signal(SIGTERM, SIG_DFL)
         signal(SIGHUP, SIG_DFL)
         signal(SIGINT, SIG_DFL)
