@@ -166,7 +166,9 @@ struct OutputPath {
                 throw ValidationError("\(option) '\(path)' lies inside \(label) '\(directory)'; write the result somewhere else")
             }
         }
-        let parent = (resolved as NSString).deletingLastPathComponent
+        // The directory as the kernel will walk it ("missing/../x" fails even though it normalises to "x").
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let parent = (absolute as NSString).deletingLastPathComponent
         var parentInfo = stat()
         guard stat(parent.isEmpty ? "/" : parent, &parentInfo) == 0, parentInfo.st_mode & S_IFMT == S_IFDIR else {
             throw ValidationError("\(option) '\(path)': the directory '\(parent)' does not exist; create it first")
@@ -193,7 +195,9 @@ struct OutputPath {
     /// Writes `data` to a new temporary file beside the target, then renames it into place: a crash
     /// never leaves a partial file under the final name, and no other file is touched.
     func write(_ data: Data) throws {
-        let directory = (Self.resolve(path) as NSString).deletingLastPathComponent
+        // Beside the path as given (not a symbolic link's target), so the rename stays in one directory.
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let directory = (absolute as NSString).deletingLastPathComponent
         let base = (path as NSString).lastPathComponent
         var template = Array("\(directory)/.\(base).tmp-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
