@@ -24,6 +24,8 @@ struct CommandError: Error, CustomStringConvertible {
 enum StandardStreams {
     nonisolated(unsafe) static var inputClosed = false
     nonisolated(unsafe) static var outputClosed = false
+    /// Set once a failing standard output has been reported (so exit does not report it again).
+    nonisolated(unsafe) static var outputErrorReported = false
 
     /// Call first thing in main.
     static func setUp() {
@@ -32,6 +34,14 @@ enum StandardStreams {
             if null >= 0, null != fd { dup2(null, fd); close(null) }
             if fd == 0 { inputClosed = true }
             if fd == 1 { outputClosed = true }
+        }
+        // Paths that end in exit() inside ArgumentParser (--help, --version) skip main's own check:
+        // output still buffered at exit that cannot be written turns the status into 1.
+        atexit {
+            if !StandardStreams.outputErrorReported, fflush(stdout) != 0 || ferror(stdout) != 0 {
+                fputs("Error: cannot write to standard output: \(String(cString: strerror(errno)))\n", stderr)
+                _exit(1)
+            }
         }
     }
 
@@ -68,7 +78,8 @@ enum StandardStreams {
     }
 
     static func outputError(_ reason: String) -> CommandError {
-        CommandError("cannot write the results to standard output (\(reason)); nothing more was written. Redirect the output to a writable file (or use --output where the command has it)")
+        outputErrorReported = true
+        return CommandError("cannot write the results to standard output (\(reason)); nothing more was written. Redirect the output to a writable file (or use --output where the command has it)")
     }
 
     /// Standard error: best effort (there is nowhere left to report its own failure).

@@ -124,6 +124,10 @@ final class HostileCLITests: XCTestCase {
         assertRefused(try sh("$BLT eval --model M --json doc.txt >&-"), [1], mentions: "standard output")
         assertRefused(try sh("$BLT patch --model M --text hello > /dev/full"), [1], mentions: "standard output")
         assertRefused(try sh("$BLT inspect M > /dev/full"), [1], mentions: "standard output")
+        assertRefused(try sh("$BLT eval --help > /dev/full"), [1], mentions: "standard output")
+        // Reported once, not again at exit.
+        let once = try sh("$BLT eval --model M doc.txt > /dev/full")
+        XCTAssertEqual(once.stderr.components(separatedBy: "standard output").count, 2, once.stderr)
         // A closed pipe ends the process quietly (SIGPIPE, as `cat` does), with no trap and no message.
         let piped = try sh("$BLT generate --model M --prompt hi --max-bytes 2000 --ignore-eos | head -c 1 > /dev/null; echo done")
         XCTAssertEqual(piped.stdout, "done\n")
