@@ -165,7 +165,8 @@ struct EvalCommand: ParsableCommand {
         row("bytes", "\(number(sums.bytes)) (+\(plural(sums.targets - sums.bytes, "EOS target")))")
         if sums.patches > 0 { row("patches", "\(number(sums.patches)) (\(fixed(s.meanPatchBytes, 2)) bytes per patch)") }
         row("windows", "\(number(sums.windows)) forward pass\(sums.windows == 1 ? "" : "es") of up to \(number(window)) ids, context \(s.settings.context)")
-        row("time", "\(fixed(sums.seconds, 2)) s, \(number(Int(s.bytesPerSecond.rounded()))) bytes/s")
+        let rate = s.bytesPerSecond.rounded()
+        row("time", "\(fixed(sums.seconds, 2)) s, \(rate.isFinite && abs(rate) < 9e18 ? number(Int(rate)) : fixed(rate, 0)) bytes/s")
         if let documents = s.perDocument, !documents.isEmpty {
             lines.append("")
             lines.append("bits/byte  targets  document")

@@ -199,6 +199,19 @@ final class HostileCLITests: XCTestCase {
         XCTAssertLessThan(run.stderr.utf8.count, 1000)
         XCTAssertLessThan(Date().timeIntervalSince(started), 20)
         assertRefused(try sh("$BLT eval-merge missing.json"), [1], mentions: "missing.json")
+        // Extreme but consistent figures: no trap converting them, no EncodingError for an infinite perplexity.
+        var whole = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: work + "/s0.json"))) as! [String: Any]
+        whole["shard_count"] = 1
+        whole["shards"] = [0]
+        whole.removeValue(forKey: "per_document")
+        var sums = whole["sums"] as! [String: Any]
+        sums["nll_nats"] = String(Int128(1) << 109)
+        sums["seconds"] = 1e-9
+        whole["sums"] = sums
+        try JSONSerialization.data(withJSONObject: whole).write(to: URL(fileURLWithPath: work + "/extreme.json"))
+        let extreme = try sh("$BLT eval-merge --json extreme.json && $BLT eval-merge extreme.json")
+        XCTAssertEqual(extreme.status, 0, extreme.stderr)
+        XCTAssertTrue(extreme.stdout.contains("\"perplexity_per_byte\" : null"), extreme.stdout)
     }
 
     func testEvalMergeTellsModelsWithTheSameDirectoryNameApart() throws {

@@ -479,7 +479,9 @@ public struct EvalSummary: Codable, Equatable, Sendable {
         if let (name, _) = exact.first(where: { $0.1.raw < 0 || $0.1.raw > rawLimit }) {
             return "sums.\(name) is negative or out of range"
         }
-        guard u.seconds.isFinite, u.seconds >= 0, u.seconds < 1e12 else { return "sums.seconds is not a finite, non-negative number" }
+        guard u.seconds.isFinite, u.seconds == 0 || (1e-9..<1e12).contains(u.seconds) else {
+            return "sums.seconds \(u.seconds) is out of range (0, or 1e-9 to 1e12)"
+        }
         if let documents = perDocument {
             guard documents.count <= u.documents else { return "per_document lists \(documents.count) documents but sums.documents is \(u.documents)" }
             var indexes = Set<Int>()
@@ -551,10 +553,13 @@ public struct EvalSummary: Codable, Equatable, Sendable {
         try c.encode(shards, forKey: .shards)
         try c.encode(isComplete, forKey: .complete)
         try c.encode(sums, forKey: .sums)
-        try c.encode(sums.targets == 0 ? nil : bitsPerByte, forKey: .bitsPerByte)
-        try c.encode(bitsPerByteStandardError, forKey: .bitsPerByteStandardError)
+        // Derived figures that overflow (e.g. a perplexity of 2^2000) are written as null: JSON has no
+        // infinity, and failing to encode would lose the whole result.
+        func finite(_ x: Double?) -> Double? { x.flatMap { $0.isFinite ? $0 : nil } }
+        try c.encode(sums.targets == 0 ? nil : finite(bitsPerByte), forKey: .bitsPerByte)
+        try c.encode(finite(bitsPerByteStandardError), forKey: .bitsPerByteStandardError)
         try c.encode(standardErrorMethod, forKey: .standardErrorMethod)
-        try c.encode(sums.targets == 0 ? nil : perplexityPerByte, forKey: .perplexityPerByte)
+        try c.encode(sums.targets == 0 ? nil : finite(perplexityPerByte), forKey: .perplexityPerByte)
         try c.encode(nllNats, forKey: .nllNats)
         try c.encode(sums.targets, forKey: .targets)
         try c.encode(sums.documents, forKey: .documents)
@@ -563,9 +568,9 @@ public struct EvalSummary: Codable, Equatable, Sendable {
         try c.encode(sums.windows, forKey: .windows)
         try c.encode(sums.skippedEmpty, forKey: .skippedEmpty)
         try c.encode(sums.skippedBadLines, forKey: .skippedBadLines)
-        try c.encode(sums.patches == 0 ? nil : meanPatchBytes, forKey: .meanPatchBytes)
+        try c.encode(sums.patches == 0 ? nil : finite(meanPatchBytes), forKey: .meanPatchBytes)
         try c.encode(sums.seconds, forKey: .seconds)
-        try c.encode(bytesPerSecond, forKey: .bytesPerSecond)
+        try c.encode(finite(bytesPerSecond) ?? 0, forKey: .bytesPerSecond)
         try c.encodeIfPresent(perDocument, forKey: .perDocument)
     }
 
