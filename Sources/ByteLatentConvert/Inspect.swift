@@ -93,7 +93,7 @@ public enum Inspector {
         }
         if fileExists(path, directory: false) {
             // A bare weights file: .pth (entropy model) or safetensors.
-            root = (path as NSString).deletingLastPathComponent
+            root = PathNames.split(path).parent
             if path.hasSuffix(".pth") {
                 format = .entropyOnly
                 tensors = try TorchCheckpoint(path: path).tensors.map { ($0, true) }

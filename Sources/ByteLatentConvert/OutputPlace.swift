@@ -30,14 +30,13 @@ struct OutputPlace {
         let dst = Self.resolve(destination)
         let src = Self.resolve(source)
         path = dst
-        parent = (dst as NSString).deletingLastPathComponent
-        base = (dst as NSString).lastPathComponent
+        (parent, base) = PathNames.split(dst)
         if dst == "/" || parent.isEmpty || base.isEmpty || base == "." || base == ".." {
             throw ConvertError.unsafeDestination(path: destination, reason: "it is not a directory name a conversion can be written to")
         }
         func inside(_ a: String, _ b: String) -> Bool { a.hasPrefix(b == "/" ? "/" : b + "/") }
         if dst == src {
-            throw ConvertError.unsafeDestination(path: destination, reason: "it is the source checkpoint itself; choose a new directory, e.g. \((src as NSString).lastPathComponent)-hf beside it")
+            throw ConvertError.unsafeDestination(path: destination, reason: "it is the source checkpoint itself; choose a new directory, e.g. \(PathNames.split(src).base)-hf beside it")
         }
         if inside(dst, src) {
             throw ConvertError.unsafeDestination(path: destination, reason: "it lies inside the source checkpoint '\(source)'; choose a directory outside it")
@@ -77,10 +76,9 @@ struct OutputPlace {
             defer { free(real) }
             return String(cString: real)
         }
-        let standardized = (absolute as NSString).standardizingPath
-        let parent = (standardized as NSString).deletingLastPathComponent
-        let base = (standardized as NSString).lastPathComponent
-        if let real = realpath(parent.isEmpty ? "/" : parent, nil) {
+        let standardized = PathNames.normalized(absolute)
+        let (parent, base) = PathNames.split(standardized)
+        if let real = realpath(parent, nil) {
             defer { free(real) }
             let p = String(cString: real)
             return (p == "/" ? "" : p) + "/" + base

@@ -153,7 +153,9 @@ struct OutputPath {
     /// must never replace what the user did not ask to.
     init(_ path: String, option: String = "--output", protecting protected: [(path: String, label: String)]) throws {
         self.path = path
-        if path.isEmpty { throw ValidationError("\(option) needs a file name") }
+        if path.isEmpty || path.hasSuffix("/") || PathNames.split(path).base == "." || PathNames.split(path).base == ".." {
+            throw ValidationError("\(option) '\(path)' does not name a file; give the name of a file to write (e.g. result.json)")
+        }
         var info = stat()
         if lstat(path, &info) == 0 {
             var target = info
@@ -179,9 +181,9 @@ struct OutputPath {
         }
         // The directory as the kernel will walk it ("missing/../x" fails even though it normalises to "x").
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        let parent = (absolute as NSString).deletingLastPathComponent
+        let parent = PathNames.split(absolute).parent
         var parentInfo = stat()
-        guard stat(parent.isEmpty ? "/" : parent, &parentInfo) == 0, parentInfo.st_mode & S_IFMT == S_IFDIR else {
+        guard stat(parent, &parentInfo) == 0, parentInfo.st_mode & S_IFMT == S_IFDIR else {
             throw ValidationError("\(option) '\(path)': the directory '\(parent)' does not exist; create it first")
         }
     }
@@ -193,14 +195,13 @@ struct OutputPath {
             defer { free(real) }
             return String(cString: real)
         }
-        let parent = (absolute as NSString).deletingLastPathComponent
-        let base = (absolute as NSString).lastPathComponent
-        if parent != absolute, !parent.isEmpty, let real = realpath(parent, nil) {
+        let (parent, base) = PathNames.split(PathNames.normalized(absolute))
+        if let real = realpath(parent, nil) {
             defer { free(real) }
             let p = String(cString: real)
             return (p == "/" ? "" : p) + "/" + base
         }
-        return (absolute as NSString).standardizingPath
+        return PathNames.normalized(absolute)
     }
 
     /// Writes `data` to a new temporary file beside the target, then renames it into place: a crash
@@ -208,8 +209,7 @@ struct OutputPath {
     func write(_ data: Data) throws {
         // Beside the path as given (not a symbolic link's target), so the rename stays in one directory.
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        let directory = (absolute as NSString).deletingLastPathComponent
-        let base = (path as NSString).lastPathComponent
+        let (directory, base) = PathNames.split(absolute)
         var template = Array("\(directory)/.\(base).tmp-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw CommandError("cannot write '\(path)': \(String(cString: strerror(errno)))") }

@@ -85,6 +85,8 @@ final class HostileCLITests: XCTestCase {
         assertRefused(try sh("$BLT eval-merge --output s0.json s0.json"), [64], mentions: "s0.json")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: work + "/s0.json")), before)
         assertRefused(try sh("$BLT eval-merge --output D s0.json"), [64], mentions: "is a directory")
+        assertRefused(try sh("$BLT eval --model M --output newdir/ doc.txt"), [64], mentions: "does not name a file")
+        assertRefused(try sh("$BLT eval --model M --output missing/../r.json doc.txt"), [64], mentions: "does not exist")
         // A regular file is replaced (that is what --output is for), and no temporary file is left.
         XCTAssertEqual(try sh("$BLT eval-merge --output merged.json s0.json && $BLT eval --model M --output merged.json doc.txt").status, 0)
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: work).contains { $0.contains(".tmp-") || $0.hasSuffix(".partial") })
@@ -105,6 +107,13 @@ final class HostileCLITests: XCTestCase {
         try FileManager.default.createDirectory(atPath: work + "/mine", withIntermediateDirectories: true)
         try Data("notes".utf8).write(to: URL(fileURLWithPath: work + "/mine/notes.txt"))
         assertRefused(try sh("$BLT convert sb/H mine --force"), [1], mentions: "notes.txt")
+        // Relative names with trailing slashes (Foundation's deletingLastPathComponent traps on "U/").
+        for name in ["U/", "./V/", "W//"] {
+            let run = try sh("$BLT convert sb/H \(name) && $BLT convert sb/H \(name) --force")
+            XCTAssertEqual(run.status, 0, run.stderr)
+        }
+        let inspected = try sh("$BLT inspect model.safetensors", in: hub)
+        XCTAssertEqual(inspected.status, 0, inspected.stderr)
         XCTAssertEqual(try tree(work + "/sb"), before)
         XCTAssertEqual(try String(contentsOfFile: work + "/mine/notes.txt", encoding: .utf8), "notes")
     }

@@ -202,6 +202,19 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(a.documents, Int.max)
     }
 
+    // MARK: Path names (NSString's path methods trap on "U/" in this toolchain)
+
+    func testPathNamesSplitAndNormalise() {
+        XCTAssertTrue(PathNames.split("/a/b/") == ("/a", "b"))
+        XCTAssertTrue(PathNames.split("/b") == ("/", "b"))
+        XCTAssertTrue(PathNames.split("U/") == (".", "U"))
+        XCTAssertTrue(PathNames.split("a/b") == ("a", "b"))
+        XCTAssertTrue(PathNames.split("/") == ("/", ""))
+        XCTAssertTrue(PathNames.split("") == (".", ""))
+        XCTAssertEqual(PathNames.normalized("/a/./b/../c//d/"), "/a/c/d")
+        XCTAssertEqual(PathNames.normalized("/../.."), "/")
+    }
+
     // MARK: Fingerprint
 
     func testSHA256KnownVectors() {

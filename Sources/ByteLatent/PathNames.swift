@@ -1,0 +1,26 @@
+/// Path-name arithmetic without Foundation's NSString path methods, which trap on some inputs in
+/// this toolchain (`("U/" as NSString).deletingLastPathComponent` is a SIGILL), and user paths
+/// reach these functions unfiltered.
+public enum PathNames {
+    /// The directory and last component of `path`, trailing slashes ignored:
+    /// "/a/b/" → ("/a", "b"), "/b" → ("/", "b"), "b" → (".", "b"), "/" → ("/", "").
+    public static func split(_ path: String) -> (parent: String, base: String) {
+        var p = Substring(path)
+        while p.count > 1, p.hasSuffix("/") { p = p.dropLast() }
+        if p == "/" { return ("/", "") }
+        guard let slash = p.lastIndex(of: "/") else { return (".", String(p)) }
+        let parent = p[..<slash]
+        return (parent.isEmpty ? "/" : String(parent), String(p[p.index(after: slash)...]))
+    }
+
+    /// An absolute path with "." and ".." components and repeated slashes removed (lexically).
+    public static func normalized(_ absolute: String) -> String {
+        var out: [Substring] = []
+        for component in absolute.split(separator: "/") {
+            if component == "." { continue }
+            if component == ".." { _ = out.popLast(); continue }
+            out.append(component)
+        }
+        return "/" + out.joined(separator: "/")
+    }
+}
