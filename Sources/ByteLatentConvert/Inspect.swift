@@ -81,6 +81,27 @@ public enum Inspector {
         return [("entropy", .object(o))]
     }
 
+    /// The tensors a transformers BLT config implies (the converter's output names and shapes)
+    /// against those present: a checkpoint that `blt eval` would refuse is refused here too.
+    static func checkTensors(_ views: [TensorView], config: JSONValue, configPath: String) throws {
+        let expected = try HubLayout.expectedOriginalTensors(config: config, path: configPath)
+        var want: [String: [Int]] = [:]
+        var hashRows = 0, hashWidth = 0
+        for (name, shape) in expected.main {
+            if HubLayout.isHashTable(name) != nil { hashRows += shape[0]; hashWidth = shape[1]; continue }
+            want[HubLayout.hfName(original: name, entropy: false)] = shape
+        }
+        if hashRows > 0 { want["model.encoder_hash_tok_embedding.weight"] = [hashRows, hashWidth] }
+        for (name, shape) in expected.entropy { want[HubLayout.hfName(original: name, entropy: true)] = shape }
+        let present = Dictionary(views.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
+        let missing = want.keys.filter { present[$0] == nil }.sorted()
+        let unexpected = present.keys.filter { want[$0] == nil }.sorted()
+        if !missing.isEmpty || !unexpected.isEmpty { throw ConvertError.tensorSetMismatch(missing: missing, unexpected: unexpected) }
+        for (name, shape) in want.sorted(by: { $0.key < $1.key }) where present[name] != shape {
+            throw ConvertError.wrongShape(name: name, expected: shape, actual: present[name] ?? [])
+        }
+    }
+
     public static func inspect(path: String) throws -> CheckpointReport {
         var tensors: [(TensorView, Bool)] = []
         var format: CheckpointReport.Format
@@ -116,7 +137,9 @@ public enum Inspector {
             do { _ = try BLTConfig(contentsOf: join(path, "config.json")) } catch let error as BLTError {
                 throw ConvertError.badJSON(path: join(path, "config.json"), reason: "\(error); `blt eval` would refuse this checkpoint")
             }
-            tensors = try safetensorsViews(path: path).map { ($0, false) }
+            let views = try safetensorsViews(path: path)
+            try checkTensors(views, config: c, configPath: join(path, "config.json"))
+            tensors = views.map { ($0, false) }
             figs = figures(c)
         } else if fileExists(join(path, "params.json")) || fileExists(join(path, "config.json")) {
             let e = try EntropyModelSource.open(directory: path)

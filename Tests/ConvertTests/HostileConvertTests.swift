@@ -2,6 +2,7 @@ import ByteLatent
 import Foundation
 import XCTest
 @testable import ByteLatentConvert
+import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -181,5 +182,40 @@ final class FuzzFindingsTests: ConvertTestCase {
         // Sharing without a cycle is fine: x = []; [x, x]
         let shared: [UInt8] = [0x80, 2, 0x5D, 0x71, 0, 0x5D, 0x68, 0, 0x61, 0x68, 0, 0x61, 0x2E]
         XCTAssertEqual(unpickle(shared), "no error")
+    }
+}
+
+/// `blt inspect` refuses what `blt eval` refuses: a config out of range, tensors missing, extra or
+/// of the wrong shape (it used to report such checkpoints as fine).
+final class InspectValidationTests: ConvertTestCase {
+    /// A copy of the converted fixture with its weights rewritten through `edit`.
+    func model(_ edit: (inout [(name: String, shape: [Int], values: [Float])]) -> Void) throws -> String {
+        let dir = tmp + "/m"
+        try FileManager.default.copyItem(atPath: hubTinyExpected, toPath: dir)
+        let file = try SafetensorsFile(path: dir + "/model.safetensors")
+        var tensors = try file.tensorInfos.map { (name: $0.name, shape: $0.shape, values: try file.tensor($0.name).floats()) }
+        edit(&tensors)
+        try SafetensorsWriter.write(path: dir + "/model.safetensors", floats: tensors)
+        return dir
+    }
+
+    func testConvertedCheckpointPasses() throws {
+        XCTAssertEqual(try Inspector.inspect(path: model { _ in }).format, .transformers)
+    }
+
+    func testMissingExtraAndMisshapenTensorsAreReported() throws {
+        let missing = try model { $0.removeAll { $0.name == "model.local_decoder.norm.weight" } }
+        assertConvertError(try Inspector.inspect(path: missing)) {
+            if case let .tensorSetMismatch(m, u) = $0 { return m == ["model.local_decoder.norm.weight"] && u.isEmpty }; return false
+        }
+        try FileManager.default.removeItem(atPath: missing)
+        let misshapen = try model { tensors in
+            let i = tensors.firstIndex { $0.name == "model.local_decoder.norm.weight" }!
+            tensors[i].shape = [tensors[i].shape[0] - 1]
+            tensors[i].values.removeLast()
+        }
+        assertConvertError(try Inspector.inspect(path: misshapen)) {
+            if case let .wrongShape(name, _, _) = $0 { return name == "model.local_decoder.norm.weight" }; return false
+        }
     }
 }
