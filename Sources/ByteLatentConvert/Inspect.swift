@@ -82,7 +82,8 @@ public enum Inspector {
     }
 
     /// The tensors a transformers BLT config implies (the converter's output names and shapes)
-    /// against those present: a checkpoint that `blt eval` would refuse is refused here too.
+    /// against those present: a checkpoint that `blt eval` would refuse for a missing or misshapen
+    /// tensor is refused here too.
     static func checkTensors(_ views: [TensorView], config: JSONValue, configPath: String) throws {
         let expected = try HubLayout.expectedOriginalTensors(config: config, path: configPath)
         var want: [String: [Int]] = [:]
@@ -94,9 +95,9 @@ public enum Inspector {
         if hashRows > 0 { want["model.encoder_hash_tok_embedding.weight"] = [hashRows, hashWidth] }
         for (name, shape) in expected.entropy { want[HubLayout.hfName(original: name, entropy: true)] = shape }
         let present = Dictionary(views.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
+        // Extra tensors are not an error: the model loader ignores them too.
         let missing = want.keys.filter { present[$0] == nil }.sorted()
-        let unexpected = present.keys.filter { want[$0] == nil }.sorted()
-        if !missing.isEmpty || !unexpected.isEmpty { throw ConvertError.tensorSetMismatch(missing: missing, unexpected: unexpected) }
+        if !missing.isEmpty { throw ConvertError.tensorSetMismatch(missing: missing, unexpected: []) }
         for (name, shape) in want.sorted(by: { $0.key < $1.key }) where present[name] != shape {
             throw ConvertError.wrongShape(name: name, expected: shape, actual: present[name] ?? [])
         }

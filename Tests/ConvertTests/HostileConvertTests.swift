@@ -203,7 +203,7 @@ final class InspectValidationTests: ConvertTestCase {
         XCTAssertEqual(try Inspector.inspect(path: model { _ in }).format, .transformers)
     }
 
-    func testMissingExtraAndMisshapenTensorsAreReported() throws {
+    func testMissingAndMisshapenTensorsAreReported() throws {
         let missing = try model { $0.removeAll { $0.name == "model.local_decoder.norm.weight" } }
         assertConvertError(try Inspector.inspect(path: missing)) {
             if case let .tensorSetMismatch(m, u) = $0 { return m == ["model.local_decoder.norm.weight"] && u.isEmpty }; return false
