@@ -23,13 +23,15 @@ final class HostileCLITests: XCTestCase {
 
     struct Run { var status: Int32; var signaled: Bool; var stdout: String; var stderr: String }
 
-    /// Runs `sh -c script` with $BLT set, in `work` (shell redirections model closed and full streams).
-    /// A watchdog kills it after `timeout` seconds: a hang fails the test instead of blocking the suite.
+    /// Runs `sh -c script` with $BLT set, in `work` (shell redirections model closed and full streams),
+    /// for at most `timeout` seconds.
     func sh(_ script: String, in directory: String? = nil, timeout: Double = 60) throws -> Run {
         guard let blt = EvalCLITests.executable() else { throw XCTSkip("blt is not built; run `swift build` first") }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
+        // GNU timeout signals its whole process group, so a hung `blt` under `sh` is killed too
+        // (status 124): a hang fails the test instead of blocking the suite.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["-k", "5", "\(Int(timeout))", "/bin/sh", "-c", script]
         process.environment = ProcessInfo.processInfo.environment.merging(["BLT": blt]) { _, new in new }
         process.currentDirectoryURL = URL(fileURLWithPath: directory ?? work)
         let out = Pipe(), err = Pipe()
@@ -37,12 +39,9 @@ final class HostileCLITests: XCTestCase {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        watchdog.cancel()
         return Run(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal, stdout: stdout, stderr: stderr)
     }
 
