@@ -32,7 +32,9 @@ final class HostileCLITests: XCTestCase {
         // (status 124): a hang fails the test instead of blocking the suite.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
         process.arguments = ["-k", "5", "\(Int(timeout))", "/bin/sh", "-c", script]
-        process.environment = ProcessInfo.processInfo.environment.merging(["BLT": blt]) { _, new in new }
+        // No crash backtracer: it outlives a killed process group and would hold the pipes open, so
+        // a regression that crashes would hang the test instead of failing it.
+        process.environment = ProcessInfo.processInfo.environment.merging(["BLT": blt, "SWIFT_BACKTRACE": "enable=no"]) { _, new in new }
         process.currentDirectoryURL = URL(fileURLWithPath: directory ?? work)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
