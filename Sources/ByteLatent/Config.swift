@@ -55,7 +55,7 @@ public struct BLTConfig: Sendable, Equatable {
     public var hashTableCount: Int { hashFunctionCount * hashGroupSizes.count }
 
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileContents.read(path) else {
             throw BLTError.configUnreadable(path: path, reason: "the file does not exist or cannot be read")
         }
         let parsed: JSONValue

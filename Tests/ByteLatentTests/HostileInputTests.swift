@@ -218,6 +218,18 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(events, ["\(text.path):0"])
     }
 
+    /// FuzzConfig, LeakSanitizer: the same Foundation leak through FileManager.contents(atPath:) on an
+    /// empty config.json; config and JSON files are now read through `FileContents`.
+    func testFuzzFoundEmptyConfigIsInvalidJSON() throws {
+        let config = scratch.appendingPathComponent("config.json")
+        try Data().write(to: config)
+        XCTAssertEqual(FileContents.read(config.path), Data())
+        XCTAssertThrowsError(try BLTConfig(contentsOf: config.path)) {
+            XCTAssertEqual($0 as? BLTError, .configUnreadable(path: config.path, reason: "it is not valid JSON"))
+        }
+        XCTAssertThrowsError(try JSONValue.read(path: config.path))
+    }
+
     // MARK: Path names (NSString's path methods trap on "U/" in this toolchain)
 
     func testPathNamesSplitAndNormalise() {

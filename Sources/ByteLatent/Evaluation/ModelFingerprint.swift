@@ -16,11 +16,11 @@ public enum ModelFingerprint {
             hasher.update(Data("\(label)\0\(bytes.count)\0".utf8))
             hasher.update(bytes)
         }
-        guard let config = fm.contents(atPath: directory + "/config.json") else { return nil }
+        guard let config = FileContents.read(directory + "/config.json") else { return nil }
         add("config.json", config)
         for name in names.sorted() {
             let path = directory + "/" + name
-            if name == "model.safetensors.index.json", let index = fm.contents(atPath: path) {
+            if name == "model.safetensors.index.json", let index = FileContents.read(path) {
                 add(name, index)
             } else if name.hasSuffix(".safetensors"), let header = safetensorsHeader(path) {
                 add(name, header)
