@@ -104,3 +104,14 @@ bench-packing: build
 	/usr/bin/time -v $(BLT) eval --model $(BENCH_MODEL) --json --batch-bytes 0 $(PACKING_DIR)/gpl3.jsonl > $(PACKING_DIR)/single.json 2> $(PACKING_DIR)/single.time
 	python3 Converters/bench/eval_flops.py $(BENCH_MODEL)/config.json $(PACKING_DIR)/packed.json $(PACKING_DIR)/single.json
 	@grep -H "Maximum resident" $(PACKING_DIR)/packed.time $(PACKING_DIR)/single.time
+
+# Fuzzing (Docs/reliability.md): libFuzzer + AddressSanitizer harnesses for every parser, in the
+# separate package Fuzz/ so the library's Package.swift stays free of sanitizer flags. Each harness
+# runs FUZZ_SECONDS, one at a time, one worker, under nice -n 19; crashes land in Fuzz/.work/<harness>/.
+FUZZ_SECONDS ?= 600
+FUZZ_HARNESSES ?=
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	cd Fuzz && $(SWIFT) build --disable-build-manifest-caching -Xswiftc -sanitize=fuzzer,address
+fuzz: fuzz-build
+	Fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)

@@ -55,7 +55,7 @@ public struct BLTConfig: Sendable, Equatable {
     public var hashTableCount: Int { hashFunctionCount * hashGroupSizes.count }
 
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileContents.read(path) else {
             throw BLTError.configUnreadable(path: path, reason: "the file does not exist or cannot be read")
         }
         let parsed: JSONValue
@@ -91,6 +91,11 @@ public struct BLTConfig: Sendable, Equatable {
         }
         let localWindow = try root.optionalInt("local_attention_window_len", default: 512)
 
+        // All four are required: with one missing, transformers' defaults (blt-1b sizes) would be
+        // checked against the others and the error would blame the wrong part.
+        for key in ["patcher_config", "encoder_config", "decoder_config", "global_config"] where root.raw[key] == nil {
+            throw BLTError.configInvalid(field: key, reason: "is missing; a transformers BLT config.json has patcher_config, encoder_config, decoder_config and global_config (is this the right file?)")
+        }
         let patcherJSON = try root.object("patcher_config")
         let encoderJSON = try root.object("encoder_config")
         let decoderJSON = try root.object("decoder_config")
@@ -133,6 +138,48 @@ public struct BLTConfig: Sendable, Equatable {
         }
         if crossAttentionK < 1 { throw BLTError.configInvalid(field: "cross_attn_k", reason: "must be at least 1") }
         if let m = maxPatchLength, m < 1 { throw BLTError.configInvalid(field: "max_patch_length", reason: "must be positive or null") }
+        // Sizes are checked against limits far above any BLT (blt-7b: hidden 4096, 32 layers) before a
+        // single buffer is allocated: a typo or a hostile file must fail here, not in malloc.
+        func limit(_ field: String, _ value: Int, _ range: ClosedRange<Int>) throws {
+            guard range.contains(value) else {
+                throw BLTError.configInvalid(field: field, reason: "is \(value), outside the supported range \(range.lowerBound)…\(range.upperBound)")
+            }
+        }
+        try limit("cross_attn_k", crossAttentionK, 1...Limits.crossAttentionK)
+        if let m = maxPatchLength { try limit("max_patch_length", m, 1...Limits.positions) }
+        try limit("encoder_hash_byte_group_vocab", hashVocabularySize, 1...Limits.hashVocabulary)
+        guard !hashGroupSizes.isEmpty || hashFunctionCount == 0, hashGroupSizes.count <= Limits.hashGroups else {
+            throw BLTError.configInvalid(field: "encoder_hash_byte_group_size", reason: "must list 1 to \(Limits.hashGroups) group sizes")
+        }
+        for size in hashGroupSizes { try limit("encoder_hash_byte_group_size", size, 1...Limits.hashGroupSize) }
+        guard patchingThreshold.isFinite else {
+            throw BLTError.configInvalid(field: "patching_threshold", reason: "must be a finite number")
+        }
+        for (name, c) in [("patcher_config.", patcher), ("encoder_config.", encoder), ("decoder_config.", decoder), ("global_config.", global)] {
+            try limit(name + "num_hidden_layers", c.layerCount, 1...Limits.layers)
+            try limit(name + "intermediate_size", c.intermediateSize, 1...Limits.intermediate)
+            try limit(name + "max_position_embeddings", c.maxPositions, 1...Limits.positions)
+            if let w = c.slidingWindow { try limit(name + "sliding_window", w, 1...Limits.positions) }
+            guard c.normEpsilon.isFinite, c.normEpsilon > 0 else {
+                throw BLTError.configInvalid(field: name + "rms_norm_eps", reason: "must be a positive finite number")
+            }
+            guard c.ropeTheta.isFinite, c.ropeTheta > 0 else {
+                throw BLTError.configInvalid(field: name + "rope_theta", reason: "must be a positive finite number")
+            }
+        }
+    }
+
+    /// Upper bounds on config sizes (each far above facebook/blt-7b's).
+    public enum Limits {
+        public static let hidden = 1 << 16
+        public static let heads = 1 << 10
+        public static let layers = 1 << 10
+        public static let intermediate = 1 << 20
+        public static let positions = 1 << 24
+        public static let crossAttentionK = 64
+        public static let hashGroups = 64
+        public static let hashGroupSize = 64
+        public static let hashVocabulary = 1 << 26
     }
 
     private static func transformer(_ json: JSONFields, hidden: Int, layers: Int, heads: Int, intermediate: Int?,
@@ -150,7 +197,13 @@ public struct BLTConfig: Sendable, Equatable {
             }
             ropeTheta = try ropeFields.optionalDouble("rope_theta") ?? ropeTheta
         }
-        guard hiddenSize > 0, headCount > 0, hiddenSize % headCount == 0 else {
+        guard (1...Limits.hidden).contains(hiddenSize) else {
+            throw BLTError.configInvalid(field: json.path + "hidden_size", reason: "is \(hiddenSize), outside the supported range 1…\(Limits.hidden)")
+        }
+        guard (1...Limits.heads).contains(headCount) else {
+            throw BLTError.configInvalid(field: json.path + "num_attention_heads", reason: "is \(headCount), outside the supported range 1…\(Limits.heads)")
+        }
+        guard hiddenSize % headCount == 0 else {
             throw BLTError.configInvalid(field: json.path + "num_attention_heads", reason: "(\(headCount)) must divide hidden_size (\(hiddenSize))")
         }
         guard kvHeads > 0, headCount % kvHeads == 0 else {

@@ -72,7 +72,7 @@ public indirect enum JSONValue: Equatable, CustomStringConvertible {
     }
 
     public static func read(path: String) throws -> JSONValue {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileContents.read(path) else {
             throw JSONError(path: path, reason: "cannot read the file")
         }
         return try parse(data, path: path)

@@ -10,8 +10,12 @@ public enum Tokenizer {
     /// BOS + (byte + 4)…, plus EOS when `addEOS` (the reference's default for scoring documents).
     public static func encode<Bytes: Sequence>(_ bytes: Bytes, addBOS: Bool = true, addEOS: Bool = true) -> [Int32]
     where Bytes.Element == UInt8 {
-        var ids: [Int32] = addBOS ? [bosID] : []
-        ids.append(contentsOf: bytes.map { Int32($0) + offset })
+        // One allocation of the final size: `bytes.map` first would hold a second full copy (4 bytes
+        // per input byte) at the peak.
+        var ids: [Int32] = []
+        ids.reserveCapacity(bytes.underestimatedCount + 2)
+        if addBOS { ids.append(bosID) }
+        for byte in bytes { ids.append(Int32(byte) + offset) }
         if addEOS { ids.append(eosID) }
         return ids
     }

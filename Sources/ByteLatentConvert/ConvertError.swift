@@ -38,6 +38,9 @@ public enum ConvertError: Error, CustomStringConvertible, Equatable {
     case unsupportedDType(name: String, dtype: String)
     /// The destination exists and `--force` was not given.
     case destinationExists(path: String)
+    /// Writing the destination could destroy data: it is, contains or lies in the source, or it holds
+    /// something other than an earlier conversion.
+    case unsafeDestination(path: String, reason: String)
     /// A safetensors file could not be read or written.
     case safetensors(String)
     /// The conversion was interrupted (SIGINT).
@@ -80,10 +83,12 @@ public enum ConvertError: Error, CustomStringConvertible, Equatable {
             return "tensor \(name) has dtype \(dtype); only F32, BF16 and F16 floating-point weights can be converted"
         case let .destinationExists(path):
             return "\(path) already exists; pass --force to replace it"
+        case let .unsafeDestination(path, reason):
+            return "refusing to write \(path): \(reason)"
         case let .safetensors(message):
             return message
         case .interrupted:
-            return "interrupted; no output was written"
+            return "interrupted; no output was written (the temporary directory was removed)"
         }
     }
 }

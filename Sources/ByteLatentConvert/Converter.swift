@@ -5,21 +5,29 @@ import Safetensors
 import Glibc
 #endif
 
-/// Set by the SIGINT handler; checked between chunks.
+/// Set by the signal handler to the signal's number; checked between chunks.
 private let interruptFlag: UnsafeMutablePointer<Int32> = {
     let p = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
     p.initialize(to: 0)
     return p
 }()
 
-/// Installs a SIGINT handler that makes a running conversion stop at the next chunk, remove its
-/// temporary directory and throw `ConvertError.interrupted`. A second Ctrl-C kills the process.
+/// Installs handlers for SIGINT, SIGTERM and SIGHUP (Ctrl-C, `kill`, a closed terminal) that make a
+/// running conversion stop at the next chunk, remove its temporary directory and throw
+/// `ConvertError.interrupted`. A second signal of the same kind kills the process.
+/// (SIGKILL cannot be caught: the next conversion to the same destination removes what it left.)
 public func installInterruptHandler() {
-    signal(SIGINT) { _ in
-        interruptFlag.pointee = 1
-        signal(SIGINT, SIG_DFL)
+    interruptFlag.pointee = 0
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        signal(sig) { received in
+            interruptFlag.pointee = received
+            signal(received, SIG_DFL)
+        }
     }
 }
+
+/// The signal that interrupted the conversion (SIGINT if none was recorded); the CLI exits with 128 + it.
+public var interruptSignal: Int32 { interruptFlag.pointee != 0 ? interruptFlag.pointee : SIGINT }
 
 func checkInterrupted() throws {
     if interruptFlag.pointee != 0 { throw ConvertError.interrupted }
@@ -61,12 +69,16 @@ public struct ConvertOptions {
     public var maxShardBytes: Int
     /// Bytes converted per step (bounds the scratch buffer).
     public var chunkBytes: Int
+    /// Told about things done on the side (stale temporary directories of killed runs removed or found).
+    public var notice: ((String) -> Void)?
 
-    public init(dtype: DType? = nil, force: Bool = false, maxShardBytes: Int = 4_000_000_000, chunkBytes: Int = 8 << 20) {
+    public init(dtype: DType? = nil, force: Bool = false, maxShardBytes: Int = 4_000_000_000, chunkBytes: Int = 8 << 20,
+                notice: ((String) -> Void)? = nil) {
         self.dtype = dtype
         self.force = force
         self.maxShardBytes = maxShardBytes
         self.chunkBytes = chunkBytes
+        self.notice = notice
     }
 }
 
@@ -134,19 +146,17 @@ public enum Converter {
     /// `progress(done, total, tensorName)` is called after each chunk.
     public static func convert(source: String, destination: String, options: ConvertOptions = ConvertOptions(),
                                progress: ((Int, Int, String) -> Void)? = nil) throws -> ConversionPlan {
-        let dst = destination.hasSuffix("/") && destination.count > 1 ? String(destination.dropLast()) : destination
-        if fileExists(dst), !options.force { throw ConvertError.destinationExists(path: dst) }
-        interruptFlag.pointee = 0
+        let place = try OutputPlace(source: source, destination: destination, force: options.force)
+        let dst = place.path
+        try checkInterrupted()   // a signal may arrive before any work (the flag is cleared by installInterruptHandler)
         let hub = try HubCheckpoint.open(source)
         let plan = try plan(hub, dtype: options.dtype)
 
-        let parent = (dst as NSString).deletingLastPathComponent
-        let base = (dst as NSString).lastPathComponent
-        guard parent.isEmpty || fileExists(parent, directory: true) else {
-            throw ConvertError.io(path: parent, reason: "the destination's parent directory does not exist; create it first")
-        }
-        let tmp = join(parent.isEmpty ? "." : parent, ".\(base).tmp-\(getpid())")
-        try? FileManager.default.removeItem(atPath: tmp)
+        let parent = place.parent
+        let base = place.base
+        place.removeStaleTemporaries(notice: options.notice)
+        let tmp = join(parent, ".\(base).tmp-\(getpid())")
+        if fileExists(tmp) { try? FileManager.default.removeItem(atPath: tmp) }   // only ever ours: this process's id
         do {
             try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: false)
         } catch {
@@ -159,7 +169,7 @@ public enum Converter {
             try writeTensors(plan, directory: tmp, options: options, progress: progress)
             try checkInterrupted()
             if fileExists(dst) {
-                let trash = join(parent.isEmpty ? "." : parent, ".\(base).old-\(getpid())")
+                let trash = join(parent, ".\(base).old-\(getpid())")
                 guard rename(dst, trash) == 0 else { throw ConvertError.io(path: dst, reason: "cannot move the old output aside: " + String(cString: strerror(errno))) }
                 guard rename(tmp, dst) == 0 else {
                     let reason = String(cString: strerror(errno))

@@ -226,8 +226,9 @@ public enum HubLayout {
             layers = try int("num_hidden_layers")
             ffn = try int("intermediate_size")
             let limit = 1 << 24 // far above any real model; keeps every shape product in range
+            // Layers bounded like BLTConfig's: the tensor list grows with them, before any check.
             guard dim > 0, heads > 0, kvHeads > 0, dim % heads == 0, layers >= 0, ffn > 0,
-                  dim < limit, heads < limit, kvHeads < limit, layers < limit, ffn < limit else {
+                  dim < limit, heads < limit, kvHeads < limit, layers <= BLTConfig.Limits.layers, ffn < limit else {
                 throw ConvertError.badJSON(path: path, reason: "\(what): inconsistent sizes (hidden \(dim), heads \(heads), kv heads \(kvHeads))")
             }
         }

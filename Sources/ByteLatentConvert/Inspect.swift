@@ -1,6 +1,9 @@
 import ByteLatent
 import Foundation
 import Safetensors
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What `blt inspect` reports about a checkpoint.
 public struct CheckpointReport {
@@ -78,14 +81,43 @@ public enum Inspector {
         return [("entropy", .object(o))]
     }
 
+    /// The tensors a transformers BLT config implies (the converter's output names and shapes)
+    /// against those present: a checkpoint that `blt eval` would refuse for a missing or misshapen
+    /// tensor is refused here too.
+    static func checkTensors(_ views: [TensorView], config: JSONValue, configPath: String) throws {
+        // A config the hub rules cannot read (a field they need but transformers defaults) is not
+        // checked here; BLTConfig has already validated it.
+        guard let expected = try? HubLayout.expectedOriginalTensors(config: config, path: configPath) else { return }
+        var want: [String: [Int]] = [:]
+        var hashRows = 0, hashWidth = 0
+        for (name, shape) in expected.main {
+            if HubLayout.isHashTable(name) != nil { hashRows += shape[0]; hashWidth = shape[1]; continue }
+            want[HubLayout.hfName(original: name, entropy: false)] = shape
+        }
+        if hashRows > 0 { want["model.encoder_hash_tok_embedding.weight"] = [hashRows, hashWidth] }
+        for (name, shape) in expected.entropy { want[HubLayout.hfName(original: name, entropy: true)] = shape }
+        let present = Dictionary(views.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
+        // Extra tensors are not an error: the model loader ignores them too.
+        let missing = want.keys.filter { present[$0] == nil }.sorted()
+        if !missing.isEmpty { throw ConvertError.tensorSetMismatch(missing: missing, unexpected: []) }
+        for (name, shape) in want.sorted(by: { $0.key < $1.key }) where present[name] != shape {
+            throw ConvertError.wrongShape(name: name, expected: shape, actual: present[name] ?? [])
+        }
+    }
+
     public static func inspect(path: String) throws -> CheckpointReport {
         var tensors: [(TensorView, Bool)] = []
         var format: CheckpointReport.Format
         var figs: [(String, JSONValue)] = []
         var root = path
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFDIR, info.st_mode & S_IFMT != S_IFREG {
+            // Opening a FIFO would block until a writer appears; a device could be endless.
+            throw ConvertError.io(path: path, reason: "not a regular file or directory (a FIFO, device or socket); pass a checkpoint directory or a .safetensors/.pth file")
+        }
         if fileExists(path, directory: false) {
             // A bare weights file: .pth (entropy model) or safetensors.
-            root = (path as NSString).deletingLastPathComponent
+            root = PathNames.split(path).parent
             if path.hasSuffix(".pth") {
                 format = .entropyOnly
                 tensors = try TorchCheckpoint(path: path).tensors.map { ($0, true) }
@@ -104,7 +136,13 @@ public enum Inspector {
             figs = figures(try hub.hfConfig())
         } else if let c = try? JSONValue.read(path: join(path, "config.json")), c["model_type"]?.stringValue == "blt" {
             format = .transformers
-            tensors = try safetensorsViews(path: path).map { ($0, false) }
+            // The checks `blt eval` makes on the config, so inspect never calls a bad checkpoint fine.
+            do { _ = try BLTConfig(contentsOf: join(path, "config.json")) } catch let error as BLTError {
+                throw ConvertError.badJSON(path: join(path, "config.json"), reason: "\(error); `blt eval` would refuse this checkpoint")
+            }
+            let views = try safetensorsViews(path: path)
+            try checkTensors(views, config: c, configPath: join(path, "config.json"))
+            tensors = views.map { ($0, false) }
             figs = figures(c)
         } else if fileExists(join(path, "params.json")) || fileExists(join(path, "config.json")) {
             let e = try EntropyModelSource.open(directory: path)

@@ -50,11 +50,15 @@ public final class TorchCheckpoint: @unchecked Sendable {
     public init(path: String) throws {
         let archive = try ZipArchive(path: path)
         self.archive = archive
-        guard let pkl = archive.entries.first(where: { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }) else {
+        let pickles = archive.entries.filter { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }
+        guard let pkl = pickles.first else {
             throw ConvertError.missingZipEntry(path: path, entry: "<archive>/data.pkl")
         }
+        if pickles.count > 1 {
+            throw ConvertError.corruptZip(path: path, reason: "it holds \(pickles.count) data.pkl entries (\(pickles.map(\.name).joined(separator: ", "))); a torch.save archive has one")
+        }
         let prefix = String(pkl.name.dropLast("data.pkl".count))
-        let root = try RestrictedUnpickler(data: archive.data(pkl), path: path).load()
+        let root = try RestrictedUnpickler(data: archive.checkedData(pkl), path: path).load()
         guard case var .dict(dict) = root else {
             throw ConvertError.malformedPickle(path: path, reason: "top-level object is a \(root.kind), not a state dict")
         }
@@ -63,6 +67,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
         }
         var list: [TensorView] = []
         var idx: [String: Int] = [:]
+        var checked: Set<String> = []
         for (k, v) in dict.items {
             guard case let .string(name) = k, case let .tensor(t) = v else { continue }
             let s = t.storage
@@ -96,7 +101,9 @@ public final class TorchCheckpoint: @unchecked Sendable {
                 throw ConvertError.unsupportedTorchTensor(path: path, name: name,
                     reason: "tensor data (offset \(t.storageOffset), \(numel) elements) lies outside its storage entry \(entryName) (\(entry.size) bytes); the file is truncated or corrupt")
             }
-            let all = archive.data(entry)
+            // Each storage entry is checked once (several tensors may share it).
+            let all = checked.contains(entryName) ? archive.data(entry) : try archive.checkedData(entry)
+            checked.insert(entryName)
             let start = t.storageOffset * es
             let bytes = UnsafeRawBufferPointer(rebasing: all[start..<(start + numel * es)])
             idx[name] = list.count

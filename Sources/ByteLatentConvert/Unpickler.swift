@@ -212,9 +212,30 @@ public struct RestrictedUnpickler {
             guard case let .tuple(items) = v else { throw fail("\(what): expected tuple, found \(v.kind)") }
             return try items.map { try int($0, what) }
         }
+        // A container put inside itself (directly, or through the memo into one it contains) makes a
+        // reference cycle: never part of a state dict, and leaked by reference counting. Refused.
+        // (Found by the FuzzUnpickler harness: LeakSanitizer reported the leaked cycle.)
+        var cycleBudget = 1 << 24      // values visited by all cycle checks of this load (bounds the work)
+        func refuseCycle(_ target: AnyObject, _ values: [PickleValue]) throws {
+            var visited = Set<ObjectIdentifier>()
+            var pending = values
+            while let v = pending.popLast() {
+                cycleBudget -= 1
+                guard cycleBudget > 0 else { throw fail("containers nested too intricately at byte \(pos)") }
+                let object: AnyObject
+                switch v {
+                case let .list(l): object = l; if visited.insert(ObjectIdentifier(l)).inserted { pending += l.items }
+                case let .dict(d): object = d; if visited.insert(ObjectIdentifier(d)).inserted { for (k, x) in d.items { pending += [k, x] } }
+                case let .tuple(items): pending += items; continue
+                default: continue
+                }
+                if object === target { throw fail("a container is nested inside itself at byte \(pos) (a reference cycle)") }
+            }
+        }
         func setItems(_ target: PickleValue, _ kv: [PickleValue]) throws {
             guard case let .dict(d) = target else { throw fail("SETITEM(S) on \(target.kind)") }
             guard kv.count % 2 == 0 else { throw fail("odd number of SETITEMS values") }
+            try refuseCycle(d, kv)
             var i = 0
             while i < kv.count { d.items.append((kv[i], kv[i + 1])); i += 2 }
             d.depth = max(d.depth, lastDepth + 1)
@@ -222,6 +243,7 @@ public struct RestrictedUnpickler {
         }
         func append(_ target: PickleValue, _ vs: [PickleValue]) throws {
             guard case let .list(l) = target else { throw fail("APPEND(S) on \(target.kind)") }
+            try refuseCycle(l, vs)
             l.items.append(contentsOf: vs)
             l.depth = max(l.depth, lastDepth + 1)
             guard l.depth <= maxDepth else { throw fail("values nested deeper than \(maxDepth) levels") }

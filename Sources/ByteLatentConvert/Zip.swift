@@ -12,7 +12,7 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)   // O_NONBLOCK: a FIFO must not hang the open
         if fd < 0 { throw ConvertError.io(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()
@@ -42,6 +42,25 @@ public struct ZipEntry: Sendable, Equatable {
     /// Offset of the member's data in the archive file.
     public let dataOffset: Int
     public let size: Int
+    /// CRC-32 of the data, from the central directory.
+    public let crc32: UInt32
+}
+
+/// CRC-32 (IEEE 802.3, as zip uses it), table-driven.
+public enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        table.withUnsafeBufferPointer { t in
+            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        }
+        return c ^ 0xFFFF_FFFF
+    }
 }
 
 /// Little-endian reads with bounds checks over a byte buffer.
@@ -150,8 +169,11 @@ public final class ZipArchive: @unchecked Sendable {
             guard r.has(dataOffset, Int(usize)) else {
                 throw bad("data of \(name) runs past the end of the file (truncated file?)")
             }
+            // Readers disagree on which of two same-named members counts (Python's zipfile takes
+            // the last): an archive that is ambiguous is refused rather than guessed at.
+            guard idx[name] == nil else { throw bad("the entry \(name) appears twice") }
             idx[name] = list.count
-            list.append(ZipEntry(name: name, dataOffset: dataOffset, size: Int(usize)))
+            list.append(ZipEntry(name: name, dataOffset: dataOffset, size: Int(usize), crc32: UInt32(r.u32(p + 16))))
             p += 46 + nameLen + extraLen + commentLen
         }
         entries = list
@@ -160,7 +182,18 @@ public final class ZipArchive: @unchecked Sendable {
 
     public func entry(_ name: String) -> ZipEntry? { index[name].map { entries[$0] } }
 
-    /// Zero-copy view of a member's bytes (valid while the archive is alive).
+    /// A member's bytes after checking them against the CRC-32 of the central directory: a flipped
+    /// bit in a .pth would otherwise convert silently into wrong weights.
+    public func checkedData(_ entry: ZipEntry) throws -> UnsafeRawBufferPointer {
+        let bytes = data(entry)
+        let actual = CRC32.checksum(bytes)
+        guard actual == entry.crc32 else {
+            throw ConvertError.corruptZip(path: path, reason: "entry \(entry.name) fails its CRC-32 check (stored \(String(format: "%08x", entry.crc32)), computed \(String(format: "%08x", actual)))")
+        }
+        return bytes
+    }
+
+    /// Zero-copy view of a member's bytes (valid while the archive is alive), unchecked.
     public func data(_ entry: ZipEntry) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: file.bytes[entry.dataOffset..<(entry.dataOffset + entry.size)])
     }

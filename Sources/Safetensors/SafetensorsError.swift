@@ -13,6 +13,8 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
     case fileNotFound(path: String)
     /// `open`/`stat` failed for another reason (permissions, ...). `errno` is the C error number.
     case cannotOpen(path: String, errno: Int32)
+    /// A FIFO, device or socket where a .safetensors file was expected.
+    case notRegularFile(path: String)
     /// `SafetensorsFile(path:)` was given a directory (use `SafetensorsCheckpoint` for directories).
     case isDirectory(path: String)
     /// `mmap` failed.
@@ -84,6 +86,8 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
             return "\(path): no such file or directory. Check the path."
         case let .cannotOpen(path, e):
             return "\(path): cannot open (\(errnoText(e))). Check permissions."
+        case let .notRegularFile(path):
+            return "\(path): not a regular file (a FIFO, device or socket). Pass the .safetensors file itself."
         case let .isDirectory(path):
             return "\(path): is a directory, not a .safetensors file. Use SafetensorsCheckpoint(path:) for a checkpoint directory, or name the file."
         case let .mapFailed(path, e):

@@ -10,7 +10,7 @@ final class FileMapping: @unchecked Sendable {
     let size: Int
 
     init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)   // O_NONBLOCK: a FIFO must not hang the open
         if fd < 0 {
             let e = errno
             if e == ENOENT || e == ENOTDIR { throw SafetensorsError.fileNotFound(path: path) }
@@ -20,6 +20,7 @@ final class FileMapping: @unchecked Sendable {
         var st = stat()
         if fstat(fd, &st) != 0 { throw SafetensorsError.cannotOpen(path: path, errno: errno) }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw SafetensorsError.isDirectory(path: path) }
+        if (st.st_mode & S_IFMT) != S_IFREG { throw SafetensorsError.notRegularFile(path: path) }
         let size = Int(st.st_size)
         if size < 8 { throw SafetensorsError.fileTooSmall(path: path, size: size) }
         let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ByteLatent
+import Glibc
 
 /// `blt`: the command-line front end of the ByteLatent engine. Each subcommand lives in its own file.
 @main
@@ -18,4 +19,14 @@ struct BLT: ParsableCommand {
             BenchKernelsCommand.self,
         ]
     )
+
+    static func main() {
+        StandardStreams.setUp()
+        main(nil)
+        // Output still buffered (print) is written now; a full disk or closed stream must not pass as success.
+        do { try StandardStreams.flush() } catch {
+            StandardStreams.error("Error: \(error)\n")
+            Glibc.exit(1)
+        }
+    }
 }

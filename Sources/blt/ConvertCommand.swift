@@ -16,8 +16,8 @@ struct ConvertCommand: ParsableCommand {
         (params.json + consolidated.pth, or config.json + model.safetensors).
 
         DST receives config.json, model.safetensors (sharded with an index above --max-shard-size), tokenizer.json \
-        and tokenizer_config.json. Nothing is written unless everything validates; a failure or Ctrl-C leaves no \
-        partial output.
+        and tokenizer_config.json. Nothing is written unless everything validates; a failure, Ctrl-C, SIGTERM or \
+        SIGHUP leaves no partial output. DST may not be, contain or lie inside SRC.
         """
     )
 
@@ -30,14 +30,14 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Output dtype: bf16, f16 or f32 (default: keep the source dtype).")
     var dtype: String?
 
-    @Flag(help: "Replace DST if it exists.")
+    @Flag(help: "Replace DST if it is an earlier `blt convert` output or an empty directory (anything else is refused).")
     var force = false
 
     @Option(help: "Largest model.safetensors shard, e.g. 4GB, 500MB, 123456 (bytes).")
     var maxShardSize: String = "4GB"
 
     func run() throws {
-        var options = ConvertOptions(force: force)
+        var options = ConvertOptions(force: force, notice: { StandardStreams.error("note: \($0)\n") })
         if let dtype {
             switch dtype.lowercased() {
             case "bf16", "bfloat16": options.dtype = .bf16
@@ -64,8 +64,8 @@ struct ConvertCommand: ParsableCommand {
                   + "\(formatBytes(plan.totalBytes)) in \(String(format: "%.1f", secs)) s")
         } catch let e as ConvertError {
             bar?.finish()
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            throw ExitCode(e == .interrupted ? 130 : 1)
+            StandardStreams.error("error: \(e.description)\n")
+            throw ExitCode(e == .interrupted ? 128 + interruptSignal : 1)
         }
     }
 }
@@ -74,7 +74,8 @@ func parseByteSize(_ s: String) -> Int? {
     let t = s.trimmingCharacters(in: .whitespaces).uppercased()
     let units: [(String, Double)] = [("GIB", 1_073_741_824), ("MIB", 1_048_576), ("KIB", 1024), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3), ("G", 1e9), ("M", 1e6), ("K", 1e3), ("B", 1)]
     for (u, m) in units where t.hasSuffix(u) {
-        guard let v = Double(t.dropLast(u.count).trimmingCharacters(in: .whitespaces)), v > 0 else { return nil }
+        guard let v = Double(t.dropLast(u.count).trimmingCharacters(in: .whitespaces)), v > 0,
+              v * m < 0x1p62 else { return nil }   // finite and far inside Int (Int(_: Double) traps beyond it)
         return Int(v * m)
     }
     return Int(t)

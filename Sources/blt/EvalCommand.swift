@@ -61,19 +61,19 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .customLong("no-eos"), help: "Do not append (and score) the EOS id.")
     var noEOS = false
 
-    @Option(name: .long, help: "Entropy threshold in nats (default: the model's patching_threshold).")
+    @Option(name: .long, parsing: .unconditional, help: "Entropy threshold in nats (default: the model's patching_threshold).")
     var threshold: Float?
 
-    @Option(name: .long, help: "Ids per forward pass, BOS included (default: min(8192, the entropy model's and local models' max positions)).")
+    @Option(name: .long, parsing: .unconditional, help: "Ids per forward pass, BOS included (default: min(8192, the entropy model's and local models' max positions)).")
     var window: Int?
 
-    @Option(name: .long, help: "Bytes of history kept before the first scored byte of each later window (0: non-overlapping windows).")
+    @Option(name: .long, parsing: .unconditional, help: "Bytes of history kept before the first scored byte of each later window (0: non-overlapping windows).")
     var context = 0
 
     @Option(name: .customLong("batch-bytes"), help: "Ids per packed forward pass: consecutive documents/windows run together, each exactly as alone (0: one pass per window).")
     var batchBytes = Evaluator.defaultBatchBytes
 
-    @Option(name: .customLong("chunk-targets"), help: "Targets per chunk for the standard error of a single document.")
+    @Option(name: .customLong("chunk-targets"), parsing: .unconditional, help: "Targets per chunk for the standard error of a single document.")
     var chunkTargets = 1024
 
     @Option(name: .long, help: "Score every N-th document starting at I, given as I/N.")
@@ -109,6 +109,13 @@ struct EvalCommand: ParsableCommand {
         if let perByte, perByte == svg || perByte == output { throw ValidationError("--per-byte needs a file of its own") }
         if let svg, svg == output { throw ValidationError("--svg needs a file of its own") }
         if batchBytes < 0 { throw ValidationError("--batch-bytes must be 0 or more (0: one forward pass per window)") }
+        try requireFinite(threshold, "--threshold")
+        if let output { _ = try OutputPath(output, protecting: outputProtects) }
+    }
+
+    /// What --output may not replace: the model directory and the input files.
+    var outputProtects: [(path: String, label: String)] {
+        [(model, "the model directory")] + inputs.filter { $0 != "-" }.map { ($0, "the input") }
     }
 
     func run() throws {
@@ -116,11 +123,14 @@ struct EvalCommand: ParsableCommand {
         let reader = DocumentReader(inputs: inputs.map { DocumentInput(path: $0, format: format.flatMap(DocumentFormat.init(rawValue:))) },
                                     field: field, skipBadLines: skipBadLines, shard: shard)
         try reader.checkInputs()
-        let perByteFile = try perByte.map { try OutputFile(path: $0, option: "--per-byte", inputs: inputs) }
-        let svgFile = try svg.map { try OutputFile(path: $0, option: "--svg", inputs: inputs) }
+        if inputs.contains("-"), StandardStreams.inputClosed {
+            throw CommandError("standard input is closed; pipe the documents in, or pass files instead of '-'")
+        }
+        let outputPath = try output.map { try OutputPath($0, protecting: outputProtects) }
+        let perByteFile = try perByte.map { try OutputFile(path: $0, option: "--per-byte", inputs: inputs + [model]) }
+        let svgFile = try svg.map { try OutputFile(path: $0, option: "--svg", inputs: inputs + [model]) }
         var drawn: (document: Document, scores: ByteScores)?
-        let loaded: BLTModel
-        do { loaded = try BLTModel(directory: model, precision: precision) } catch { throw ModelLoadError(path: model, underlying: error) }
+        let loaded = try loadModel(model, precision: precision)
         let evaluator = try Evaluator(model: loaded, options: EvalOptions(
             window: window, context: context, threshold: threshold, addEOS: !noEOS,
             chunkTargets: chunkTargets, keepPerDocument: perDocument, batchBytes: batchBytes))
@@ -130,7 +140,7 @@ struct EvalCommand: ParsableCommand {
         do {
             summary = try evaluator.run(reader, progress: { bar.update($0.inputBytesDone) }, badLine: { line in
                 bar.finish()
-                FileHandle.standardError.write("warning: skipped \(line.file):\(line.line): \(line.reason)\n".data(using: .utf8)!)
+                StandardStreams.error("warning: skipped \(line.file):\(line.line): \(line.reason)\n")
             }, byteScores: perByteFile == nil && svgFile == nil ? nil : { document, scores in
                 try perByteFile?.write(scores.jsonLine(document: document.name, index: document.ordinal) + "\n")
                 if svgFile != nil {
@@ -159,22 +169,13 @@ struct EvalCommand: ParsableCommand {
         }
         try perByteFile?.commit()
         let data = try summary.jsonData()
-        if let output {
-            // Write beside the target, then rename: a crash never leaves a partial file under the final name.
-            let temporary = output + ".partial"
-            do {
-                try data.write(to: URL(fileURLWithPath: temporary))
-                if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
-                try FileManager.default.moveItem(atPath: temporary, toPath: output)
-            } catch {
-                throw CommandError("cannot write '\(output)': \(error.localizedDescription)")
-            }
-        }
+        try outputPath?.write(data)
         if json {
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            try StandardStreams.write(data + Data("\n".utf8))
         } else {
-            print(Self.report(summary, window: evaluator.window))
+            try printLine(Self.report(summary, window: evaluator.window))
         }
+        try StandardStreams.flush()
     }
 
     static func number(_ value: Int) -> String {
@@ -211,7 +212,8 @@ struct EvalCommand: ParsableCommand {
         row("bytes", "\(number(sums.bytes)) (+\(plural(sums.targets - sums.bytes, "EOS target")))")
         if sums.patches > 0 { row("patches", "\(number(sums.patches)) (\(fixed(s.meanPatchBytes, 2)) bytes per patch)") }
         row("windows", "\(number(sums.windows)) window\(sums.windows == 1 ? "" : "s") of up to \(number(window)) ids, context \(s.settings.context)")
-        row("time", "\(fixed(sums.seconds, 2)) s, \(number(Int(s.bytesPerSecond.rounded()))) bytes/s")
+        let rate = s.bytesPerSecond.rounded()
+        row("time", "\(fixed(sums.seconds, 2)) s, \(rate.isFinite && abs(rate) < 9e18 ? number(Int(rate)) : fixed(rate, 0)) bytes/s")
         if let documents = s.perDocument, !documents.isEmpty {
             lines.append("")
             lines.append("bits/byte  targets  document")

@@ -1,6 +1,9 @@
 import ArgumentParser
 import ByteLatent
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A shard output that could not be read.
 struct ShardFileError: Error, CustomStringConvertible {
@@ -34,30 +37,38 @@ struct EvalMergeCommand: ParsableCommand {
     @Option(name: .long, help: "Write the merged JSON object to this file.")
     var output: String?
 
+    /// Largest shard file read (per-document lists of millions of documents stay far below it).
+    static let maxFileBytes = 4 << 30
+
     func validate() throws {
         if files.isEmpty { throw ValidationError("give the JSON files of the shards to merge") }
+        if let output { _ = try OutputPath(output, protecting: files.map { ($0, "the shard file") }) }
     }
 
     func run() throws {
+        // The result may not replace one of the shard files it is made from.
+        let outputPath = try output.map { try OutputPath($0, protecting: files.map { ($0, "the shard file") }) }
         let parts = try files.map { path -> EvalSummary in
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ShardFileError(path: path, reason: "no such file, or it is not readable")
+            var info = stat()
+            if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) > Self.maxFileBytes {
+                throw ShardFileError(path: path, reason: "it is \(formatBytes(Int(info.st_size))), larger than any `blt eval --json` output (limit \(formatBytes(Self.maxFileBytes)))")
             }
-            do { return try EvalSummary.decode(data) } catch {
-                throw ShardFileError(path: path, reason: "not the JSON output of `blt eval --json` (\(error))")
+            let data: [UInt8]
+            do { data = try readInput(path) } catch let error as CommandError {
+                throw ShardFileError(path: path, reason: error.description)
+            }
+            do { return try EvalSummary.load(Data(data), source: path) } catch let error as EvalSummary.LoadError {
+                throw CommandError(error.description)
             }
         }
         let merged = try EvalSummary.merge(parts, names: files, allowPartial: allowPartial)
         let data = try merged.jsonData()
-        if let output {
-            do { try data.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
-                throw CommandError("cannot write '\(output)': \(error.localizedDescription)")
-            }
-        }
+        try outputPath?.write(data)
         if json {
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            try StandardStreams.write(data + Data("\n".utf8))
         } else {
-            print(EvalCommand.report(merged, window: merged.settings.window))
+            try printLine(EvalCommand.report(merged, window: merged.settings.window))
         }
+        try StandardStreams.flush()
     }
 }

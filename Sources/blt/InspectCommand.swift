@@ -21,7 +21,7 @@ struct InspectCommand: ParsableCommand {
         do {
             r = try Inspector.inspect(path: path)
         } catch let e as ConvertError {
-            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+            StandardStreams.error("error: \(e.description)\n")
             throw ExitCode(1)
         }
         if json {

@@ -19,6 +19,8 @@ final class OutputFile {
     init(path: String, option: String, inputs: [String] = []) throws {
         self.option = option
         guard !path.isEmpty else { throw CommandError("\(option): give a file name") }
+        // The same refusals as --output (directories, devices, the model directory, the inputs).
+        _ = try OutputPath(path, option: option, protecting: inputs.filter { $0 != "-" }.map { ($0, "an input of this run") })
         // Through a symbolic link, write the file it points to (the link stays).
         let destination = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         self.path = destination

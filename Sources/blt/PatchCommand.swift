@@ -33,7 +33,7 @@ struct PatchCommand: ParsableCommand {
     @Flag(name: .customLong("no-eos"), help: "Do not append the EOS id.")
     var noEOS = false
 
-    @Option(name: .long, help: "Entropy threshold in nats (default: the model's patching_threshold).")
+    @Option(name: .long, parsing: .unconditional, help: "Entropy threshold in nats (default: the model's patching_threshold).")
     var threshold: Float?
 
     @Flag(name: .long, help: "Print a JSON object instead of text.")
@@ -51,12 +51,13 @@ struct PatchCommand: ParsableCommand {
         if bytesPerRow < PlotLayout.minimumBytesPerRow || bytesPerRow > 100_000 {
             throw ValidationError("--bytes-per-row must be between \(PlotLayout.minimumBytesPerRow) and 100000")
         }
+        try requireFinite(threshold, "--threshold")
     }
 
     func run() throws {
         let bytes = try text.map { Array($0.utf8) } ?? readInput(file!)
         let svgFile = try svg.flatMap { $0 == "-" ? nil : try OutputFile(path: $0, option: "--svg", inputs: file.map { [$0, self.model] } ?? [self.model]) }
-        let model = try BLTModel(directory: self.model)
+        let model = try loadModel(self.model)
         let ids = Tokenizer.encode(bytes, addEOS: !noEOS)
         let entropies = try model.entropies(ids)
         let lengths = model.patchLengths(entropies: entropies, threshold: threshold)
@@ -84,10 +85,10 @@ struct PatchCommand: ParsableCommand {
                 pieces.append(display(ids[start ..< start + length]))
                 start += length
             }
-            print(pieces.joined(separator: "|"))
-            fflush(stdout)
+            try printLine(pieces.joined(separator: "|"))
+            try StandardStreams.flush()
             let patches = lengths.filter { $0 > 0 }.count
-            FileHandle.standardError.write("\(ids.count) ids, \(patches) patches, \(String(format: "%.2f", Double(ids.count) / Double(max(patches, 1)))) ids per patch\n".data(using: .utf8)!)
+            StandardStreams.error("\(ids.count) ids, \(patches) patches, \(String(format: "%.2f", Double(ids.count) / Double(max(patches, 1)))) ids per patch\n")
         }
     }
 }

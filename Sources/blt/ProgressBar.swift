@@ -57,7 +57,7 @@ final class ProgressBar {
         drawn = false
     }
 
-    private func write(_ text: String) { FileHandle.standardError.write(text.data(using: .utf8)!) }
+    private func write(_ text: String) { StandardStreams.error(text) }
 
     /// 1234567 → "1.23 MB" (SI prefixes).
     static func amount(_ value: some BinaryInteger, _ unit: String) -> String { amount(Double(value), unit) }
@@ -71,7 +71,7 @@ final class ProgressBar {
 
     /// 3725 → "1:02:05", 65 → "1:05".
     static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        guard seconds.isFinite, seconds >= 0, seconds < 1e9 else { return "?" }
         let s = Int(seconds.rounded())
         return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }

@@ -173,8 +173,14 @@ final class ConvertTests: ConvertTestCase {
             if case .destinationExists = $0 { return true }; return false
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["mine.txt"])
+        // --force replaces only an empty directory or an earlier conversion, never the user's files.
+        assertConvertError(try Converter.convert(source: hubTiny, destination: out, options: ConvertOptions(force: true))) {
+            if case .unsafeDestination = $0 { return true }; return false
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["mine.txt"])
+        try FileManager.default.removeItem(atPath: out + "/mine.txt")
         try Converter.convert(source: hubTiny, destination: out, options: ConvertOptions(force: true))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/mine.txt"))
+        try Converter.convert(source: hubTiny, destination: out, options: ConvertOptions(force: true))
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/model.safetensors"))
         XCTAssertEqual(try tmpListing(), ["out"])
     }

@@ -74,8 +74,17 @@ func jsonDifferences(_ a: JSONValue, _ b: JSONValue, path: String = "$") -> [Str
     }
 }
 
-/// A zip archive of stored entries, optionally with ZIP64 records everywhere (CRCs left 0:
-/// the reader does not check them).
+/// CRC-32 computed bit by bit (independent of the reader's table-driven one).
+func bitwiseCRC32(_ bytes: [UInt8]) -> Int {
+    var c: UInt32 = 0xFFFF_FFFF
+    for b in bytes {
+        c ^= UInt32(b)
+        for _ in 0..<8 { c = c & 1 == 1 ? (c >> 1) ^ 0xEDB8_8320 : c >> 1 }
+    }
+    return Int(c ^ 0xFFFF_FFFF)
+}
+
+/// A zip archive of stored entries with their CRC-32s, optionally with ZIP64 records everywhere.
 func makeZip(_ entries: [(String, [UInt8])], zip64: Bool) -> [UInt8] {
     var out: [UInt8] = []
     func u16(_ v: Int) { out += [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
@@ -84,7 +93,7 @@ func makeZip(_ entries: [(String, [UInt8])], zip64: Bool) -> [UInt8] {
     var offsets: [Int] = []
     for (name, data) in entries {
         offsets.append(out.count)
-        u32(0x0403_4b50); u16(zip64 ? 45 : 20); u16(0); u16(0); u16(0); u16(0); u32(0)
+        u32(0x0403_4b50); u16(zip64 ? 45 : 20); u16(0); u16(0); u16(0); u16(0); u32(bitwiseCRC32(data))
         u32(zip64 ? 0xFFFF_FFFF : data.count); u32(zip64 ? 0xFFFF_FFFF : data.count)
         u16(name.utf8.count); u16(zip64 ? 20 : 0)
         out += Array(name.utf8)
@@ -93,7 +102,7 @@ func makeZip(_ entries: [(String, [UInt8])], zip64: Bool) -> [UInt8] {
     }
     let cdStart = out.count
     for ((name, data), off) in zip(entries, offsets) {
-        u32(0x0201_4b50); u16(45); u16(zip64 ? 45 : 20); u16(0); u16(0); u16(0); u16(0); u32(0)
+        u32(0x0201_4b50); u16(45); u16(zip64 ? 45 : 20); u16(0); u16(0); u16(0); u16(0); u32(bitwiseCRC32(data))
         u32(zip64 ? 0xFFFF_FFFF : data.count); u32(zip64 ? 0xFFFF_FFFF : data.count)
         u16(name.utf8.count); u16(zip64 ? 28 : 0); u16(0); u16(0); u16(0); u32(0)
         u32(zip64 ? 0xFFFF_FFFF : off)

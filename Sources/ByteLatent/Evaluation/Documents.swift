@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How an input holds its documents.
 public enum DocumentFormat: String, Sendable, CaseIterable {
@@ -44,7 +47,8 @@ public struct Shard: Sendable, Equatable, Codable, CustomStringConvertible {
     /// Parses "I/N".
     public init(parsing text: String) throws {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n,
+              n <= EvalSummary.maxShardCount else {
             throw DocumentError.badShard(text)
         }
         self.init(index: i, count: n)
@@ -91,7 +95,7 @@ public enum DocumentError: Error, CustomStringConvertible, Equatable {
         case .malformedLine(let file, let line, let reason):
             return "\(file):\(line): \(reason); fix the line, or pass --skip-bad-lines to skip such lines (they are counted)"
         case .badShard(let text):
-            return "--shard '\(text)' is not I/N with 0 ≤ I < N (e.g. --shard 0/4)"
+            return "--shard '\(text)' is not I/N with 0 ≤ I < N ≤ \(EvalSummary.maxShardCount) (e.g. --shard 0/4)"
         }
     }
 }
@@ -218,8 +222,37 @@ public struct DocumentReader: Sendable {
         }
     }
 
+    /// All of standard input through read(2): an error (closed descriptor, I/O error) is thrown, where
+    /// FileHandle.readDataToEndOfFile() would abort the process.
+    static func readStandardInput() throws -> Data { try readAll(0, name: "<stdin>") }
+
+    static func readAll(_ fd: Int32, name: String) throws -> Data {
+        var out = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n == 0 { return out }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DocumentError.unreadable(path: name, reason: String(cString: strerror(errno)))
+            }
+            out.append(contentsOf: buffer[0 ..< n])
+        }
+    }
+
     func read(_ input: DocumentInput) throws -> Data {
-        if input.isStandardInput { return FileHandle.standardInput.readDataToEndOfFile() }
+        if input.isStandardInput { return try Self.readStandardInput() }
+        var info = stat()
+        if stat(input.path, &info) == 0, info.st_mode & S_IFMT != S_IFREG, info.st_mode & S_IFMT != S_IFDIR {
+            // A FIFO or process substitution (`<(zcat docs.jsonl.gz)`): read it as a stream.
+            let fd = open(input.path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw DocumentError.unreadable(path: input.path, reason: String(cString: strerror(errno))) }
+            defer { close(fd) }
+            return try Self.readAll(fd, name: input.path)
+        }
+        // Foundation leaks a buffer on every mapped read of an empty file (found by the FuzzJSONL
+        // harness under LeakSanitizer): an empty file is simply no bytes.
+        if stat(input.path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size == 0 { return Data() }
         do {
             return try Data(contentsOf: URL(fileURLWithPath: input.path), options: .alwaysMapped)
         } catch {

@@ -160,16 +160,22 @@ public struct EvalSettings: Codable, Equatable, Sendable {
     public var inputs: [String]
     /// Targets per chunk for the single-document standard error.
     public var chunkTargets: Int
+    /// What identifies the model: a hash of its config.json and safetensors headers
+    /// (`ModelFingerprint`). Nil in outputs of older versions, which are matched by `model` only.
+    public var modelFingerprint: String?
 
     enum CodingKeys: String, CodingKey {
         case model, threshold, window, context, field, inputs
         case addEOS = "add_eos"
         case chunkTargets = "chunk_targets"
+        case modelFingerprint = "model_fingerprint"
     }
 
-    public init(model: String, threshold: Double, window: Int, context: Int, addEOS: Bool, field: String, inputs: [String], chunkTargets: Int) {
+    public init(model: String, threshold: Double, window: Int, context: Int, addEOS: Bool, field: String, inputs: [String], chunkTargets: Int,
+                modelFingerprint: String? = nil) {
         self.model = model; self.threshold = threshold; self.window = window; self.context = context
         self.addEOS = addEOS; self.field = field; self.inputs = inputs; self.chunkTargets = chunkTargets
+        self.modelFingerprint = modelFingerprint
     }
 }
 
@@ -206,6 +212,32 @@ public struct EvalSums: Codable, Equatable, Sendable {
         case nllNats = "nll_nats"
         case byDocument = "by_document"
         case byChunk = "by_chunk"
+    }
+
+    /// `merge` with every addition overflow-checked; false (and self unchanged) if one overflows.
+    public mutating func mergeChecked(_ other: EvalSums) -> Bool {
+        func add(_ a: Int, _ b: Int) -> Int? { let (r, o) = a.addingReportingOverflow(b); return o ? nil : r }
+        func add(_ a: ExactSum, _ b: ExactSum) -> ExactSum? { let (r, o) = a.raw.addingReportingOverflow(b.raw); return o ? nil : ExactSum(raw: r) }
+        func add(_ a: RatioMoments, _ b: RatioMoments) -> RatioMoments? {
+            var r = RatioMoments()
+            guard let units = add(a.units, b.units), let bits = add(a.bits, b.bits), let targets = add(a.targets, b.targets),
+                  let bitsSquared = add(a.bitsSquared, b.bitsSquared), let bitsTimesTargets = add(a.bitsTimesTargets, b.bitsTimesTargets),
+                  let targetsSquared = add(a.targetsSquared, b.targetsSquared) else { return nil }
+            r.units = units; r.bits = bits; r.targets = targets
+            r.bitsSquared = bitsSquared; r.bitsTimesTargets = bitsTimesTargets; r.targetsSquared = targetsSquared
+            return r
+        }
+        var r = EvalSums()
+        guard let documents = add(documents, other.documents), let skippedEmpty = add(skippedEmpty, other.skippedEmpty),
+              let skippedBadLines = add(skippedBadLines, other.skippedBadLines), let bytes = add(bytes, other.bytes),
+              let targets = add(targets, other.targets), let patches = add(patches, other.patches),
+              let windows = add(windows, other.windows), let nllNats = add(nllNats, other.nllNats),
+              let byDocument = add(byDocument, other.byDocument), let byChunk = add(byChunk, other.byChunk) else { return false }
+        r.documents = documents; r.skippedEmpty = skippedEmpty; r.skippedBadLines = skippedBadLines; r.bytes = bytes
+        r.targets = targets; r.patches = patches; r.windows = windows; r.nllNats = nllNats
+        r.byDocument = byDocument; r.byChunk = byChunk; r.seconds = seconds + other.seconds
+        self = r
+        return true
     }
 
     public mutating func merge(_ other: EvalSums) {
@@ -260,7 +292,8 @@ public struct EvalSummary: Codable, Equatable, Sendable {
     /// Targets per patch (the EOS counts as a byte, as in bits per byte).
     public var meanPatchBytes: Double { sums.patches == 0 ? .nan : Double(sums.targets) / Double(sums.patches) }
     public var bytesPerSecond: Double { sums.seconds > 0 ? Double(sums.bytes) / sums.seconds : 0 }
-    public var isComplete: Bool { shards.sorted() == Array(0..<shardCount) }
+    /// Every shard 0..<shardCount present (memory and time bounded by the shards listed, not the count).
+    public var isComplete: Bool { Set(shards).count == shardCount && shards.allSatisfy { (0..<shardCount).contains($0) } }
 
     // MARK: Merge
 
@@ -270,6 +303,11 @@ public struct EvalSummary: Codable, Equatable, Sendable {
         case shardCountsDiffer(first: Int, other: Int, file: String)
         case duplicateShard(Int, file: String)
         case missingShards([Int], count: Int)
+        /// Only the first few missing shards are listed; `total` says how many there are.
+        case missingShardsOf(first: [Int], total: Int, count: Int)
+        case modelsDiffer(first: String, other: String, file: String)
+        case duplicateDocument(Int, file: String)
+        case overflow(file: String)
 
         public var description: String {
             switch self {
@@ -283,6 +321,15 @@ public struct EvalSummary: Codable, Equatable, Sendable {
             case .missingShards(let missing, let count):
                 let list = missing.map(String.init).joined(separator: ", ")
                 return (missing.count == 1 ? "shard \(list) of \(count) is missing" : "shards \(list) of \(count) are missing") + "; pass every shard's output, or --allow-partial to merge what is there"
+            case .missingShardsOf(let first, let total, let count):
+                let list = first.map(String.init).joined(separator: ", ")
+                return "\(total) of \(count) shards are missing (\(list), …); pass every shard's output, or --allow-partial to merge what is there"
+            case .modelsDiffer(let first, let other, let file):
+                return "'\(file)' was evaluated with a different model (fingerprint \(other)) than the first file (\(first)); merge only shards of one run"
+            case .duplicateDocument(let index, let file):
+                return "document \(index) appears twice (again in '\(file)'); merge each shard once"
+            case .overflow(let file):
+                return "adding '\(file)' overflows the totals; the file is not the output of a real run"
             }
         }
     }
@@ -291,19 +338,27 @@ public struct EvalSummary: Codable, Equatable, Sendable {
     public static func merge(_ parts: [EvalSummary], names: [String]? = nil, allowPartial: Bool = false) throws -> EvalSummary {
         guard var merged = parts.first else { throw MergeError.nothingToMerge }
         let labels = names ?? parts.indices.map { "input \($0 + 1)" }
+        var seenShards = Set(merged.shards)
+        var seenDocuments = Set(merged.perDocument?.map(\.index) ?? [])
         for (part, label) in zip(parts, labels).dropFirst() {
+            if let a = merged.settings.modelFingerprint, let b = part.settings.modelFingerprint, a != b {
+                throw MergeError.modelsDiffer(first: a, other: b, file: label)
+            }
             if let (field, a, b) = difference(merged.settings, part.settings) {
                 throw MergeError.settingsDiffer(field: field, first: a, other: b, file: label)
             }
             if part.shardCount != merged.shardCount {
                 throw MergeError.shardCountsDiffer(first: merged.shardCount, other: part.shardCount, file: label)
             }
-            if let repeated = part.shards.first(where: merged.shards.contains) {
-                throw MergeError.duplicateShard(repeated, file: label)
+            for shard in part.shards {
+                guard seenShards.insert(shard).inserted else { throw MergeError.duplicateShard(shard, file: label) }
             }
             merged.shards += part.shards
-            merged.sums.merge(part.sums)
+            guard merged.sums.mergeChecked(part.sums) else { throw MergeError.overflow(file: label) }
             if let documents = part.perDocument, merged.perDocument != nil {
+                for document in documents {
+                    guard seenDocuments.insert(document.index).inserted else { throw MergeError.duplicateDocument(document.index, file: label) }
+                }
                 merged.perDocument! += documents
             } else {
                 merged.perDocument = nil
@@ -311,14 +366,149 @@ public struct EvalSummary: Codable, Equatable, Sendable {
         }
         merged.shards.sort()
         merged.perDocument?.sort { $0.index < $1.index }
-        let missing = Array(0..<merged.shardCount).filter { !merged.shards.contains($0) }
-        if !missing.isEmpty, !allowPartial { throw MergeError.missingShards(missing, count: merged.shardCount) }
+        // The missing shards are the gaps between the sorted present ones: time and memory follow
+        // the files given, never the shard count a file claims.
+        var missing: [Int] = []
+        var total = 0
+        var next = 0
+        for shard in merged.shards + [merged.shardCount] {
+            if shard > next {
+                total += shard - next
+                var i = next
+                while i < shard, missing.count < 10 { missing.append(i); i += 1 }
+            }
+            next = shard + 1
+        }
+        if total > 0, !allowPartial {
+            if total == missing.count { throw MergeError.missingShards(missing, count: merged.shardCount) }
+            throw MergeError.missingShardsOf(first: missing, total: total, count: merged.shardCount)
+        }
         return merged
     }
 
+    // MARK: Checking a shard output
+
+    /// Largest shard count accepted (by `--shard` and in shard outputs).
+    public static let maxShardCount = 1_000_000
+    /// Largest count (documents, bytes, targets, …) a single output may claim: 2⁵⁰ (a petabyte).
+    public static let maxCount = 1 << 50
+
+    /// A shard output file that is not a consistent `blt eval --json` object.
+    public struct LoadError: Error, CustomStringConvertible, Equatable {
+        public var source: String
+        public var reason: String
+        public var description: String {
+            "'\(source)' is not a usable output of `blt eval --json`: \(reason); pass the files that `blt eval --json --shard I/N` wrote, unedited"
+        }
+    }
+
+    /// Decodes a shard output and checks every field: ranges, counts that agree with each other,
+    /// finite values. `source` names the file in errors.
+    public static func load(_ data: Data, source: String) throws -> EvalSummary {
+        let summary: EvalSummary
+        do { summary = try decode(data) } catch let error as DecodingError {
+            throw LoadError(source: source, reason: describe(error))
+        } catch {
+            throw LoadError(source: source, reason: "not valid JSON")
+        }
+        if let reason = summary.inconsistency() { throw LoadError(source: source, reason: reason) }
+        return summary
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return keys.isEmpty ? "the top level" : keys.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "\(path(context)) has no field '\(key.stringValue)'"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "\(path(context)) has the wrong type"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? (context.underlyingError == nil ? context.debugDescription : "not valid JSON")
+                : "\(path(context)): \(context.debugDescription)"
+        @unknown default:
+            return "unreadable"
+        }
+    }
+
+    /// Why this summary cannot be the output of a real run, or nil.
+    public func inconsistency() -> String? {
+        let limit = Self.maxCount
+        let s = settings
+        guard s.threshold.isFinite else { return "settings.threshold is not finite" }
+        guard (1...limit).contains(s.window) else { return "settings.window \(s.window) is out of range" }
+        guard (0..<s.window).contains(s.context) else { return "settings.context \(s.context) is out of range" }
+        guard (1...limit).contains(s.chunkTargets) else { return "settings.chunk_targets \(s.chunkTargets) is out of range" }
+        guard (1...Self.maxShardCount).contains(shardCount) else {
+            return "shard_count \(shardCount) is out of range (1 to \(Self.maxShardCount))"
+        }
+        guard !shards.isEmpty, shards.count <= shardCount else { return "shards lists \(shards.count) shards of \(shardCount)" }
+        if let bad = shards.first(where: { !(0..<shardCount).contains($0) }) {
+            return "shard \(bad) is out of range for shard_count \(shardCount) (shards are 0 to \(shardCount - 1))"
+        }
+        guard Set(shards).count == shards.count else { return "shards lists a shard twice" }
+        let u = sums
+        let counts = [("documents", u.documents), ("skipped_empty", u.skippedEmpty), ("skipped_bad_lines", u.skippedBadLines),
+                      ("bytes", u.bytes), ("targets", u.targets), ("patches", u.patches), ("windows", u.windows),
+                      ("by_document.units", u.byDocument.units), ("by_document.targets", u.byDocument.targets),
+                      ("by_chunk.units", u.byChunk.units), ("by_chunk.targets", u.byChunk.targets)]
+        if let (name, value) = counts.first(where: { !(0...limit).contains($0.1) }) {
+            return "sums.\(name) \(value) is out of range (0 to \(limit))"
+        }
+        // Every scored document has at least one byte, and one more target for its EOS.
+        let expectedTargets = u.bytes + (s.addEOS ? u.documents : 0)
+        guard u.targets == expectedTargets else {
+            return "sums.targets \(u.targets) disagrees with \(u.bytes) bytes in \(u.documents) documents\(s.addEOS ? " (+1 EOS each)" : "")"
+        }
+        guard u.bytes >= u.documents, (u.documents == 0) == (u.targets == 0) else {
+            return "sums.bytes \(u.bytes) and sums.documents \(u.documents) disagree"
+        }
+        guard u.byDocument.units == u.documents, u.byDocument.targets == u.targets, u.byChunk.targets == u.targets,
+              u.byChunk.units >= u.documents, u.byChunk.units <= u.targets else {
+            return "sums.by_document / sums.by_chunk disagree with the document and target counts"
+        }
+        guard u.windows >= u.documents, u.patches <= u.targets else { return "sums.windows or sums.patches is out of range" }
+        // Σ ≥ 0 for NLL, bits, squares and cross terms; magnitudes bounded so sums of many files stay exact.
+        let rawLimit = Int128(1) << 110
+        let exact = [("nll_nats", u.nllNats), ("by_document.bits", u.byDocument.bits), ("by_document.bits_squared", u.byDocument.bitsSquared),
+                     ("by_document.bits_times_targets", u.byDocument.bitsTimesTargets), ("by_document.targets_squared", u.byDocument.targetsSquared),
+                     ("by_chunk.bits", u.byChunk.bits), ("by_chunk.bits_squared", u.byChunk.bitsSquared),
+                     ("by_chunk.bits_times_targets", u.byChunk.bitsTimesTargets), ("by_chunk.targets_squared", u.byChunk.targetsSquared)]
+        if let (name, _) = exact.first(where: { $0.1.raw < 0 || $0.1.raw > rawLimit }) {
+            return "sums.\(name) is negative or out of range"
+        }
+        guard u.seconds.isFinite, u.seconds == 0 || (1e-9..<1e12).contains(u.seconds) else {
+            return "sums.seconds \(u.seconds) is out of range (0, or 1e-9 to 1e12)"
+        }
+        if let documents = perDocument {
+            guard documents.count <= u.documents else { return "per_document lists \(documents.count) documents but sums.documents is \(u.documents)" }
+            var indexes = Set<Int>()
+            for d in documents {
+                guard (0...limit).contains(d.index), indexes.insert(d.index).inserted else {
+                    return "per_document index \(d.index) is out of range or repeated"
+                }
+                guard shards.contains(d.index % shardCount) else {
+                    return "per_document index \(d.index) does not belong to shard\(shards.count == 1 ? "" : "s") \(shards.map(String.init).joined(separator: ","))"
+                }
+                guard (1...limit).contains(d.bytes), d.targets == d.bytes + (s.addEOS ? 1 : 0),
+                      (1...limit).contains(d.windows), (0...d.targets).contains(d.patches) else {
+                    return "per_document entry \(d.index) has out-of-range counts"
+                }
+                guard d.nllNats.isFinite, d.nllNats >= 0 else { return "per_document entry \(d.index) has a negative or non-finite nll_nats" }
+            }
+        }
+        return nil
+    }
+
     static func difference(_ a: EvalSettings, _ b: EvalSettings) -> (String, String, String)? {
+        // The fingerprint identifies the model when both outputs have one (directories may be
+        // renamed or copied between machines); older outputs fall back to the directory name.
+        let model: (String, String, String) = a.modelFingerprint != nil || b.modelFingerprint != nil
+            ? ("model_fingerprint", a.modelFingerprint ?? "(none)", b.modelFingerprint ?? "(none)") : ("model", a.model, b.model)
         let fields: [(String, String, String)] = [
-            ("model", a.model, b.model), ("threshold", "\(a.threshold)", "\(b.threshold)"),
+            model, ("threshold", "\(a.threshold)", "\(b.threshold)"),
             ("window", "\(a.window)", "\(b.window)"), ("context", "\(a.context)", "\(b.context)"),
             ("add_eos", "\(a.addEOS)", "\(b.addEOS)"), ("field", a.field, b.field),
             ("inputs", a.inputs.joined(separator: " "), b.inputs.joined(separator: " ")),
@@ -363,10 +553,13 @@ public struct EvalSummary: Codable, Equatable, Sendable {
         try c.encode(shards, forKey: .shards)
         try c.encode(isComplete, forKey: .complete)
         try c.encode(sums, forKey: .sums)
-        try c.encode(sums.targets == 0 ? nil : bitsPerByte, forKey: .bitsPerByte)
-        try c.encode(bitsPerByteStandardError, forKey: .bitsPerByteStandardError)
+        // Derived figures that overflow (e.g. a perplexity of 2^2000) are written as null: JSON has no
+        // infinity, and failing to encode would lose the whole result.
+        func finite(_ x: Double?) -> Double? { x.flatMap { $0.isFinite ? $0 : nil } }
+        try c.encode(sums.targets == 0 ? nil : finite(bitsPerByte), forKey: .bitsPerByte)
+        try c.encode(finite(bitsPerByteStandardError), forKey: .bitsPerByteStandardError)
         try c.encode(standardErrorMethod, forKey: .standardErrorMethod)
-        try c.encode(sums.targets == 0 ? nil : perplexityPerByte, forKey: .perplexityPerByte)
+        try c.encode(sums.targets == 0 ? nil : finite(perplexityPerByte), forKey: .perplexityPerByte)
         try c.encode(nllNats, forKey: .nllNats)
         try c.encode(sums.targets, forKey: .targets)
         try c.encode(sums.documents, forKey: .documents)
@@ -375,9 +568,9 @@ public struct EvalSummary: Codable, Equatable, Sendable {
         try c.encode(sums.windows, forKey: .windows)
         try c.encode(sums.skippedEmpty, forKey: .skippedEmpty)
         try c.encode(sums.skippedBadLines, forKey: .skippedBadLines)
-        try c.encode(sums.patches == 0 ? nil : meanPatchBytes, forKey: .meanPatchBytes)
+        try c.encode(sums.patches == 0 ? nil : finite(meanPatchBytes), forKey: .meanPatchBytes)
         try c.encode(sums.seconds, forKey: .seconds)
-        try c.encode(bytesPerSecond, forKey: .bytesPerSecond)
+        try c.encode(finite(bytesPerSecond) ?? 0, forKey: .bytesPerSecond)
         try c.encodeIfPresent(perDocument, forKey: .perDocument)
     }
 

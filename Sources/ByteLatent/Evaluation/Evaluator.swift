@@ -105,6 +105,13 @@ public final class Evaluator {
         window = options.window ?? Self.defaultWindow(for: model.config)
         guard options.chunkTargets >= 1 else { throw EvalError.badChunkSize(options.chunkTargets) }
         guard options.batchBytes >= 0 else { throw EvalError.badBatchSize(options.batchBytes) }
+        let positions = min(model.config.patcher.maxPositions, model.config.encoder.maxPositions, model.config.decoder.maxPositions)
+        if window > positions {
+            throw BLTError.invalidInput("--window \(window) exceeds the model's \(positions) positions (max_position_embeddings); use --window \(positions) or less")
+        }
+        if let threshold = options.threshold, !threshold.isFinite {
+            throw BLTError.invalidInput("the entropy threshold must be a finite number, not \(threshold)")
+        }
         _ = try WindowPlan.plan(count: 2, window: window, context: options.context)   // validates window and context
     }
 
@@ -155,7 +162,8 @@ public final class Evaluator {
     public func settings(reader: DocumentReader) -> EvalSettings {
         EvalSettings(model: URL(fileURLWithPath: model.directory).standardized.lastPathComponent, threshold: Double(threshold),
                      window: window, context: options.context, addEOS: options.addEOS, field: reader.field,
-                     inputs: reader.inputs.map { URL(fileURLWithPath: $0.path).lastPathComponent }, chunkTargets: options.chunkTargets)
+                     inputs: reader.inputs.map { URL(fileURLWithPath: $0.path).lastPathComponent }, chunkTargets: options.chunkTargets,
+                     modelFingerprint: ModelFingerprint.of(directory: model.directory))
     }
 
     /// Scores every document of `reader`'s shard. Empty documents (no targets) are skipped and

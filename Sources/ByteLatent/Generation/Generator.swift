@@ -35,7 +35,7 @@ public final class Generator: Sequence, IteratorProtocol {
                 stopAtEOS: Bool = true) throws {
         try model.validate(prompt)
         let limit = Swift.min(model.config.patcher.maxPositions, model.config.encoder.maxPositions, model.config.decoder.maxPositions)
-        if prompt.count + maxNewIDs > limit {
+        if maxNewIDs < 0 || prompt.count > limit || maxNewIDs > limit - prompt.count {   // no overflow for any maxNewIDs
             throw BLTError.invalidInput("the prompt (\(prompt.count) ids) plus \(maxNewIDs) new bytes exceeds the model's \(limit) positions; shorten the prompt (keep its last \(Swift.max(1, limit - maxNewIDs)) bytes) or ask for fewer bytes")
         }
         self.model = model
