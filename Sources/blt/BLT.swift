@@ -14,6 +14,7 @@ struct BLT: ParsableCommand {
             PatchCommand.self,
             ConvertCommand.self,
             InspectCommand.self,
+            ServeCommand.self,
         ]
     )
 }
