@@ -22,6 +22,7 @@ reports for a request is raised as ``BLTServeError`` with the engine's message.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -76,6 +77,8 @@ class BLTServe:
         self.stderr_tail: deque[str] = deque(maxlen=50)
         self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
         self._stderr_reader.start()
+        self._closed = False
+        atexit.register(self.close)   # end the engine before the interpreter finalizes
 
     def _drain_stderr(self):
         for raw in self.process.stderr:
@@ -117,7 +120,10 @@ class BLTServe:
         return responses
 
     def close(self):
-        """Ends the engine (end of input) and releases the pipes."""
+        """Ends the engine (end of input) and releases the pipes. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.process.stdin.close()
             self.process.wait(timeout=30)
@@ -126,7 +132,8 @@ class BLTServe:
             self.process.wait()
         self._stderr_reader.join(timeout=5)
         self.process.stdout.close()
-        self.process.stderr.close()
+        if not self._stderr_reader.is_alive():
+            self.process.stderr.close()
 
 
 def _checked(response: dict, request: dict) -> dict:
@@ -200,11 +207,6 @@ class ByteLatentLM(LM):
     @property
     def tokenizer_name(self) -> str:
         return "bytelatent-bytes"
-
-    def __del__(self):
-        serve = getattr(self, "serve", None)
-        if serve is not None:
-            serve.close()
 
 
 def main() -> None:
