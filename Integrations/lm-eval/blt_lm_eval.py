@@ -31,6 +31,7 @@ import sys
 import threading
 from collections import deque
 
+import lm_eval.models  # noqa: F401  (lm-eval's own backends: its registry loads them only while it is empty)
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 

@@ -43,6 +43,8 @@ def instance(kind: str, arguments: tuple) -> Instance:
 class AdapterTests(unittest.TestCase):
     def test_registered_under_bytelatent(self):
         self.assertIs(get_model("bytelatent"), blt_lm_eval.ByteLatentLM)
+        # lm-eval's own backends stay available next to ours (its registry fills itself only while empty).
+        self.assertEqual(get_model("dummy").__name__, "DummyLM")
 
     def test_loglikelihood_and_is_greedy_match_transformers(self):
         greedy = 0
