@@ -115,3 +115,15 @@ fuzz-build:
 	cd Fuzz && $(SWIFT) build --disable-build-manifest-caching -Xswiftc -sanitize=fuzzer,address
 fuzz: fuzz-build
 	Fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+# lm-evaluation-harness backend (Integrations/lm-eval, Docs/lm-eval.md): the adapter end to end against
+# transformers-made fixtures, through lm-eval 0.4.13's own CLI. Creates its own venv on first use.
+LM_EVAL_VENV := .venv-lm-eval
+.PHONY: test-lm-eval
+$(LM_EVAL_VENV)/bin/lm-eval:
+	python3 -m venv $(LM_EVAL_VENV)
+	$(LM_EVAL_VENV)/bin/pip install -q -r Integrations/lm-eval/requirements.txt
+
+test-lm-eval: deps $(LM_EVAL_VENV)/bin/lm-eval
+	$(SWIFT) build -c release --product blt
+	BLT_BINARY=$(BLT) $(LM_EVAL_VENV)/bin/python Integrations/lm-eval/tests/test_blt_lm_eval.py

@@ -16,6 +16,7 @@ struct BLT: ParsableCommand {
             PatchCommand.self,
             ConvertCommand.self,
             InspectCommand.self,
+            ServeCommand.self,
             BenchKernelsCommand.self,
         ]
     )

@@ -100,8 +100,9 @@ final class VisualizationCLITests: XCTestCase {
             (["patch", "--model", model, "--svg", folder, text], "is a directory"),
             (["eval", "--model", model, "--per-byte", folder, text], "is a directory"),
             (["eval", "--model", model, "--svg", path("missing/plot.svg"), text], "does not exist"),
-            (["eval", "--model", model, "--per-byte", text, text], "is also an input"),
-            (["patch", "--model", model, "--svg", text, text], "is also an input"),
+            (["eval", "--model", model, "--per-byte", text, text], "is an input of this run"),
+            (["patch", "--model", model, "--svg", text, text], "is an input of this run"),
+            (["eval", "--model", model, "--per-byte", model + "/config.json", text], "lies inside an input of this run"),
             (["patch", "--model", model, "--svg", "/dev/null", text], "not a regular file"),
             (["eval", "--model", model, "--per-byte", existing, "--svg", existing, text], "a file of its own"),
         ]

@@ -73,7 +73,52 @@ public final class Generator: Sequence, IteratorProtocol {
         if processed < ids.count { process(upTo: ids.count) }
     }
 
-    private func process(upTo end: Int) {
+    /// Appends `newIDs` (after catching up) and processes them in one batched pass. Returns the
+    /// logits rows [newIDs.count + 1, 260] of positions `ids.count − 1 ..< ids.count + newIDs.count`
+    /// as they were before the call, i.e. row r predicts new id r (and the last row the id after
+    /// them): what a full forward over the longer sequence gives. Scoring continuations this way
+    /// on a `fork()` of a prefilled context computes the shared context once.
+    public func appendAndReturnLogits(_ newIDs: [Int32]) throws -> [Float] {
+        try model.validate(newIDs.isEmpty ? [Tokenizer.bosID] : newIDs)
+        catchUp()
+        let before = lastLogits
+        ids += newIDs
+        guard !newIDs.isEmpty else { return before }
+        let (first, logits) = process(upTo: ids.count, allRows: true)
+        // The row of the last old position is recomputed when its decoder patch changed.
+        return first < processed - newIDs.count ? logits : before + logits
+    }
+
+    /// An independent copy (caches included) of this generator's state: continuing it leaves this one unchanged.
+    public func fork() -> ByteLatent.Generator { ByteLatent.Generator(copying: self) }
+
+    private init(copying other: ByteLatent.Generator) {
+        model = other.model
+        ids = other.ids
+        promptCount = other.promptCount
+        entropies = other.entropies
+        maxNewIDs = other.maxNewIDs
+        stopAtEOS = other.stopAtEOS
+        sampler = other.sampler
+        processed = other.processed
+        lastLogits = other.lastLogits
+        entropyCaches = other.entropyCaches.map { $0.copy() }
+        encoderCaches = other.encoderCaches.map { $0.copy() }
+        globalCaches = other.globalCaches.map { $0.copy() }
+        decoderCaches = other.decoderCaches.map { $0.copy() }
+        pendingByteStates = other.pendingByteStates
+        pendingStart = other.pendingStart
+        lastByteState = other.lastByteState
+        globalRows = other.globalRows
+        patchKeys = other.patchKeys
+        decoderPatchOfLast = other.decoderPatchOfLast
+    }
+
+    /// Processes ids[processed ..< end]. Returns the first recomputed position (processed − 1 when the
+    /// last old byte's decoder patch changed) and, when `allRows`, the logits of every position from
+    /// it to `end` (else only the last row's).
+    @discardableResult
+    private func process(upTo end: Int, allRows: Bool = false) -> (first: Int, logits: [Float]) {
         let start = processed
         let d = model.config.encoder.hiddenSize
         // 1. Entropy model and local encoder: causal, so new positions just extend the caches.
@@ -113,10 +158,13 @@ public final class Generator: Sequence, IteratorProtocol {
         let count = end - first
         let states = model.decoder.states(byteStates: decoderInput, count: count, keys: keys,
                                           patchOfRow: rows.map { $0 < 0 ? -1 : $0 - lowest }, caches: decoderCaches)
-        lastLogits = model.decoder.logits(states: Array(states[(count - 1) * d ..< count * d]), count: 1)
+        let rowsLogits = allRows ? model.decoder.logits(states: states, count: count) : []
+        lastLogits = allRows ? Array(rowsLogits[((count - 1) * model.vocabularySize)...])
+                             : model.decoder.logits(states: Array(states[(count - 1) * d ..< count * d]), count: 1)
         lastByteState = Array(byteStates[(byteStates.count - d)...])
         decoderPatchOfLast = decoderPatches[end - 1]
         for patch in patchKeys.keys where patch < lowest - 1 { patchKeys[patch] = nil }
+        return (first, allRows ? rowsLogits : lastLogits)
     }
 
     /// Encoder cross-attention, global step and decoder keys for every patch up to `last`; each of

@@ -23,6 +23,16 @@ public final class KVCache: @unchecked Sendable {
         count += rows
     }
 
+    /// An independent copy (forked generation states share nothing).
+    func copy() -> KVCache {
+        let other = KVCache(width: width, window: window)
+        other.keys = keys
+        other.values = values
+        other.firstPosition = firstPosition
+        other.count = count
+        return other
+    }
+
     /// Drops positions ≥ `position` (generation recomputes a position whose decoder patch changed).
     func truncate(to position: Int) {
         let keep = max(0, position - firstPosition)

@@ -1,0 +1,79 @@
+import ArgumentParser
+import ByteLatent
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Score lm-evaluation-harness requests sent as JSON lines (the model loads once).",
+        discussion: """
+        With --stdio, reads one JSON request per line on standard input and writes one JSON \
+        response per line on standard output, in order, until standard input ends. Requests \
+        (all byte-level, natural-log likelihoods, BOS first, no EOS):
+          {"type": "loglikelihood", "context": "Q: 2+2=", "continuation": " 4"}
+              -> {"loglikelihood": -3.21, "is_greedy": false}
+          {"type": "loglikelihood_rolling", "text": "A whole document."}
+              -> {"loglikelihood": -40.1, "bytes": 17, "windows": 1}
+          {"type": "generate_until", "context": "Q: hi\\nA:", "until": ["\\n"], "max_bytes": 64}
+              -> {"text": " hello"}
+        A bad request gets {"error": "..."} and the service goes on with the next line. An optional \
+        "id" field is echoed back. loglikelihood_rolling is windowed exactly like \
+        `blt eval --no-eos` with the same --window and --context, so bits per byte agree. \
+        Integrations/lm-eval/blt_lm_eval.py drives this from lm-eval (see Docs/lm-eval.md).
+
+        Example: printf '{"type":"loglikelihood","context":"The ","continuation":"cat"}\\n' | blt serve --stdio --model Models/blt-tiny
+        """)
+
+    @Option(name: .long, help: "Model directory (config.json + model.safetensors).")
+    var model: String
+
+    @Flag(name: .long, help: "Serve over standard input/output (the only transport so far).")
+    var stdio = false
+
+    @Option(name: .long, help: "Ids per forward pass for loglikelihood_rolling, BOS included (default: as blt eval).")
+    var window: Int?
+
+    @Option(name: .long, help: "Bytes of history kept before each later rolling window (0: non-overlapping), as blt eval.")
+    var context = 0
+
+    func validate() throws {
+        if !stdio { throw ValidationError("pass --stdio (JSON lines on standard input/output; the only transport so far)") }
+        if context < 0 { throw ValidationError("--context must be 0 or more") }
+    }
+
+    func run() throws {
+        let loaded: BLTModel
+        do { loaded = try BLTModel(directory: model) } catch { throw ModelLoadError(path: model, underlying: error) }
+        let scorer: RequestScorer
+        do { scorer = try RequestScorer(model: loaded, window: window, context: context) } catch { throw CommandError("\(error)") }
+        FileHandle.standardError.write(Data("blt serve: model \(model) loaded; reading JSON requests on standard input\n".utf8))
+        var reader = LineReader()
+        while let line = reader.next() {
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }   // blank lines get no response
+            let parsed = ServeProtocol.parse(line)
+            let result: Result<ScoringResult, ScoringError>
+            switch parsed.request {
+            case .success(let request): result = scorer.score([request])[0]
+            case .failure(let error): result = .failure(error)
+            }
+            FileHandle.standardOutput.write(Data((ServeProtocol.response(result, id: parsed.id) + "\n").utf8))
+        }
+    }
+}
+
+/// Raw lines of standard input (bytes, so invalid UTF-8 is reported rather than replaced).
+struct LineReader {
+    private var buffer: UnsafeMutablePointer<CChar>? = nil
+    private var capacity = 0
+
+    mutating func next() -> [UInt8]? {
+        let count = getline(&buffer, &capacity, stdin)
+        guard count >= 0, let buffer else { return nil }
+        var line = [UInt8](UnsafeRawBufferPointer(start: buffer, count: count))
+        if line.last == 0x0A { line.removeLast() }
+        return line
+    }
+}
