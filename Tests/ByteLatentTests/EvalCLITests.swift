@@ -23,25 +23,9 @@ final class EvalCLITests: XCTestCase {
         return candidates.map(\.path).first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    struct Run { var status: Int32; var stdout: Data; var stderr: String }
+    typealias Run = BLTRun
 
-    func blt(_ arguments: [String], stdin: Data? = nil) throws -> Run {
-        let path = try XCTUnwrap(Self.executable(), "missing the blt executable next to the tests or in .build/debug; run `swift build` first")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try input.fileHandleForWriting.close()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: stdout, stderr: stderr)
-    }
+    func blt(_ arguments: [String], stdin: Data? = nil) throws -> Run { try runBLT(arguments, stdin: stdin) }
 
     func object(_ data: Data) throws -> [String: Any] {
         try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -139,4 +123,27 @@ final class EvalCLITests: XCTestCase {
         XCTAssertTrue(skipping.stderr.contains("\(bad.path):2"), skipping.stderr)
         XCTAssertEqual(try object(skipping.stdout)["skipped_bad_lines"] as? Int, 1)
     }
+}
+
+/// A finished `blt` run: exit status and what it printed.
+struct BLTRun { var status: Int32; var stdout: Data; var stderr: String }
+
+/// Runs the built `blt` executable with `arguments` (and `stdin`, else an empty standard input); the
+/// one process helper of the CLI tests. A missing executable is a failure, not a skip.
+func runBLT(_ arguments: [String], stdin: Data? = nil) throws -> BLTRun {
+    let path = try XCTUnwrap(EvalCLITests.executable(), "missing the blt executable next to the tests or in .build/debug; run `swift build` first")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(stdin) }
+    try input.fileHandleForWriting.close()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return BLTRun(status: process.terminationStatus, stdout: stdout, stderr: stderr)
 }

@@ -5,23 +5,9 @@ import XCTest
 /// `blt generate` end to end: its sampling flags against transformers' greedy continuations (the fixtures'
 /// `generation` entries), EOS stopping, seeds and flag validation.
 final class GenerateCLITests: XCTestCase {
-    struct Run { var status: Int32; var stdout: Data; var stderr: String }
+    typealias Run = BLTRun
 
-    func blt(_ arguments: [String]) throws -> Run {
-        let path = try XCTUnwrap(EvalCLITests.executable(), "missing the blt executable next to the tests or in .build/debug; run `swift build` first")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: stdout, stderr: stderr)
-    }
+    func blt(_ arguments: [String]) throws -> Run { try runBLT(arguments) }
 
     /// Runs `blt generate --json` and returns its generated ids.
     func generate(_ model: String, _ prompt: String, _ flags: [String]) throws -> [Int] {

@@ -251,21 +251,7 @@ final class PackingTests: XCTestCase {
 
 /// `blt eval --batch-bytes` end to end (skipped when the executable is not built).
 final class PackingCLITests: XCTestCase {
-    func blt(_ arguments: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
-        guard let path = EvalCLITests.executable() else { throw XCTSkip("blt is not built; run `swift build` first") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, stdout, stderr)
-    }
+    func blt(_ arguments: [String]) throws -> BLTRun { try runBLT(arguments) }
 
     func testBatchBytesKeepsPerDocumentResults() throws {
         let model = try XCTUnwrap(PackingTests.modelDirectories.last)

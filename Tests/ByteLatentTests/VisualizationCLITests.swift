@@ -15,23 +15,9 @@ final class VisualizationCLITests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
-    struct Run { var status: Int32; var stdout: Data; var stderr: String }
+    typealias Run = BLTRun
 
-    func blt(_ arguments: [String]) throws -> Run {
-        guard let path = EvalCLITests.executable() else { throw XCTSkip("blt is not built; run `swift build` first") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: stdout, stderr: stderr)
-    }
+    func blt(_ arguments: [String]) throws -> Run { try runBLT(arguments) }
 
     func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
 

@@ -177,12 +177,7 @@ public final class Evaluator {
         if let perDocument { return try runOneByOne(reader, progress: progress, badLine: badLine, byteScores: perDocument) }
         try reader.checkInputs()
         let total = reader.totalInputBytes()
-        let clock = ContinuousClock()
-        let started = clock.now
-        func elapsed() -> Double {
-            let d = clock.now - started
-            return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-        }
+        let elapsed = Stopwatch().seconds
         var sums = EvalSums()
         var results: [DocumentResult] = []
 
@@ -269,12 +264,7 @@ public final class Evaluator {
                              byteScores perDocument: (Document, ByteScores) throws -> Void) throws -> EvalSummary {
         try reader.checkInputs()
         let total = reader.totalInputBytes()
-        let clock = ContinuousClock()
-        let started = clock.now
-        func elapsed() -> Double {
-            let d = clock.now - started
-            return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-        }
+        let elapsed = Stopwatch().seconds
         var sums = EvalSums()
         var results: [DocumentResult] = []
         try reader.forEach { event in
@@ -485,5 +475,16 @@ final class BatchQueue: @unchecked Sendable {
         cancelled = true
         condition.broadcast()
         condition.unlock()
+    }
+}
+
+/// Seconds since it was made, from the monotonic clock.
+struct Stopwatch {
+    private let clock = ContinuousClock()
+    private let started: ContinuousClock.Instant
+    init() { started = clock.now }
+    func seconds() -> Double {
+        let d = clock.now - started
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 }
