@@ -26,6 +26,8 @@ extern const blt_kernel_table blt_avx2_kernels;
 extern const blt_kernel_table blt_avx512_kernels;
 extern const blt_kernel_table blt_avx512bf16_kernels;
 #endif
+/// Whether the CPU has AMX-BF16 tiles and the OS granted this process their state (amx.c).
+int blt_amx_supported(void);
 
 static inline float blt_bf16_to_f32(uint16_t h) {
     uint32_t bits = (uint32_t)h << 16;

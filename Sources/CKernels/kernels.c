@@ -86,15 +86,16 @@ static int cpu_supports(int path) {
     case BLT_PATH_AVX2: return avx2;
     case BLT_PATH_AVX512: return avx512;
     case BLT_PATH_AVX512BF16: return avx512 && __builtin_cpu_supports("avx512bf16");
+    case BLT_PATH_AMX: return avx512 && __builtin_cpu_supports("avx512bf16") && blt_amx_supported();
     }
 #endif
     return 0;
 }
 
-int blt_path_supported(int path) { return path >= BLT_PATH_GENERIC && path <= BLT_PATH_AVX512BF16 && cpu_supports(path); }
+int blt_path_supported(int path) { return path >= BLT_PATH_GENERIC && path <= BLT_PATH_AMX && cpu_supports(path); }
 
 int blt_best_path(void) {
-    for (int p = BLT_PATH_AVX512BF16; p > BLT_PATH_GENERIC; p--)
+    for (int p = BLT_PATH_AMX; p > BLT_PATH_GENERIC; p--)
         if (cpu_supports(p)) return p;
     return BLT_PATH_GENERIC;
 }
@@ -105,6 +106,7 @@ const char *blt_path_name(int path) {
     case BLT_PATH_AVX2: return "avx2";
     case BLT_PATH_AVX512: return "avx512";
     case BLT_PATH_AVX512BF16: return "avx512bf16";
+    case BLT_PATH_AMX: return "amx";
     }
     return "unknown";
 }
@@ -117,7 +119,7 @@ static int resolve_path(void) {
     const char *forced = getenv("BLT_CPU");
     if (forced && *forced) {
         int wanted = -1;
-        for (int p = BLT_PATH_GENERIC; p <= BLT_PATH_AVX512BF16; p++)
+        for (int p = BLT_PATH_GENERIC; p <= BLT_PATH_AMX; p++)
             if (strcmp(forced, blt_path_name(p)) == 0) wanted = p;
         if (wanted >= 0 && cpu_supports(wanted)) path = wanted;
         else forced_unsupported = 1;
@@ -151,6 +153,7 @@ static const blt_kernel_table *active_table(void) {
     case BLT_PATH_AVX2: return &blt_avx2_kernels;
     case BLT_PATH_AVX512: return &blt_avx512_kernels;
     case BLT_PATH_AVX512BF16: return &blt_avx512bf16_kernels;
+    case BLT_PATH_AMX: return &blt_avx512bf16_kernels;   // plus blt_amx_matmul for bf16 precision
     }
 #endif
     return &blt_generic_kernels;
