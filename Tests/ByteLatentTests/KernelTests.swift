@@ -193,6 +193,37 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Attention's products (`blt_activation_product`, the C tiles) on every path against a naive
+    /// loop: both layouts of B, strides wider than the rows, alpha, every tile remainder of rows
+    /// and columns (8 × 32 on AVX-512, 4 × 16 on AVX2), k of 1.
+    func testActivationProductsMatchNaiveLoopsOnEveryPath() {
+        var g = Generator(state: 41)
+        forEachKernelPath { path in
+            for (m, n, k) in [(1, 1, 1), (3, 5, 7), (8, 32, 16), (9, 33, 64), (64, 70, 128), (13, 17, 1), (70, 16, 33)] {
+                for transposeB in [true, false] {
+                    let lda = k + 3, ldb = (transposeB ? k : n) + 5, ldc = n + 2
+                    let a = g.values(m * lda), b = g.values((transposeB ? n : k) * ldb)
+                    var c = [Float](repeating: .nan, count: m * ldc)
+                    let alpha: Float = 0.37
+                    let status = a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                        blt_activation_product(transposeB ? 1 : 0, m, n, k, alpha, ap.baseAddress!, lda, bp.baseAddress!, ldb, cp.baseAddress!, ldc)
+                    } } }
+                    XCTAssertEqual(status, 0)
+                    var worst: Double = 0
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var sum = 0.0
+                            for p in 0..<k { sum += Double(a[i * lda + p]) * Double(transposeB ? b[j * ldb + p] : b[p * ldb + j]) }
+                            worst = max(worst, abs(Double(alpha) * sum - Double(c[i * ldc + j])))
+                        }
+                        for j in n..<ldc { XCTAssertTrue(c[i * ldc + j].isNaN, "\(path) wrote past column \(n)") }
+                    }
+                    XCTAssertLessThan(worst, 1e-5 * Double(k).squareRoot(), "\(path) \(m)×\(n)×\(k) transposeB \(transposeB)")
+                }
+            }
+        }
+    }
+
     func testAttentionWithRangesMatchesDenseMaskedSoftmax() {
         var g = Generator(state: 11)
         let shape = AttentionShape(headCount: 4, keyValueHeadCount: 2, headDimension: 12)

@@ -47,11 +47,16 @@ enum MatrixKernels {
         }
     }
 
-    /// C[m, n] = alpha · A[m, k] · B (B is [n, k] when `transposeB`, else [k, n]), fp32. Callers
-    /// that parallelise themselves run it inside `withSingleThreadedBLAS`.
+    /// C[m, n] = alpha · A[m, k] · B (B is [n, k] when `transposeB`, else [k, n]), fp32, on the
+    /// calling thread: callers parallelise (and run it inside `withSingleThreadedBLAS`). The C
+    /// target's tiles when OpenBLAS has no kernel for this CPU (`ManyRowBackend`), else OpenBLAS.
     static func activationProduct(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                   b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
                                   c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if ManyRowBackend.current == .blocked,
+           blt_activation_product(transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, c, ldc) == 0 {
+            return
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
     }

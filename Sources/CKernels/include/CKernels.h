@@ -64,6 +64,13 @@ void blt_round_to_bf16(const float *x, uint16_t *dst, size_t count);
 void blt_matmul_bf16_dot(const uint16_t *w, size_t k, const uint16_t *x, size_t m, float *y, size_t ldy,
                          size_t row_begin, size_t row_end);
 
+/// Products of two fp32 activations (attention's scores and weighted values), on the calling
+/// thread: C[m, n] = alpha · A[m, k] · B, where B is [n, k] (`transpose_b`, stride ldb) or [k, n].
+/// Register tiles of rows of A times 32 (AVX-512) / 16 (AVX2) columns of C, each output summed
+/// over k in order, then scaled by alpha. Returns -1 (doing nothing) when a buffer cannot be had.
+int blt_activation_product(int transpose_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                           const float *b, size_t ldb, float *c, size_t ldc);
+
 /// bf16 products on AMX tiles (the `amx` path only; k a multiple of 32). x is packed once per
 /// product: blt_amx_packed_count(m, k) uint16 values, filled by blt_amx_pack (x rounded to bf16 as
 /// blt_round_to_bf16 does); then blt_amx_matmul computes rows [row_begin, row_end) of y = x · Wᵀ
