@@ -11,11 +11,11 @@ final class EntropyModel: @unchecked Sendable {
 
     init(_ weights: WeightLoader, config: TransformerConfig, vocabularySize: Int) throws {
         self.config = config
-        let prefix = "model.patcher."
-        tokenEmbedding = try weights.matrix(prefix + "embed_tokens.weight", rows: vocabularySize, columns: config.hiddenSize)
-        transformer = try TransformerStack(weights, prefix: prefix, config: config)
-        norm = try weights.vector(prefix + "norm.weight", count: config.hiddenSize)
-        lmHead = try weights.linear(prefix + "lm_head", out: vocabularySize, in: config.hiddenSize)
+        let patcher = weights.scoped("model.patcher")
+        tokenEmbedding = try patcher.matrix("embed_tokens.weight", rows: vocabularySize, columns: config.hiddenSize)
+        transformer = try TransformerStack(patcher, config: config)
+        norm = try patcher.vector("norm.weight", count: config.hiddenSize)
+        lmHead = try patcher.linear("lm_head", out: vocabularySize, in: config.hiddenSize)
     }
 
     /// Next-byte logits [ids.count, vocabulary] of `ids`, which continue the sequence in `caches`.

@@ -7,18 +7,20 @@ final class TransformerBlock: @unchecked Sendable {
     let mlpNorm: [Float]
     let gate: Linear, up: Linear, down: Linear
 
-    init(_ weights: WeightLoader, prefix: String, config c: TransformerConfig) throws {
+    /// `weights`: scoped to this block (`….layers.<i>`).
+    init(_ weights: WeightLoader, config c: TransformerConfig) throws {
         config = c
         let d = c.hiddenSize
-        attentionNorm = try weights.vector(prefix + "input_layernorm.weight", count: d)
-        query = try weights.linear(prefix + "self_attn.q_proj", out: d, in: d)
-        key = try weights.linear(prefix + "self_attn.k_proj", out: c.keyValueWidth, in: d)
-        value = try weights.linear(prefix + "self_attn.v_proj", out: c.keyValueWidth, in: d)
-        output = try weights.linear(prefix + "self_attn.o_proj", out: d, in: d)
-        mlpNorm = try weights.vector(prefix + "post_attention_layernorm.weight", count: d)
-        gate = try weights.linear(prefix + "mlp.gate_proj", out: c.intermediateSize, in: d)
-        up = try weights.linear(prefix + "mlp.up_proj", out: c.intermediateSize, in: d)
-        down = try weights.linear(prefix + "mlp.down_proj", out: d, in: c.intermediateSize)
+        let attention = weights.scoped("self_attn"), mlp = weights.scoped("mlp")
+        attentionNorm = try weights.vector("input_layernorm.weight", count: d)
+        query = try attention.linear("q_proj", out: d, in: d)
+        key = try attention.linear("k_proj", out: c.keyValueWidth, in: d)
+        value = try attention.linear("v_proj", out: c.keyValueWidth, in: d)
+        output = try attention.linear("o_proj", out: d, in: d)
+        mlpNorm = try weights.vector("post_attention_layernorm.weight", count: d)
+        gate = try mlp.linear("gate_proj", out: c.intermediateSize, in: d)
+        up = try mlp.linear("up_proj", out: c.intermediateSize, in: d)
+        down = try mlp.linear("down_proj", out: d, in: c.intermediateSize)
     }
 
     /// Runs the block over `count` new rows of `hidden` ([count, hidden]) in place. The rows sit at
@@ -87,9 +89,10 @@ final class TransformerStack: @unchecked Sendable {
     let layers: [TransformerBlock]
     let rope: RotaryEmbedding
 
-    init(_ weights: WeightLoader, prefix: String, config: TransformerConfig) throws {
+    /// `weights`: scoped to the stack's owner, which holds `layers.<i>`.
+    init(_ weights: WeightLoader, config: TransformerConfig) throws {
         self.config = config
-        layers = try (0..<config.layerCount).map { try TransformerBlock(weights, prefix: "\(prefix)layers.\($0).", config: config) }
+        layers = try (0..<config.layerCount).map { try TransformerBlock(weights.scoped("layers.\($0)"), config: config) }
         rope = RotaryEmbedding(theta: config.ropeTheta, headDimension: config.headDimension)
     }
 
