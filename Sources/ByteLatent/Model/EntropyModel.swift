@@ -32,33 +32,3 @@ final class EntropyModel: @unchecked Sendable {
         return lmHead(rmsNorm(hidden, rows: ids.count, weight: norm, epsilon: config.normEpsilon), rows: ids.count)
     }
 }
-
-/// Rows `ids` of an embedding matrix, as a new [ids.count, columns] buffer.
-func gatherRows<IDs: Collection>(_ matrix: WeightMatrix, _ ids: IDs) -> [Float] where IDs.Element == Int32 {
-    let d = matrix.columns
-    return [Float](unsafeUninitializedCapacity: ids.count * d) { dst, initialized in
-        for (t, id) in ids.enumerated() { matrix.copyRow(Int(id), to: dst.baseAddress! + t * d) }
-        initialized = ids.count * d
-    }
-}
-
-/// Entropy in nats of softmax(logits) for each row of [rows, width] logits: −Σ p log p.
-public func entropies(logits: [Float], width: Int) -> [Float] {
-    let rows = width == 0 ? 0 : logits.count / width
-    return logits.withUnsafeBufferPointer { buffer in
-        (0..<rows).map { r in
-            let row = buffer.baseAddress! + r * width
-            var maximum = -Float.infinity
-            for v in 0..<width { maximum = max(maximum, row[v]) }
-            var sum = 0.0
-            for v in 0..<width { sum += exp(Double(row[v] - maximum)) }
-            let logSum = log(sum)
-            var entropy = 0.0
-            for v in 0..<width {
-                let logP = Double(row[v] - maximum) - logSum
-                entropy -= exp(logP) * logP
-            }
-            return Float(entropy)
-        }
-    }
-}
