@@ -4,8 +4,9 @@
 /// windows), a global-transformer step when a patch completes (KV cache over patches) and one
 /// local-decoder step that reads the cached cross-attention keys of the patches. A prompt runs in
 /// one batched pass that fills the caches (`prefill`). Docs/generate.md shows why this equals the
-/// full recomputation.
-public final class IncrementalState: @unchecked Sendable {
+/// full recomputation. A class with an explicit `copy()` (the caches are large): advance one
+/// state from one thread at a time.
+public final class IncrementalState {
     public let model: BLTModel
     /// Ids processed so far.
     public private(set) var ids: [Int32] = []
@@ -58,8 +59,8 @@ public final class IncrementalState: @unchecked Sendable {
     /// Patch lengths of the ids processed so far, in transformers' convention.
     public var patchLengths: [Int] { model.patchLengths(entropies: entropies) }
 
-    /// Runs `newIDs` (a prompt: the first must be BOS for the model's usual input) through the model
-    /// in one batched pass; `nextLogits` then predicts the id after them.
+    /// Runs `newIDs` through the model in one batched pass (a prompt, BOS first as `Tokenizer.encode`
+    /// gives it; later calls continue the sequence); `nextLogits` then predicts the id after them.
     /// - Throws: `BLTError.invalidInput` for no ids or ids outside the vocabulary.
     public func prefill(_ newIDs: [Int32]) throws {
         try model.validate(newIDs)
