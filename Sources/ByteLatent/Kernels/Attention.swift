@@ -1,4 +1,3 @@
-import COpenBLAS
 import Foundation
 
 /// Shapes of one multi-head attention call. Queries are [queryCount, headCount·headDimension];
@@ -55,14 +54,6 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
                         queryRange: blocks[block], ranges: ranges, uniform: uniform, output: output)
         }
     }
-}
-
-/// Runs `body` with OpenBLAS limited to one thread (the caller parallelises), then restores it.
-func withSingleThreadedBLAS(_ body: () -> Void) {
-    let threads = openblas_get_num_threads()
-    if threads > 1 { openblas_set_num_threads(1) }
-    body()
-    if threads > 1 { openblas_set_num_threads(threads) }
 }
 
 private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
@@ -141,26 +132,4 @@ private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>
         let v = values + j * shape.keyWidth + kvHead * d
         for c in 0..<d { out[c] += p * v[c] }
     }
-}
-
-@inline(__always)
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-    var i = 0
-    var accumulator = SIMD8<Float>()
-    while i + 8 <= count {
-        let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-        let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-        accumulator += va * vb
-        i += 8
-    }
-    var sum = accumulator.sum()
-    while i < count { sum += a[i] * b[i]; i += 1 }
-    return sum
-}
-
-/// Keys visible to query i in causal attention over positions, limited to the last `window` keys.
-@inline(__always)
-func causalRange(_ i: Int, window: Int?) -> Range<Int> {
-    let lower = window.map { max(0, i - $0 + 1) } ?? 0
-    return lower ..< i + 1
 }
