@@ -22,6 +22,7 @@ typedef struct {
     blt_matmul_fn gemm;   // fp32 x · fp32 panel, see blt_gemm
     blt_dot_fn bf16_dot;
     blt_outer_fn outer;   // activation products, see blt_activation_product
+    void (*softmax)(float *x, size_t n);   // softmax of x[0, n) in place, n ≥ 1
 } blt_kernel_table;
 
 extern const blt_kernel_table blt_generic_kernels;

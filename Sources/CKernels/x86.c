@@ -4,6 +4,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <math.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
@@ -178,6 +179,55 @@ static AVX2 void avx2_outer(size_t m, size_t n, size_t k, float alpha, const flo
     if (full < n) blt_outer_generic(m, n - full, k, alpha, a, lda, b + full, ldb, c + full, ldc);
 }
 
+// exp(x) for x ≤ 0 (softmax's shifted scores), as Cephes' expf: x = n·ln 2 + r, a degree-6
+// polynomial in r, times 2ⁿ. Inputs below −87.3 give 2⁻¹²⁶·e^r (≈ 1e-38) instead of underflowing.
+#define BLT_EXP_POLY(FMA, ADD, SET1, r, z, y)                                                      \
+    do {                                                                                              \
+        y = FMA(SET1(1.9875691500e-4f), r, SET1(1.3981999507e-3f));                                   \
+        y = FMA(y, r, SET1(8.3334519073e-3f));                                                        \
+        y = FMA(y, r, SET1(4.1665795894e-2f));                                                        \
+        y = FMA(y, r, SET1(1.6666665459e-1f));                                                        \
+        y = FMA(y, r, SET1(5.0000001201e-1f));                                                        \
+        y = FMA(y, z, ADD(r, SET1(1.0f)));                                                            \
+    } while (0)
+
+INLINE AVX2 __m256 avx2_exp(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.33f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 z = _mm256_mul_ps(r, r);
+    __m256 y;
+    BLT_EXP_POLY(_mm256_fmadd_ps, _mm256_add_ps, _mm256_set1_ps, r, z, y);
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+static AVX2 void avx2_softmax(float *x, size_t n) {
+    size_t full = n / 8 * 8, j;
+    float maximum = x[0];
+    __m256 m = _mm256_set1_ps(x[0]);
+    for (j = 0; j < full; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + j));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m);
+    for (int l = 0; l < 8; l++) maximum = lanes[l] > maximum ? lanes[l] : maximum;
+    for (; j < n; j++) maximum = x[j] > maximum ? x[j] : maximum;
+    __m256 shift = _mm256_set1_ps(maximum), sum = _mm256_setzero_ps();
+    for (j = 0; j < full; j += 8) {
+        __m256 e = avx2_exp(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift));
+        _mm256_storeu_ps(x + j, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    float total = avx2_sum(sum);
+    for (; j < n; j++) {
+        x[j] = expf(x[j] - maximum);
+        total += x[j];
+    }
+    __m256 inverse = _mm256_set1_ps(1 / total);
+    for (j = 0; j < full; j += 8) _mm256_storeu_ps(x + j, _mm256_mul_ps(_mm256_loadu_ps(x + j), inverse));
+    for (; j < n; j++) x[j] *= 1 / total;
+}
+
 const blt_kernel_table blt_avx2_kernels = {
     .widen = {NULL, avx2_widen_bf16, avx2_widen_f16},
     .add_row = {NULL, avx2_add_bf16, avx2_add_f16},
@@ -185,6 +235,7 @@ const blt_kernel_table blt_avx2_kernels = {
     .gemm = avx2_gemm,
     .bf16_dot = NULL,
     .outer = avx2_outer,
+    .softmax = avx2_softmax,
 };
 
 // ---------------------------------------------------------------- AVX-512 (16 lanes, masked tails)
@@ -312,6 +363,34 @@ static AVX512 void avx512_outer(size_t m, size_t n, size_t k, float alpha, const
     }
 }
 
+INLINE AVX512 __m512 avx512_exp(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 z = _mm512_mul_ps(r, r);
+    __m512 y;
+    BLT_EXP_POLY(_mm512_fmadd_ps, _mm512_add_ps, _mm512_set1_ps, r, z, y);
+    return _mm512_scalef_ps(y, n);
+}
+
+static AVX512 void avx512_softmax(float *x, size_t n) {
+    __m512 m = _mm512_set1_ps(x[0]);
+    for (size_t j = 0; j < n; j += 16) m = _mm512_max_ps(m, _mm512_maskz_loadu_ps(tail16(n - j), x + j));
+    __m512 shift = _mm512_set1_ps(_mm512_reduce_max_ps(m)), sum = _mm512_setzero_ps();
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 mask = tail16(n - j);
+        __m512 e = _mm512_maskz_mov_ps(mask, avx512_exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + j), shift)));
+        _mm512_mask_storeu_ps(x + j, mask, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    __m512 inverse = _mm512_set1_ps(1 / _mm512_reduce_add_ps(sum));
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 mask = tail16(n - j);
+        _mm512_mask_storeu_ps(x + j, mask, _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + j), inverse));
+    }
+}
+
 const blt_kernel_table blt_avx512_kernels = {
     .widen = {NULL, avx512_widen_bf16, avx512_widen_f16},
     .add_row = {NULL, avx512_add_bf16, avx512_add_f16},
@@ -319,6 +398,7 @@ const blt_kernel_table blt_avx512_kernels = {
     .gemm = avx512_gemm,
     .bf16_dot = NULL,
     .outer = avx512_outer,
+    .softmax = avx512_softmax,
 };
 
 // ---------------------------------------------------------------- AVX-512-BF16 (vdpbf16ps)
@@ -379,5 +459,6 @@ const blt_kernel_table blt_avx512bf16_kernels = {
     .gemm = avx512_gemm,
     .bf16_dot = avx512bf16_dot,
     .outer = avx512_outer,
+    .softmax = avx512_softmax,
 };
 #endif
