@@ -218,6 +218,7 @@ void blt_gemm(int dtype, const void *w, size_t k, const float *x, size_t m, floa
               size_t row_begin, size_t row_end) {
     if (!valid_dtype(dtype) || m == 0 || row_begin >= row_end) return;
     const blt_kernel_table *table = active_table();
+    if (table->gemm_weights && k > 0 && table->gemm_weights(dtype, w, k, x, m, y, ldy, row_begin, row_end) == 0) return;
     if (!table->gemm || k == 0) {
         blt_matmul(dtype, w, k, x, m, y, ldy, row_begin, row_end);
         return;
