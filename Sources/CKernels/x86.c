@@ -426,19 +426,23 @@ static AVX512 void avx512_pack_transposed(int dtype, const void *w, size_t k, si
 }
 
 /// Many rows of x times weight rows [r0, r1): for every 32 weight rows and 256 columns, the
-/// widened, transposed panel (32 KB, in L1) meets every row of x through the outer-product tile.
-/// Outputs are summed over k in order whatever m is (see avx512_outer_tile).
+/// widened, transposed panel (32 KB, in L1) meets 512 rows of x (512 KB, in L2) through the
+/// outer-product tile; longer x is taken 512 rows at a time, so that it is not streamed from L3
+/// once per panel. Outputs are summed over k in order whatever m is (see avx512_outer_tile).
 static AVX512 int avx512_gemm_weights(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
                                       size_t r0, size_t r1) {
-    enum { KC = 256 };
+    enum { KC = 256, MC = 512 };
     float *panel = aligned_alloc(64, KC * 32 * sizeof(float));
     if (!panel) return -1;
-    for (size_t n = r0; n < r1; n += 32) {
-        size_t columns = r1 - n < 32 ? r1 - n : 32;
-        for (size_t k0 = 0; k0 < k; k0 += KC) {
-            size_t kc = k - k0 < KC ? k - k0 : KC;
-            avx512_pack_transposed(dtype, w, k, n, r1, k0, kc, panel);
-            avx512_outer_columns(m, kc, 1, x + k0, k, panel, 32, y + n, ldy, columns, k0 > 0);
+    for (size_t i = 0; i < m; i += MC) {
+        size_t rows = m - i < MC ? m - i : MC;
+        for (size_t n = r0; n < r1; n += 32) {
+            size_t columns = r1 - n < 32 ? r1 - n : 32;
+            for (size_t k0 = 0; k0 < k; k0 += KC) {
+                size_t kc = k - k0 < KC ? k - k0 : KC;
+                avx512_pack_transposed(dtype, w, k, n, r1, k0, kc, panel);
+                avx512_outer_columns(rows, kc, 1, x + i * k + k0, k, panel, 32, y + i * ldy + n, ldy, columns, k0 > 0);
+            }
         }
     }
     free(panel);

@@ -100,8 +100,9 @@ final class KernelTests: XCTestCase {
         print("many-row products on this machine: \(KernelBenchmark.backends)")
         forEachKernelPath { path in
             for dtype in WeightDType.allCases {
-                // (37, 33, 600): three column blocks of the AVX-512 packed panels (256 + 256 + 88).
-                for (rows, out, inputs) in [(2, 3, 5), (9, 65, 17), (13, 130, 33), (70, 129, 130), (37, 33, 600)] {
+                // (37, 33, 600): three column blocks of the AVX-512 packed panels (256 + 256 + 88);
+                // (530, 35, 40): two row blocks (512 + 18).
+                for (rows, out, inputs) in [(2, 3, 5), (9, 65, 17), (13, 130, 33), (70, 129, 130), (37, 33, 600), (530, 35, 40)] {
                     let x = g.values(rows * inputs), values = g.values(out * inputs)
                     let weight: WeightMatrix, exact: [Float]
                     if dtype == .f32 {
