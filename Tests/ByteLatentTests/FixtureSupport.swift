@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 import XCTest
 @testable import ByteLatent
 

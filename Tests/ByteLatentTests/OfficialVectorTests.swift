@@ -1,3 +1,4 @@
+import Safetensors
 import XCTest
 @testable import ByteLatent
 

@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 import XCTest
 @testable import ByteLatent
 
@@ -146,8 +147,8 @@ final class ServeTests: XCTestCase {
         guard let executable = EvalCLITests.executable() else { throw XCTSkip("blt is not built; run `swift build` first") }
         let (path, requests) = try XCTUnwrap(try Self.fixtureModels().first { $0.path.hasSuffix("tiny-b") })
         func line(_ r: Expected) -> Data {
-            Data(ServeProtocol.compact(.object([("type", .string("loglikelihood")), ("context", .string(r.context)),
-                                                 ("continuation", .string(r.continuation))])).utf8 + [0x0A])
+            Data(JSONValue.object([("type", .string("loglikelihood")), ("context", .string(r.context)),
+                                   ("continuation", .string(r.continuation))]).serialized(.line).utf8 + [0x0A])
         }
         var input = Data()
         input += line(requests[0])

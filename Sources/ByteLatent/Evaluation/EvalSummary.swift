@@ -4,7 +4,7 @@ import Foundation
 /// added (an error below 5·10⁻¹³); after that, addition is exact integer arithmetic, so sums are the
 /// same in any order and shard outputs merge into exactly the figures of a single run.
 /// Encoded in JSON as a decimal string of that integer.
-public struct ExactSum: Codable, Equatable, Sendable, CustomStringConvertible {
+public struct ExactSum: Equatable, Sendable, CustomStringConvertible {
     public static let scale = 0x1p40
     /// Magnitude limit for a single added value (keeps every sum far inside Int128).
     public static let limit = 1e24
@@ -28,25 +28,11 @@ public struct ExactSum: Codable, Equatable, Sendable, CustomStringConvertible {
 
     public static func + (a: ExactSum, b: ExactSum) -> ExactSum { ExactSum(raw: a.raw + b.raw) }
     public static func += (a: inout ExactSum, b: ExactSum) { a.raw += b.raw }
-
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        guard let raw = Int128(text) else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an exact sum (a decimal integer count of 2^-40)")
-        }
-        self.raw = raw
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(String(raw))
-    }
 }
 
 /// Sums over units (documents, or chunks of targets) for the standard error of a ratio estimate:
 /// each unit u has y_u bits over n_u targets, and bits per byte is Σy / Σn.
-public struct RatioMoments: Codable, Equatable, Sendable {
+public struct RatioMoments: Equatable, Sendable {
     public var units = 0
     /// Σ y_u (bits).
     public var bits = ExactSum()
@@ -60,13 +46,6 @@ public struct RatioMoments: Codable, Equatable, Sendable {
     public var targetsSquared = ExactSum()
 
     public init() {}
-
-    enum CodingKeys: String, CodingKey {
-        case units, bits, targets
-        case bitsSquared = "bits_squared"
-        case bitsTimesTargets = "bits_times_targets"
-        case targetsSquared = "targets_squared"
-    }
 
     /// Adds a unit of `bits` over `targets`. Returns false if a value is not finite or too large.
     public mutating func add(bits y: Double, targets n: Int) -> Bool {
@@ -102,7 +81,7 @@ public struct RatioMoments: Codable, Equatable, Sendable {
 }
 
 /// What one document contributed.
-public struct DocumentResult: Codable, Equatable, Sendable {
+public struct DocumentResult: Equatable, Sendable {
     /// Position among all documents of the run (all inputs, all shards), from 0.
     public var index: Int
     public var name: String
@@ -113,43 +92,14 @@ public struct DocumentResult: Codable, Equatable, Sendable {
     public var nllNats: Double
     public var bitsPerByte: Double { targets == 0 ? 0 : nllNats / M_LN2 / Double(targets) }
 
-    enum CodingKeys: String, CodingKey {
-        case index, name, bytes, targets, patches, windows
-        case nllNats = "nll_nats"
-        case bitsPerByte = "bits_per_byte"
-    }
-
     public init(index: Int, name: String, bytes: Int, targets: Int, patches: Int, windows: Int, nllNats: Double) {
         self.index = index; self.name = name; self.bytes = bytes; self.targets = targets
         self.patches = patches; self.windows = windows; self.nllNats = nllNats
     }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        index = try c.decode(Int.self, forKey: .index)
-        name = try c.decode(String.self, forKey: .name)
-        bytes = try c.decode(Int.self, forKey: .bytes)
-        targets = try c.decode(Int.self, forKey: .targets)
-        patches = try c.decode(Int.self, forKey: .patches)
-        windows = try c.decode(Int.self, forKey: .windows)
-        nllNats = try c.decode(Double.self, forKey: .nllNats)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(index, forKey: .index)
-        try c.encode(name, forKey: .name)
-        try c.encode(bytes, forKey: .bytes)
-        try c.encode(targets, forKey: .targets)
-        try c.encode(patches, forKey: .patches)
-        try c.encode(windows, forKey: .windows)
-        try c.encode(nllNats, forKey: .nllNats)
-        try c.encode(bitsPerByte, forKey: .bitsPerByte)
-    }
 }
 
 /// The settings that make two evaluations comparable; shards must agree on all of them.
-public struct EvalSettings: Codable, Equatable, Sendable {
+public struct EvalSettings: Equatable, Sendable {
     /// The model directory's last path component (paths differ between machines).
     public var model: String
     public var threshold: Double
@@ -164,13 +114,6 @@ public struct EvalSettings: Codable, Equatable, Sendable {
     /// (`ModelFingerprint`). Nil in outputs of older versions, which are matched by `model` only.
     public var modelFingerprint: String?
 
-    enum CodingKeys: String, CodingKey {
-        case model, threshold, window, context, field, inputs
-        case addEOS = "add_eos"
-        case chunkTargets = "chunk_targets"
-        case modelFingerprint = "model_fingerprint"
-    }
-
     public init(model: String, threshold: Double, window: Int, context: Int, addEOS: Bool, field: String, inputs: [String], chunkTargets: Int,
                 modelFingerprint: String? = nil) {
         self.model = model; self.threshold = threshold; self.window = window; self.context = context
@@ -180,7 +123,7 @@ public struct EvalSettings: Codable, Equatable, Sendable {
 }
 
 /// The mergeable totals of an evaluation: counts, exact sums and moments.
-public struct EvalSums: Codable, Equatable, Sendable {
+public struct EvalSums: Equatable, Sendable {
     /// Documents scored (empty ones excluded).
     public var documents = 0
     /// Empty documents, skipped and counted.
@@ -204,15 +147,6 @@ public struct EvalSums: Codable, Equatable, Sendable {
     public var seconds = 0.0
 
     public init() {}
-
-    enum CodingKeys: String, CodingKey {
-        case documents, bytes, targets, patches, windows, seconds
-        case skippedEmpty = "skipped_empty"
-        case skippedBadLines = "skipped_bad_lines"
-        case nllNats = "nll_nats"
-        case byDocument = "by_document"
-        case byChunk = "by_chunk"
-    }
 
     /// `merge` with every addition overflow-checked; false (and self unchanged) if one overflows.
     public mutating func mergeChecked(_ other: EvalSums) -> Bool {
@@ -257,7 +191,7 @@ public struct EvalSums: Codable, Equatable, Sendable {
 
 /// The result of `blt eval`: settings, exact sums, and the figures derived from them. Encodes to the
 /// JSON that `blt eval --json` prints and `blt eval-merge` reads back.
-public struct EvalSummary: Codable, Equatable, Sendable {
+public struct EvalSummary: Equatable, Sendable {
     public static let format = "blt-eval/1"
 
     public var settings: EvalSettings
@@ -406,31 +340,11 @@ public struct EvalSummary: Codable, Equatable, Sendable {
     /// finite values. `source` names the file in errors.
     public static func load(_ data: Data, source: String) throws -> EvalSummary {
         let summary: EvalSummary
-        do { summary = try decode(data) } catch let error as DecodingError {
-            throw LoadError(source: source, reason: describe(error))
-        } catch {
-            throw LoadError(source: source, reason: "not valid JSON")
+        do { summary = try decode(data) } catch let error as LoadError {
+            throw LoadError(source: source, reason: error.reason)
         }
         if let reason = summary.inconsistency() { throw LoadError(source: source, reason: reason) }
         return summary
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            return keys.isEmpty ? "the top level" : keys.joined(separator: ".")
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            return "\(path(context)) has no field '\(key.stringValue)'"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "\(path(context)) has the wrong type"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? (context.underlyingError == nil ? context.debugDescription : "not valid JSON")
-                : "\(path(context)): \(context.debugDescription)"
-        @unknown default:
-            return "unreadable"
-        }
     }
 
     /// Why this summary cannot be the output of a real run, or nil.
@@ -516,70 +430,4 @@ public struct EvalSummary: Codable, Equatable, Sendable {
         ]
         return fields.first { $0.1 != $0.2 }
     }
-
-    // MARK: Codable
-
-    enum CodingKeys: String, CodingKey {
-        case format, settings, sums, shards
-        case shardCount = "shard_count"
-        case perDocument = "per_document"
-        // Derived figures, written for readers and ignored when read back.
-        case bitsPerByte = "bits_per_byte", bitsPerByteStandardError = "bits_per_byte_stderr"
-        case standardErrorMethod = "stderr_method", perplexityPerByte = "perplexity_per_byte"
-        case nllNats = "nll_nats", targets, documents, bytes, patches, windows
-        case skippedEmpty = "skipped_empty", skippedBadLines = "skipped_bad_lines"
-        case meanPatchBytes = "mean_patch_bytes", seconds, bytesPerSecond = "bytes_per_second"
-        case complete
-    }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let format = try c.decode(String.self, forKey: .format)
-        guard format == Self.format else {
-            throw DecodingError.dataCorruptedError(forKey: .format, in: c, debugDescription: "format '\(format)' is not \(Self.format)")
-        }
-        settings = try c.decode(EvalSettings.self, forKey: .settings)
-        shardCount = try c.decode(Int.self, forKey: .shardCount)
-        shards = try c.decode([Int].self, forKey: .shards)
-        sums = try c.decode(EvalSums.self, forKey: .sums)
-        perDocument = try c.decodeIfPresent([DocumentResult].self, forKey: .perDocument)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Self.format, forKey: .format)
-        try c.encode(settings, forKey: .settings)
-        try c.encode(shardCount, forKey: .shardCount)
-        try c.encode(shards, forKey: .shards)
-        try c.encode(isComplete, forKey: .complete)
-        try c.encode(sums, forKey: .sums)
-        // Derived figures that overflow (e.g. a perplexity of 2^2000) are written as null: JSON has no
-        // infinity, and failing to encode would lose the whole result.
-        func finite(_ x: Double?) -> Double? { x.flatMap { $0.isFinite ? $0 : nil } }
-        try c.encode(sums.targets == 0 ? nil : finite(bitsPerByte), forKey: .bitsPerByte)
-        try c.encode(finite(bitsPerByteStandardError), forKey: .bitsPerByteStandardError)
-        try c.encode(standardErrorMethod, forKey: .standardErrorMethod)
-        try c.encode(sums.targets == 0 ? nil : finite(perplexityPerByte), forKey: .perplexityPerByte)
-        try c.encode(nllNats, forKey: .nllNats)
-        try c.encode(sums.targets, forKey: .targets)
-        try c.encode(sums.documents, forKey: .documents)
-        try c.encode(sums.bytes, forKey: .bytes)
-        try c.encode(sums.patches, forKey: .patches)
-        try c.encode(sums.windows, forKey: .windows)
-        try c.encode(sums.skippedEmpty, forKey: .skippedEmpty)
-        try c.encode(sums.skippedBadLines, forKey: .skippedBadLines)
-        try c.encode(sums.patches == 0 ? nil : finite(meanPatchBytes), forKey: .meanPatchBytes)
-        try c.encode(sums.seconds, forKey: .seconds)
-        try c.encode(finite(bytesPerSecond) ?? 0, forKey: .bytesPerSecond)
-        try c.encodeIfPresent(perDocument, forKey: .perDocument)
-    }
-
-    /// Pretty JSON with sorted keys.
-    public func jsonData() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
-    }
-
-    public static func decode(_ data: Data) throws -> EvalSummary { try JSONDecoder().decode(EvalSummary.self, from: data) }
 }
