@@ -14,7 +14,7 @@ let harnesses: [(String, [String])] = [
     ("FuzzSafetensorsIndex", ["Safetensors"]),
     ("FuzzZip", ["ByteLatentConvert"]),
     ("FuzzUnpickler", ["ByteLatentConvert"]),
-    ("FuzzConfig", ["ByteLatent", "ByteLatentConvert"]),
+    ("FuzzConfig", ["ByteLatent", "ByteLatentConvert", "Safetensors"]),
     ("FuzzJSONL", ["ByteLatent"]),
     ("FuzzEvalMerge", ["ByteLatent"]),
 ]
