@@ -7,6 +7,9 @@
 typedef void (*blt_widen_fn)(const void *src, float *dst, size_t count);
 typedef void (*blt_matmul_fn)(const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
                               size_t row_begin, size_t row_end);
+/// C[m, n] = alpha · A[m, k] · B[k, n] (B row-major with stride ldb).
+typedef void (*blt_outer_fn)(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                             const float *b, size_t ldb, float *c, size_t ldc);
 typedef void (*blt_dot_fn)(const uint16_t *w, size_t k, const uint16_t *x, size_t m, float *y, size_t ldy,
                            size_t row_begin, size_t row_end);
 
@@ -18,6 +21,7 @@ typedef struct {
     blt_matmul_fn matmul[3];
     blt_matmul_fn gemm;   // fp32 x · fp32 panel, see blt_gemm
     blt_dot_fn bf16_dot;
+    blt_outer_fn outer;   // activation products, see blt_activation_product
 } blt_kernel_table;
 
 extern const blt_kernel_table blt_generic_kernels;
@@ -26,6 +30,11 @@ extern const blt_kernel_table blt_avx2_kernels;
 extern const blt_kernel_table blt_avx512_kernels;
 extern const blt_kernel_table blt_avx512bf16_kernels;
 #endif
+/// The portable activation product (tails of the vector kernels).
+void blt_outer_generic(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                       const float *b, size_t ldb, float *c, size_t ldc);
+/// Whether the CPU has AMX-BF16 tiles and the OS granted this process their state (amx.c).
+int blt_amx_supported(void);
 
 static inline float blt_bf16_to_f32(uint16_t h) {
     uint32_t bits = (uint32_t)h << 16;

@@ -65,12 +65,32 @@ static void dot_bf16(const uint16_t *w, size_t k, const uint16_t *x, size_t m, f
     }
 }
 
+/// Each output summed over k in order (as the vector kernels do), then scaled.
+static void outer_generic(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                          const float *b, size_t ldb, float *c, size_t ldc) {
+    for (size_t i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        for (size_t j = 0; j < n; j++) ci[j] = 0;
+        for (size_t p = 0; p < k; p++) {
+            float aip = a[i * lda + p];
+            const float *bp = b + p * ldb;
+            for (size_t j = 0; j < n; j++) ci[j] += aip * bp[j];
+        }
+        for (size_t j = 0; j < n; j++) ci[j] *= alpha;
+    }
+}
+void blt_outer_generic(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                       const float *b, size_t ldb, float *c, size_t ldc) {
+    outer_generic(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+}
+
 const blt_kernel_table blt_generic_kernels = {
     .widen = {widen_f32, widen_bf16, widen_f16},
     .add_row = {add_f32, add_bf16, add_f16},
     .matmul = {matmul_f32, matmul_bf16, matmul_f16},
     .gemm = matmul_f32,
     .bf16_dot = dot_bf16,
+    .outer = outer_generic,
 };
 
 // ---- path selection ----
@@ -86,15 +106,16 @@ static int cpu_supports(int path) {
     case BLT_PATH_AVX2: return avx2;
     case BLT_PATH_AVX512: return avx512;
     case BLT_PATH_AVX512BF16: return avx512 && __builtin_cpu_supports("avx512bf16");
+    case BLT_PATH_AMX: return avx512 && __builtin_cpu_supports("avx512bf16") && blt_amx_supported();
     }
 #endif
     return 0;
 }
 
-int blt_path_supported(int path) { return path >= BLT_PATH_GENERIC && path <= BLT_PATH_AVX512BF16 && cpu_supports(path); }
+int blt_path_supported(int path) { return path >= BLT_PATH_GENERIC && path <= BLT_PATH_AMX && cpu_supports(path); }
 
 int blt_best_path(void) {
-    for (int p = BLT_PATH_AVX512BF16; p > BLT_PATH_GENERIC; p--)
+    for (int p = BLT_PATH_AMX; p > BLT_PATH_GENERIC; p--)
         if (cpu_supports(p)) return p;
     return BLT_PATH_GENERIC;
 }
@@ -105,6 +126,7 @@ const char *blt_path_name(int path) {
     case BLT_PATH_AVX2: return "avx2";
     case BLT_PATH_AVX512: return "avx512";
     case BLT_PATH_AVX512BF16: return "avx512bf16";
+    case BLT_PATH_AMX: return "amx";
     }
     return "unknown";
 }
@@ -117,7 +139,7 @@ static int resolve_path(void) {
     const char *forced = getenv("BLT_CPU");
     if (forced && *forced) {
         int wanted = -1;
-        for (int p = BLT_PATH_GENERIC; p <= BLT_PATH_AVX512BF16; p++)
+        for (int p = BLT_PATH_GENERIC; p <= BLT_PATH_AMX; p++)
             if (strcmp(forced, blt_path_name(p)) == 0) wanted = p;
         if (wanted >= 0 && cpu_supports(wanted)) path = wanted;
         else forced_unsupported = 1;
@@ -151,6 +173,7 @@ static const blt_kernel_table *active_table(void) {
     case BLT_PATH_AVX2: return &blt_avx2_kernels;
     case BLT_PATH_AVX512: return &blt_avx512_kernels;
     case BLT_PATH_AVX512BF16: return &blt_avx512bf16_kernels;
+    case BLT_PATH_AMX: return &blt_avx512bf16_kernels;   // plus blt_amx_matmul for bf16 precision
     }
 #endif
     return &blt_generic_kernels;
@@ -206,6 +229,27 @@ void blt_matmul_bf16_dot(const uint16_t *w, size_t k, const uint16_t *x, size_t 
     if (m == 0 || row_begin >= row_end) return;
     blt_dot_fn f = active_table()->bf16_dot;
     (f ? f : blt_generic_kernels.bf16_dot)(w, k, x, m, y, ldy, row_begin, row_end);
+}
+
+int blt_activation_product(int transpose_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                           const float *b, size_t ldb, float *c, size_t ldc) {
+    if (m == 0 || n == 0) return 0;
+    blt_outer_fn f = active_table()->outer;
+    if (!f) f = outer_generic;
+    if (!transpose_b) {
+        f(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+        return 0;
+    }
+    // Bᵀ into a [k, n] buffer, so that the kernel reads rows of n columns.
+    float *bt = malloc((k * n ? k * n : 1) * sizeof(float));
+    if (!bt) return -1;
+    for (size_t j0 = 0; j0 < n; j0 += 16)   // in 16 × 16 blocks, which stay in L1
+        for (size_t p0 = 0; p0 < k; p0 += 16)
+            for (size_t j = j0; j < j0 + 16 && j < n; j++)
+                for (size_t p = p0; p < p0 + 16 && p < k; p++) bt[p * n + j] = b[j * ldb + p];
+    f(m, n, k, alpha, a, lda, bt, n, c, ldc);
+    free(bt);
+    return 0;
 }
 
 void blt_round_to_bf16(const float *x, uint16_t *dst, size_t count) {

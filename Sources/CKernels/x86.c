@@ -151,12 +151,40 @@ static AVX2 void avx2_add_f16(const void *src, float *dst, size_t n) {
     for (; i < n; i++) dst[i] += blt_f16_to_f32(s[i]);
 }
 
+/// Activation products: 4 rows of A × 16 columns of B per tile (8 accumulators), B rows streamed.
+static AVX2 void avx2_outer(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                            const float *b, size_t ldb, float *c, size_t ldc) {
+    size_t full = n / 16 * 16;
+    __m256 scale = _mm256_set1_ps(alpha);
+    for (size_t j = 0; j < full; j += 16)
+        for (size_t i = 0; i < m; i += 4) {
+            int rows = m - i < 4 ? (int)(m - i) : 4;
+            __m256 acc[4][2];
+            for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+            for (size_t p = 0; p < k; p++) {
+                __m256 b0 = _mm256_loadu_ps(b + p * ldb + j), b1 = _mm256_loadu_ps(b + p * ldb + j + 8);
+                for (int r = 0; r < 4; r++) {
+                    if (r >= rows) break;
+                    __m256 av = _mm256_broadcast_ss(a + (i + r) * lda + p);
+                    acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+                    acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                _mm256_storeu_ps(c + (i + r) * ldc + j, _mm256_mul_ps(acc[r][0], scale));
+                _mm256_storeu_ps(c + (i + r) * ldc + j + 8, _mm256_mul_ps(acc[r][1], scale));
+            }
+        }
+    if (full < n) blt_outer_generic(m, n - full, k, alpha, a, lda, b + full, ldb, c + full, ldc);
+}
+
 const blt_kernel_table blt_avx2_kernels = {
     .widen = {NULL, avx2_widen_bf16, avx2_widen_f16},
     .add_row = {NULL, avx2_add_bf16, avx2_add_f16},
     .matmul = {NULL, avx2_matmul_bf16, avx2_matmul_f16},
     .gemm = avx2_gemm,
     .bf16_dot = NULL,
+    .outer = avx2_outer,
 };
 
 // ---------------------------------------------------------------- AVX-512 (16 lanes, masked tails)
@@ -244,12 +272,53 @@ BLT_AVX512_ROW_LOOP(avx512_add_bf16, BLT_DTYPE_BF16,
 BLT_AVX512_ROW_LOOP(avx512_add_f16, BLT_DTYPE_F16,
                     _mm512_mask_storeu_ps(dst + i, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, dst + i), v)))
 
+/// MR rows of A × 32 columns of B (masked at the edge): 2·MR accumulators, one broadcast of A
+/// per row and two loads of B per step of k.
+INLINE AVX512 void avx512_outer_tile(int MR, size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+                                     float *c, size_t ldc, __mmask16 m0, __mmask16 m1) {
+    __m512 acc[8][2];
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (size_t p = 0; p < k; p++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, b + p * ldb), b1 = _mm512_maskz_loadu_ps(m1, b + p * ldb + 16);
+        for (int r = 0; r < MR; r++) {
+            __m512 av = _mm512_set1_ps(a[r * lda + p]);
+            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+        }
+    }
+    __m512 scale = _mm512_set1_ps(alpha);
+    for (int r = 0; r < MR; r++) {
+        _mm512_mask_storeu_ps(c + r * ldc, m0, _mm512_mul_ps(acc[r][0], scale));
+        _mm512_mask_storeu_ps(c + r * ldc + 16, m1, _mm512_mul_ps(acc[r][1], scale));
+    }
+}
+
+static AVX512 void avx512_outer(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                                const float *b, size_t ldb, float *c, size_t ldc) {
+    for (size_t j = 0; j < n; j += 32) {
+        size_t left = n - j;
+        __mmask16 m0 = tail16(left), m1 = left > 16 ? tail16(left - 16) : 0;
+        size_t i = 0;
+        for (; i + 8 <= m; i += 8) avx512_outer_tile(8, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1);
+        switch (m - i) {   // constant row counts, so the tile's loops unroll
+        case 7: avx512_outer_tile(7, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
+        case 6: avx512_outer_tile(6, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
+        case 5: avx512_outer_tile(5, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
+        case 4: avx512_outer_tile(4, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
+        case 3: avx512_outer_tile(3, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
+        case 2: avx512_outer_tile(2, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
+        case 1: avx512_outer_tile(1, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
+        }
+    }
+}
+
 const blt_kernel_table blt_avx512_kernels = {
     .widen = {NULL, avx512_widen_bf16, avx512_widen_f16},
     .add_row = {NULL, avx512_add_bf16, avx512_add_f16},
     .matmul = {NULL, avx512_matmul_bf16, avx512_matmul_f16},
     .gemm = avx512_gemm,
     .bf16_dot = NULL,
+    .outer = avx512_outer,
 };
 
 // ---------------------------------------------------------------- AVX-512-BF16 (vdpbf16ps)
@@ -309,5 +378,6 @@ const blt_kernel_table blt_avx512bf16_kernels = {
     .matmul = {NULL, avx512_matmul_bf16, avx512_matmul_f16},
     .gemm = avx512_gemm,
     .bf16_dot = avx512bf16_dot,
+    .outer = avx512_outer,
 };
 #endif

@@ -57,31 +57,34 @@ final class EvalCLITests: XCTestCase {
             XCTAssertTrue(report.contains(word), report)
         }
 
-        // JSONL in three shards, merged, equals the unsharded run's sums (bit for bit with one
-        // forward pass per window: packed passes round each document by its neighbours).
+        // JSONL in three shards, merged, equals the unsharded run's sums bit for bit, with one
+        // forward pass per window and packed (shards own whole groups of passes).
         let lines = cases.map { String(decoding: try! JSONSerialization.data(withJSONObject: ["text": $0.text]), as: UTF8.self) }
         let jsonl = scratch.appendingPathComponent("docs.jsonl")
         try Data((lines + lines + [#"{"text": ""}"#]).joined(separator: "\n").utf8).write(to: jsonl)
-        let whole = try blt(["eval", "--model", model, "--json", "--per-document", "--window", "48", "--context", "8", "--batch-bytes", "0", jsonl.path])
-        XCTAssertEqual(whole.status, 0, whole.stderr)
         var parts: [String] = []
-        for i in 0..<3 {
-            let part = scratch.appendingPathComponent("part\(i).json").path
-            let run = try blt(["eval", "--model", model, "--json", "--per-document", "--window", "48", "--context", "8", "--batch-bytes", "0",
-                               "--shard", "\(i)/3", "--output", part, jsonl.path])
-            XCTAssertEqual(run.status, 0, run.stderr)
-            XCTAssertEqual(try object(run.stdout)["shards"] as? [Int], [i])
-            parts.append(part)
+        for budget in ["0", "100"] {
+            let settings = ["--json", "--per-document", "--window", "48", "--context", "8", "--batch-bytes", budget]
+            let whole = try blt(["eval", "--model", model] + settings + [jsonl.path])
+            XCTAssertEqual(whole.status, 0, whole.stderr)
+            parts = []
+            for i in 0..<3 {
+                let part = scratch.appendingPathComponent("part\(i).json").path
+                let run = try blt(["eval", "--model", model] + settings + ["--shard", "\(i)/3", "--output", part, jsonl.path])
+                XCTAssertEqual(run.status, 0, run.stderr)
+                XCTAssertEqual(try object(run.stdout)["shards"] as? [Int], [i])
+                parts.append(part)
+            }
+            let merged = try blt(["eval-merge", "--json"] + parts.reversed())
+            XCTAssertEqual(merged.status, 0, merged.stderr)
+            var a = try XCTUnwrap(try object(merged.stdout)["sums"] as? [String: Any])
+            var b = try XCTUnwrap(try object(whole.stdout)["sums"] as? [String: Any])
+            a["seconds"] = nil
+            b["seconds"] = nil
+            XCTAssertEqual(NSDictionary(dictionary: a), NSDictionary(dictionary: b), "--batch-bytes \(budget)")
+            XCTAssertEqual(try object(merged.stdout)["bits_per_byte"] as? Double, try object(whole.stdout)["bits_per_byte"] as? Double)
+            XCTAssertEqual((try object(merged.stdout)["per_document"] as? [Any])?.count, 2 * cases.count)
         }
-        let merged = try blt(["eval-merge", "--json"] + parts.reversed())
-        XCTAssertEqual(merged.status, 0, merged.stderr)
-        var a = try XCTUnwrap(try object(merged.stdout)["sums"] as? [String: Any])
-        var b = try XCTUnwrap(try object(whole.stdout)["sums"] as? [String: Any])
-        a["seconds"] = nil
-        b["seconds"] = nil
-        XCTAssertEqual(NSDictionary(dictionary: a), NSDictionary(dictionary: b))
-        XCTAssertEqual(try object(merged.stdout)["bits_per_byte"] as? Double, try object(whole.stdout)["bits_per_byte"] as? Double)
-        XCTAssertEqual((try object(merged.stdout)["per_document"] as? [Any])?.count, 2 * cases.count)
         let partial = try blt(["eval-merge", parts[0], parts[2]])
         XCTAssertNotEqual(partial.status, 0)
         XCTAssertTrue(partial.stderr.contains("shard 1 of 3 is missing"), partial.stderr)

@@ -219,8 +219,7 @@ final class EvaluationTests: XCTestCase {
         let texts = (cases + cases).map(\.text) + ["", "x", String(repeating: "ab", count: 40)]
         let file = try write("plain.txt", "a plain document\nwith two lines\n")
         let lines = try write("many.jsonl", jsonl(texts))
-        // Bit-for-bit equality needs each document computed the same way in the shard and in the
-        // whole run: one pass per window (packed shards merge within fp32 rounding: PackingTests).
+        // One pass per window here; packed shards merge bit for bit too (PackingTests).
         let evaluator = try Evaluator(model: try BLTModel(directory: directory),
                                       options: EvalOptions(window: 40, context: 8, keepPerDocument: true, batchBytes: 0))
         let inputs = [DocumentInput(path: lines), DocumentInput(path: file)]

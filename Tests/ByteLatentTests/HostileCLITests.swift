@@ -175,7 +175,7 @@ final class HostileCLITests: XCTestCase {
     func testEvalMergeRefusesTamperedShards() throws {
         try Data("{\"text\": \"one document\"}\n{\"text\": \"another one\"}\n".utf8).write(to: URL(fileURLWithPath: work + "/docs.jsonl"))
         for i in 0..<2 {
-            let run = try sh("$BLT eval --model M --json --per-document --shard \(i)/2 docs.jsonl > s\(i).json")
+            let run = try sh("$BLT eval --model M --json --per-document --batch-bytes 0 --shard \(i)/2 docs.jsonl > s\(i).json")
             XCTAssertEqual(run.status, 0, run.stderr)
         }
         XCTAssertEqual(try sh("$BLT eval-merge s0.json s1.json").status, 0)

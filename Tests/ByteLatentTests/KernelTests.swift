@@ -38,7 +38,7 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// Runs `body` once per kernel path this CPU supports (generic, avx2, avx512, avx512bf16), then
+    /// Runs `body` once per kernel path this CPU supports (generic, avx2, avx512, avx512bf16, amx), then
     /// restores the path in use. Prints the paths, so the test log names what ran.
     func forEachKernelPath(_ body: (KernelPath) throws -> Void) rethrows {
         let original = KernelPath.active
@@ -168,11 +168,14 @@ final class KernelTests: XCTestCase {
     }
 
     /// bf16 precision: activations rounded to bf16 (torch's rounding), bf16 × bf16 products summed
-    /// in fp32 — `vdpbf16ps` on the avx512bf16 path — against a naive loop over the rounded values.
+    /// in fp32 — `vdpbf16ps` on the avx512bf16 path, AMX tiles on the amx path (from 16 rows, k a
+    /// multiple of 32: whole 32 × 32 blocks, blocks cut by the edges of y, several blocks of x and
+    /// of weight rows) — against a naive loop over the rounded values.
     func testBF16PrecisionProductsMatchNaiveLoopOverRoundedActivations() {
         var g = Generator(state: 31)
         forEachKernelPath { path in
-            for (rows, out, inputs) in [(1, 1, 1), (1, 37, 19), (1, 9, 64), (3, 17, 33), (4, 8, 32), (9, 33, 65), (70, 40, 130)] {
+            for (rows, out, inputs) in [(1, 1, 1), (1, 37, 19), (1, 9, 64), (3, 17, 33), (4, 8, 32), (9, 33, 65), (70, 40, 130),
+                                        (16, 32, 32), (32, 64, 64), (33, 17, 96), (70, 97, 128), (100, 40, 1024)] {
                 let x = g.values(rows * inputs)
                 let (bits, exact) = halfWidthWeights(g.values(out * inputs), dtype: .bf16)
                 let linear = Linear(weight: WeightMatrix(rows: out, columns: inputs, dtype: .bf16, bits: bits), precision: .bfloat16)
@@ -185,6 +188,37 @@ final class KernelTests: XCTestCase {
                 if rows * inputs > 8 {
                     let unrounded = naiveLinear(x, rows: rows, exact, out: out, in: inputs)
                     XCTAssertGreaterThan(zip(y, unrounded).map { abs($0 - $1) }.max() ?? 0, 1e-6, "\(path) did not round")
+                }
+            }
+        }
+    }
+
+    /// Attention's products (`blt_activation_product`, the C tiles) on every path against a naive
+    /// loop: both layouts of B, strides wider than the rows, alpha, every tile remainder of rows
+    /// and columns (8 × 32 on AVX-512, 4 × 16 on AVX2), k of 1.
+    func testActivationProductsMatchNaiveLoopsOnEveryPath() {
+        var g = Generator(state: 41)
+        forEachKernelPath { path in
+            for (m, n, k) in [(1, 1, 1), (3, 5, 7), (8, 32, 16), (9, 33, 64), (64, 70, 128), (13, 17, 1), (70, 16, 33)] {
+                for transposeB in [true, false] {
+                    let lda = k + 3, ldb = (transposeB ? k : n) + 5, ldc = n + 2
+                    let a = g.values(m * lda), b = g.values((transposeB ? n : k) * ldb)
+                    var c = [Float](repeating: .nan, count: m * ldc)
+                    let alpha: Float = 0.37
+                    let status = a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                        blt_activation_product(transposeB ? 1 : 0, m, n, k, alpha, ap.baseAddress!, lda, bp.baseAddress!, ldb, cp.baseAddress!, ldc)
+                    } } }
+                    XCTAssertEqual(status, 0)
+                    var worst: Double = 0
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var sum = 0.0
+                            for p in 0..<k { sum += Double(a[i * lda + p]) * Double(transposeB ? b[j * ldb + p] : b[p * ldb + j]) }
+                            worst = max(worst, abs(Double(alpha) * sum - Double(c[i * ldc + j])))
+                        }
+                        for j in n..<ldc { XCTAssertTrue(c[i * ldc + j].isNaN, "\(path) wrote past column \(n)") }
+                    }
+                    XCTAssertLessThan(worst, 1e-5 * Double(k).squareRoot(), "\(path) \(m)×\(n)×\(k) transposeB \(transposeB)")
                 }
             }
         }

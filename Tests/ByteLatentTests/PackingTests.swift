@@ -192,11 +192,22 @@ final class PackingTests: XCTestCase {
                     assertClose(a.nllNats, b.nllNats, "\(label) \(a.name)")
                 }
             }
-            // Shards of a packed run merge to the packed whole run's figures: integer counts exactly,
-            // NLLs within fp32 reassociation (a document's neighbours in a pass differ by shard).
-            let (whole, _) = try run(500)
-            let parts = try (0..<3).map { try run(500, shard: Shard(index: $0, count: 3)).0 }
+            // Shards of a packed run own whole groups of passes, so they compute exactly the whole
+            // run's passes and merge to its figures bit for bit, NLLs included.
+            let (whole, _) = try run(100)
+            let parts = try (0..<3).map { try run(100, shard: Shard(index: $0, count: 3)).0 }
+            XCTAssertTrue(parts.allSatisfy { $0.sums.documents > 0 }, "every shard scores something: \(label)")
             let merged = try EvalSummary.merge(parts)
+            var mergedSums = merged.sums, wholeSums = whole.sums
+            mergedSums.seconds = 0; wholeSums.seconds = 0
+            XCTAssertEqual(mergedSums, wholeSums, "exact sums and moments bit for bit: \(label)")
+            XCTAssertEqual(merged.nllNats, whole.nllNats, label)
+            XCTAssertEqual(merged.perDocument, whole.perDocument, label)
+            // Shards packed with another budget own other documents: merging them is refused.
+            let other = try run(50, shard: Shard(index: 1, count: 3)).0
+            XCTAssertThrowsError(try EvalSummary.merge([parts[0], other, parts[2]])) { error in
+                XCTAssertTrue("\(error)".contains("batch_bytes"), "\(error)")
+            }
             XCTAssertEqual(merged.sums.documents, whole.sums.documents, label)
             XCTAssertEqual(merged.sums.targets, whole.sums.targets, label)
             XCTAssertEqual(merged.sums.bytes, whole.sums.bytes, label)
@@ -204,7 +215,6 @@ final class PackingTests: XCTestCase {
             XCTAssertEqual(merged.sums.windows, whole.sums.windows, label)
             XCTAssertEqual(merged.sums.skippedEmpty, whole.sums.skippedEmpty, label)
             XCTAssertEqual(merged.sums.skippedBadLines, whole.sums.skippedBadLines, label)
-            assertClose(merged.nllNats, whole.nllNats, label)
             XCTAssertEqual(merged.perDocument?.map(\.index), whole.perDocument?.map(\.index), label)
         }
     }

@@ -32,8 +32,10 @@ public struct DocumentInput: Sendable, Equatable {
     public var displayName: String { isStandardInput ? "<stdin>" : path }
 }
 
-/// Every N-th document starting at I (`I/N`, 0 ≤ I < N). Documents are numbered across all inputs in
-/// order, so the N shards of one run split its documents without overlap.
+/// Shard I of N (`I/N`, 0 ≤ I < N): the evaluator's packed passes are numbered in input order
+/// (documents numbered across all inputs; a document split over several passes keeps them in one
+/// group), and the shard scores every N-th group starting at I. The N shards of one run split its
+/// documents without overlap and compute exactly the passes the whole run computes.
 public struct Shard: Sendable, Equatable, Codable, CustomStringConvertible {
     public var index: Int
     public var count: Int
@@ -55,7 +57,8 @@ public struct Shard: Sendable, Equatable, Codable, CustomStringConvertible {
         self.init(index: i, count: n)
     }
 
-    public func owns(_ ordinal: Int) -> Bool { ordinal % count == index }
+    /// Whether this shard scores group `group` (see `Evaluator`: consecutive packed passes).
+    public func owns(_ group: Int) -> Bool { group % count == index }
     public var description: String { "\(index)/\(count)" }
 }
 
@@ -147,9 +150,9 @@ public struct DocumentReader: Sendable {
         case badLine(BadLine)
     }
 
-    /// Calls `body` for every document of this shard, in order (empty documents included, as
-    /// documents with no bytes), and for each skipped malformed line of this shard.
-    /// Blank JSONL lines are not documents and take no number.
+    /// Calls `body` for every document, in order (empty documents included, as documents with no
+    /// bytes), and for each skipped malformed line. Every shard reads every document: which ones it
+    /// scores depends on how they pack (`Shard`). Blank JSONL lines are not documents and take no number.
     public func forEach(_ body: (Event) throws -> Void) throws {
         var ordinal = 0
         var offset = 0
@@ -159,10 +162,8 @@ public struct DocumentReader: Sendable {
                 let bytes = raw.bindMemory(to: UInt8.self)
                 switch input.format {
                 case .text:
-                    if shard.owns(ordinal) {
-                        try body(.document(Document(ordinal: ordinal, name: input.displayName, bytes: Array(bytes),
-                                                    inputRange: offset ..< offset + bytes.count)))
-                    }
+                    try body(.document(Document(ordinal: ordinal, name: input.displayName, bytes: Array(bytes),
+                                                inputRange: offset ..< offset + bytes.count)))
                     ordinal += 1
                 case .jsonl:
                     var lineStart = 0
@@ -178,7 +179,6 @@ public struct DocumentReader: Sendable {
                         let line = UnsafeBufferPointer(rebasing: bytes[lineStart ..< contentEnd])
                         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
                         defer { ordinal += 1 }
-                        guard shard.owns(ordinal) else { continue }
                         let name = "\(input.displayName):\(lineNumber)"
                         let range = offset + lineStart ..< offset + next
                         do {

@@ -113,12 +113,15 @@ public struct EvalSettings: Equatable, Sendable {
     /// What identifies the model: a hash of its config.json and safetensors headers
     /// (`ModelFingerprint`). Nil in outputs of older versions, which are matched by `model` only.
     public var modelFingerprint: String?
+    /// Ids per packed forward pass (`EvalOptions.batchBytes`): it decides which documents each
+    /// shard scores, so shards must agree on it. Nil in outputs of older versions.
+    public var batchBytes: Int?
 
     public init(model: String, threshold: Double, window: Int, context: Int, addEOS: Bool, field: String, inputs: [String], chunkTargets: Int,
-                modelFingerprint: String? = nil) {
+                modelFingerprint: String? = nil, batchBytes: Int? = nil) {
         self.model = model; self.threshold = threshold; self.window = window; self.context = context
         self.addEOS = addEOS; self.field = field; self.inputs = inputs; self.chunkTargets = chunkTargets
-        self.modelFingerprint = modelFingerprint
+        self.modelFingerprint = modelFingerprint; self.batchBytes = batchBytes
     }
 }
 
@@ -355,6 +358,7 @@ public struct EvalSummary: Equatable, Sendable {
         guard (1...limit).contains(s.window) else { return "settings.window \(s.window) is out of range" }
         guard (0..<s.window).contains(s.context) else { return "settings.context \(s.context) is out of range" }
         guard (1...limit).contains(s.chunkTargets) else { return "settings.chunk_targets \(s.chunkTargets) is out of range" }
+        if let b = s.batchBytes, !(0...limit).contains(b) { return "settings.batch_bytes \(b) is out of range" }
         guard (1...Self.maxShardCount).contains(shardCount) else {
             return "shard_count \(shardCount) is out of range (1 to \(Self.maxShardCount))"
         }
@@ -403,9 +407,6 @@ public struct EvalSummary: Equatable, Sendable {
                 guard (0...limit).contains(d.index), indexes.insert(d.index).inserted else {
                     return "per_document index \(d.index) is out of range or repeated"
                 }
-                guard shards.contains(d.index % shardCount) else {
-                    return "per_document index \(d.index) does not belong to shard\(shards.count == 1 ? "" : "s") \(shards.map(String.init).joined(separator: ","))"
-                }
                 guard (1...limit).contains(d.bytes), d.targets == d.bytes + (s.addEOS ? 1 : 0),
                       (1...limit).contains(d.windows), (0...d.targets).contains(d.patches) else {
                     return "per_document entry \(d.index) has out-of-range counts"
@@ -427,6 +428,7 @@ public struct EvalSummary: Equatable, Sendable {
             ("add_eos", "\(a.addEOS)", "\(b.addEOS)"), ("field", a.field, b.field),
             ("inputs", a.inputs.joined(separator: " "), b.inputs.joined(separator: " ")),
             ("chunk_targets", "\(a.chunkTargets)", "\(b.chunkTargets)"),
+            ("batch_bytes", a.batchBytes.map(String.init) ?? "(none)", b.batchBytes.map(String.init) ?? "(none)"),
         ]
         return fields.first { $0.1 != $0.2 }
     }

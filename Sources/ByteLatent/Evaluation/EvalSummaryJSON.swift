@@ -52,8 +52,10 @@ extension DocumentResult {
 
 extension EvalSettings {
     public var json: JSONValue {
-        var items: [(String, JSONValue)] = [
-            ("add_eos", .bool(addEOS)), ("chunk_targets", .int(chunkTargets)), ("context", .int(context)), ("field", .string(field)),
+        var items: [(String, JSONValue)] = [("add_eos", .bool(addEOS))]
+        if let batchBytes { items.append(("batch_bytes", .int(batchBytes))) }
+        items += [
+            ("chunk_targets", .int(chunkTargets)), ("context", .int(context)), ("field", .string(field)),
             ("inputs", .array(inputs.map { .string($0) })), ("model", .string(model)),
         ]
         if let modelFingerprint { items.append(("model_fingerprint", .string(modelFingerprint))) }
@@ -72,8 +74,9 @@ extension EvalSettings {
         let inputs = try o.array("inputs") { try SummaryReader.string($0, at: $1) }
         let chunkTargets = try o.int("chunk_targets")
         let modelFingerprint = try o.optional("model_fingerprint") { try SummaryReader.string($0, at: $1) }
+        let batchBytes = try o.optional("batch_bytes") { try SummaryReader.int($0, at: $1) }
         self.init(model: model, threshold: threshold, window: window, context: context, addEOS: addEOS, field: field, inputs: inputs,
-                  chunkTargets: chunkTargets, modelFingerprint: modelFingerprint)
+                  chunkTargets: chunkTargets, modelFingerprint: modelFingerprint, batchBytes: batchBytes)
     }
 }
 

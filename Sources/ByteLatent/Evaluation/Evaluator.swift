@@ -163,7 +163,7 @@ public final class Evaluator {
         EvalSettings(model: URL(fileURLWithPath: model.directory).standardized.lastPathComponent, threshold: Double(threshold),
                      window: window, context: options.context, addEOS: options.addEOS, field: reader.field,
                      inputs: reader.inputs.map { URL(fileURLWithPath: $0.path).lastPathComponent }, chunkTargets: options.chunkTargets,
-                     modelFingerprint: ModelFingerprint.of(directory: model.directory))
+                     modelFingerprint: ModelFingerprint.of(directory: model.directory), batchBytes: options.batchBytes)
     }
 
     /// Scores every document of `reader`'s shard. Empty documents (no targets) are skipped and
@@ -186,10 +186,11 @@ public final class Evaluator {
         let batches = BatchQueue(capacity: 1)
         let (addEOS, window, context, budget) = (options.addEOS, self.window, options.context, options.batchBytes)
         let encoder = model.encoder
+        let shard = reader.shard
         DispatchQueue.global(qos: .userInitiated).async {
             var batcher = Batcher(budget: budget)
             func send(_ batch: Batch?) throws {
-                guard var batch else { return }
+                guard var batch, shard.owns(batch.group) else { return }
                 batch.embeddings = encoder.embed(batch: batch.sequences)
                 guard batches.put(.success(batch)) else { throw CancellationError() }
             }
@@ -267,19 +268,32 @@ public final class Evaluator {
         let elapsed = Stopwatch().seconds
         var sums = EvalSums()
         var results: [DocumentResult] = []
+        // Shards own the same documents as in a packed run with these options: the batches are
+        // planned (not run) to learn each document's group.
+        var planner = Batcher(budget: options.batchBytes)
         try reader.forEach { event in
             switch event {
             case .badLine(let line):
+                _ = planner.add(.badLine(line))
+                guard reader.shard.owns(planner.group) else { return }
                 sums.skippedBadLines += 1
                 badLine?(line)
             case .document(let document):
                 let ids = Tokenizer.encode(document.bytes, addEOS: options.addEOS)
                 guard ids.count >= 2, !document.bytes.isEmpty else {
+                    _ = planner.add(.empty(document.inputRange))
+                    guard reader.shard.owns(planner.group) else { return }
                     sums.skippedEmpty += 1
                     progress?(EvalProgress(inputBytesDone: document.inputRange.upperBound, inputBytesTotal: total,
                                            documents: sums.documents, bytesScored: sums.bytes, seconds: elapsed()))
                     return
                 }
+                let work = try DocumentWork(ordinal: document.ordinal, name: document.name, byteCount: document.bytes.count,
+                                            inputRange: document.inputRange, ids: ids, window: self.window, context: options.context)
+                _ = planner.add(.window(work, 0))
+                let group = planner.group
+                for w in work.plan.indices.dropFirst() { _ = planner.add(.window(work, w)) }
+                guard reader.shard.owns(group) else { return }
                 let range = document.inputRange
                 let report = { (scoredEnd: Int) in
                     let done = range.lowerBound + Int(Double(range.count) * Double(scoredEnd) / Double(ids.count))
@@ -406,6 +420,8 @@ struct Batch: @unchecked Sendable {
     var sequences: [[Int32]] = []
     var embeddings: [Float]?
     var idCount = 0
+    /// See `Batcher`: the unit of work that shards split.
+    var group = 0
 
     var windows: [(DocumentWork, Int)] {
         steps.compactMap { if case .window(let work, let w) = $0 { return (work, w) } else { return nil } }
@@ -413,9 +429,18 @@ struct Batch: @unchecked Sendable {
 }
 
 /// Gathers steps into batches of at most `budget` window ids (a longer window forms a batch alone).
+///
+/// Batches are numbered into groups: a new group starts with every batch except one that continues
+/// a document from the batch before. Shards own whole groups (`Shard.owns(group)`), so a sharded
+/// run computes exactly the passes a whole run computes and merges to its sums bit for bit.
 struct Batcher {
     let budget: Int
     var current = Batch()
+
+    init(budget: Int) { self.budget = budget }
+
+    /// The group of the batch being filled (and of every step added to it).
+    var group: Int { current.group }
 
     /// Adds `step`; returns the batch it closed, if any.
     mutating func add(_ step: Step) -> Batch? {
@@ -425,6 +450,7 @@ struct Batcher {
             if !current.sequences.isEmpty, current.idCount + ids.count > budget {
                 closed = current
                 current = Batch()
+                current.group = w > 0 ? closed!.group : closed!.group + 1
             }
             current.sequences.append(ids)
             current.idCount += ids.count
@@ -433,10 +459,12 @@ struct Batcher {
         return closed
     }
 
-    /// The last, partly filled batch.
+    /// The last, partly filled batch (the next batch starts a new group).
     mutating func flush() -> Batch? {
-        defer { current = Batch() }
-        return current.steps.isEmpty ? nil : current
+        let last = current
+        current = Batch()
+        current.group = last.group + (last.steps.isEmpty ? 0 : 1)
+        return last.steps.isEmpty ? nil : last
     }
 }
 

@@ -11,10 +11,10 @@ public enum Precision: String, Sendable, CaseIterable {
     case bfloat16 = "bf16"
 }
 
-/// The kernel paths this CPU runs, and the one in use (BLT_CPU=generic|avx2|avx512|avx512bf16
-/// forces a supported one).
+/// The kernel paths this CPU runs, and the one in use (BLT_CPU=generic|avx2|avx512|avx512bf16|amx
+/// forces a supported one). `amx` is avx512bf16 plus AMX tiles for bf16-precision products.
 public enum KernelPath: Int32, Sendable, CaseIterable, CustomStringConvertible {
-    case generic = 0, avx2, avx512, avx512bf16
+    case generic = 0, avx2, avx512, avx512bf16, amx
 
     public static var active: KernelPath { KernelPath(rawValue: blt_active_path()) ?? .generic }
     public static var supported: [KernelPath] { allCases.filter { blt_path_supported($0.rawValue) != 0 } }
@@ -47,24 +47,34 @@ enum MatrixKernels {
         }
     }
 
-    /// C[m, n] = alpha · A[m, k] · B (B is [n, k] when `transposeB`, else [k, n]), fp32. Callers
-    /// that parallelise themselves run it inside `withSingleThreadedBLAS`.
+    /// C[m, n] = alpha · A[m, k] · B (B is [n, k] when `transposeB`, else [k, n]), fp32, on the
+    /// calling thread: callers parallelise (and run it inside `withSingleThreadedBLAS`). The C
+    /// target's tiles when OpenBLAS has no kernel for this CPU (`ManyRowBackend`), else OpenBLAS.
     static func activationProduct(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                   b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
                                   c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if ManyRowBackend.current == .blocked,
+           blt_activation_product(transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, c, ldc) == 0 {
+            return
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
     }
 
-    /// bf16 activations: round x, then bf16 dot products where the CPU has them, else the same
-    /// rounded values widened back to fp32 through the dtype's ordinary product.
+    /// bf16 activations: round x, then AMX tiles or bf16 dot products where the CPU has them, else
+    /// the same rounded values widened back to fp32 through the dtype's ordinary product.
     private static func multiplyInBF16(_ x: UnsafePointer<Float>, rows: Int, by weight: WeightMatrix,
                                        into y: UnsafeMutablePointer<Float>) {
         let k = weight.columns, count = rows * k
+        let path = KernelPath.active
+        if weight.dtype == .bf16, path == .amx, k % 32 == 0, rows >= tileRowMinimum {
+            multiplyOnTiles(x, rows: rows, by: weight, into: y)
+            return
+        }
         let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: count)
         defer { rounded.deallocate() }
         blt_round_to_bf16(x, rounded, count)
-        if weight.dtype == .bf16, KernelPath.active == .avx512bf16 {
+        if weight.dtype == .bf16, path == .avx512bf16 || path == .amx {
             let w = weight.base.assumingMemoryBound(to: UInt16.self)
             parallelChunks(weight.rows, minimumChunk: max(32, 65_536 / k)) { range in
                 blt_matmul_bf16_dot(w, k, rounded, rows, y, weight.rows, range.lowerBound, range.upperBound)
@@ -75,6 +85,31 @@ enum MatrixKernels {
         defer { widened.deallocate() }
         blt_widen(WeightDType.bf16.kernelDType, rounded, widened, count)
         DTypeKernels.for(weight.dtype).product(UnsafePointer(widened), rows, weight, y)
+    }
+}
+
+extension MatrixKernels {
+    /// From this many rows AMX tiles beat vdpbf16ps (a block of y is 32 rows; Docs/benchmarks.md).
+    static let tileRowMinimum = 16
+
+    /// AMX: x rounded and packed into tiles once (in 32-row blocks, across cores), then blocks of
+    /// 32 weight rows split across cores, each packed and multiplied while it sits in L2.
+    private static func multiplyOnTiles(_ x: UnsafePointer<Float>, rows: Int, by weight: WeightMatrix,
+                                        into y: UnsafeMutablePointer<Float>) {
+        let k = weight.columns, n = weight.rows
+        let packed = UnsafeMutablePointer<UInt16>.allocate(capacity: blt_amx_packed_count(rows, k))
+        defer { packed.deallocate() }
+        let blocks = (rows + 31) / 32
+        parallelChunks(blocks, minimumChunk: max(1, 4096 / k)) { range in
+            let first = range.lowerBound * 32, count = min(rows, range.upperBound * 32) - first
+            let status = blt_amx_pack(x + first * k, count, k, packed + first * k)
+            precondition(status == 0, "the amx path is active and k is a multiple of 32")
+        }
+        let w = weight.base.assumingMemoryBound(to: UInt16.self)
+        parallelChunks((n + 31) / 32, minimumChunk: 1) { range in
+            let status = blt_amx_matmul(w, k, packed, rows, y, n, range.lowerBound * 32, min(n, range.upperBound * 32))
+            precondition(status == 0, "the amx path is active and k is a multiple of 32")
+        }
     }
 }
 

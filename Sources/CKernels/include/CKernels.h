@@ -2,7 +2,7 @@
 // that read bf16/f16 weights directly, and bf16 dot products (AVX-512-BF16). Every function has a
 // portable C version; AVX2 and AVX-512 versions are compiled per function with
 // __attribute__((target(...))) and picked at run time from the CPU's features, so the package
-// needs no compiler flags. BLT_CPU=generic|avx2|avx512|avx512bf16 forces a (supported) path.
+// needs no compiler flags. BLT_CPU=generic|avx2|avx512|avx512bf16|amx forces a (supported) path.
 #ifndef BLT_CKERNELS_H
 #define BLT_CKERNELS_H
 
@@ -19,6 +19,7 @@ typedef enum {
     BLT_PATH_AVX2 = 1,        // AVX2 + FMA + F16C (x86-64-v3)
     BLT_PATH_AVX512 = 2,      // AVX-512 F/BW/VL (+ FMA, F16C)
     BLT_PATH_AVX512BF16 = 3,  // AVX-512 above + AVX512_BF16 (vdpbf16ps)
+    BLT_PATH_AMX = 4,         // AVX512_BF16 above + AMX-BF16 tiles (tdpbf16ps), granted by the OS
 } blt_path;
 
 /// Storage dtypes of weights the kernels read.
@@ -33,7 +34,7 @@ int blt_active_path(void);
 /// Selects `path` for the calls that follow (tests run every supported path). Returns 0 and
 /// changes nothing when the CPU cannot run it.
 int blt_select_path(int path);
-/// "generic", "avx2", "avx512" or "avx512bf16".
+/// "generic", "avx2", "avx512", "avx512bf16" or "amx".
 const char *blt_path_name(int path);
 /// 1 when BLT_CPU asked for a path this CPU cannot run (the best supported one is used instead).
 int blt_forced_path_unsupported(void);
@@ -62,6 +63,23 @@ void blt_round_to_bf16(const float *x, uint16_t *dst, size_t count);
 /// AVX512BF16 path, the same products widened to fp32 elsewhere.
 void blt_matmul_bf16_dot(const uint16_t *w, size_t k, const uint16_t *x, size_t m, float *y, size_t ldy,
                          size_t row_begin, size_t row_end);
+
+/// Products of two fp32 activations (attention's scores and weighted values), on the calling
+/// thread: C[m, n] = alpha · A[m, k] · B, where B is [n, k] (`transpose_b`, stride ldb) or [k, n].
+/// Register tiles of rows of A times 32 (AVX-512) / 16 (AVX2) columns of C, each output summed
+/// over k in order, then scaled by alpha. Returns -1 (doing nothing) when a buffer cannot be had.
+int blt_activation_product(int transpose_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                           const float *b, size_t ldb, float *c, size_t ldc);
+
+/// bf16 products on AMX tiles (the `amx` path only; k a multiple of 32). x is packed once per
+/// product: blt_amx_packed_count(m, k) uint16 values, filled by blt_amx_pack (x rounded to bf16 as
+/// blt_round_to_bf16 does); then blt_amx_matmul computes rows [row_begin, row_end) of y = x · Wᵀ
+/// (bf16 W [*, k]), products of bf16 pairs summed in fp32 — callers split the rows across cores.
+/// Both return 0, or -1 (doing nothing) when the amx path is not active or k does not fit.
+size_t blt_amx_packed_count(size_t m, size_t k);
+int blt_amx_pack(const float *x, size_t m, size_t k, uint16_t *packed);
+int blt_amx_matmul(const uint16_t *w, size_t k, const uint16_t *packed, size_t m, float *y, size_t ldy,
+                   size_t row_begin, size_t row_end);
 
 #ifdef __cplusplus
 }
