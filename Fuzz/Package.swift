@@ -15,8 +15,8 @@ let harnesses: [(String, [String])] = [
     ("FuzzZip", ["ByteLatentConvert"]),
     ("FuzzUnpickler", ["ByteLatentConvert"]),
     ("FuzzConfig", ["ByteLatent", "ByteLatentConvert", "Safetensors"]),
-    ("FuzzJSONL", ["ByteLatent"]),
-    ("FuzzEvalMerge", ["ByteLatent"]),
+    ("FuzzJSONL", ["ByteLatent", "ByteLatentEval"]),
+    ("FuzzEvalMerge", ["ByteLatent", "ByteLatentEval"]),
 ]
 
 let package = Package(

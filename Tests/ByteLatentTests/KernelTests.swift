@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import CKernels
 import Safetensors
 @testable import ByteLatent

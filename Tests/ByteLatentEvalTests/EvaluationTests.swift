@@ -1,32 +1,17 @@
 import Foundation
 import Safetensors
 import XCTest
+import TestSupport
 @testable import ByteLatent
+@testable import ByteLatentEval
 
 /// `blt eval`'s library: window plan, documents, evaluator, exact sums and shard merging.
 final class EvaluationTests: XCTestCase {
     // MARK: Fixtures
 
-    struct ReferenceCase {
-        var name: String
-        var text: String
-        var ids: [Int32]
-        var targets: Int
-        var nll: Double
-        var bitsPerByte: Double
-        var patchLengths: [Int]
-    }
+    static func referenceCases(_ directory: String) throws -> [ReferenceCase] { try ReferenceCase.all(directory) }
 
-    static func referenceCases(_ directory: String) throws -> [ReferenceCase] {
-        let expected = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: directory + "/expected.json")))
-        return expected["cases"].array.map {
-            ReferenceCase(name: $0["name"].string ?? "?", text: $0["text"].string ?? "", ids: $0["ids"].ints.map(Int32.init),
-                          targets: $0["targets"].int ?? -1, nll: $0["nll_nats"].double ?? .nan,
-                          bitsPerByte: $0["bits_per_byte"].double ?? .nan, patchLengths: $0["patch_lengths"].ints)
-        }
-    }
-
-    static var modelDirectories: [String] { ReferenceParityTests.modelDirectories }
+    static var modelDirectories: [String] { Fixtures.modelDirectories }
 
     var scratch: URL!
 
