@@ -1,5 +1,4 @@
 import XCTest
-import TestSupport
 import CKernels
 import Safetensors
 @testable import ByteLatent
