@@ -20,8 +20,12 @@ typedef struct {
     blt_widen_fn add_row[3];
     blt_matmul_fn matmul[3];
     blt_matmul_fn gemm;   // fp32 x · fp32 panel, see blt_gemm
+    /// blt_gemm in one kernel (packing its own panels); preferred to `gemm` when present.
+    int (*gemm_weights)(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
+                        size_t row_begin, size_t row_end);
     blt_dot_fn bf16_dot;
     blt_outer_fn outer;   // activation products, see blt_activation_product
+    void (*softmax)(float *x, size_t n);   // softmax of x[0, n) in place, n ≥ 1
 } blt_kernel_table;
 
 extern const blt_kernel_table blt_generic_kernels;

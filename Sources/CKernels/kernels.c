@@ -2,6 +2,7 @@
 #include "internal.h"
 #include <stdlib.h>
 #include <stdio.h>
+#include <math.h>
 
 // ---- portable kernels ----
 
@@ -84,6 +85,18 @@ void blt_outer_generic(size_t m, size_t n, size_t k, float alpha, const float *a
     outer_generic(m, n, k, alpha, a, lda, b, ldb, c, ldc);
 }
 
+static void softmax_generic(float *x, size_t n) {
+    float maximum = x[0];
+    for (size_t j = 1; j < n; j++) maximum = x[j] > maximum ? x[j] : maximum;
+    float total = 0;
+    for (size_t j = 0; j < n; j++) {
+        x[j] = expf(x[j] - maximum);
+        total += x[j];
+    }
+    float inverse = 1 / total;
+    for (size_t j = 0; j < n; j++) x[j] *= inverse;
+}
+
 const blt_kernel_table blt_generic_kernels = {
     .widen = {widen_f32, widen_bf16, widen_f16},
     .add_row = {add_f32, add_bf16, add_f16},
@@ -91,6 +104,7 @@ const blt_kernel_table blt_generic_kernels = {
     .gemm = matmul_f32,
     .bf16_dot = dot_bf16,
     .outer = outer_generic,
+    .softmax = softmax_generic,
 };
 
 // ---- path selection ----
@@ -204,6 +218,7 @@ void blt_gemm(int dtype, const void *w, size_t k, const float *x, size_t m, floa
               size_t row_begin, size_t row_end) {
     if (!valid_dtype(dtype) || m == 0 || row_begin >= row_end) return;
     const blt_kernel_table *table = active_table();
+    if (table->gemm_weights && k > 0 && table->gemm_weights(dtype, w, k, x, m, y, ldy, row_begin, row_end) == 0) return;
     if (!table->gemm || k == 0) {
         blt_matmul(dtype, w, k, x, m, y, ldy, row_begin, row_end);
         return;
@@ -250,6 +265,19 @@ int blt_activation_product(int transpose_b, size_t m, size_t n, size_t k, float 
     f(m, n, k, alpha, a, lda, bt, n, c, ldc);
     free(bt);
     return 0;
+}
+
+void blt_softmax_row(float *row, size_t width, size_t from, size_t to, int uniform) {
+    if (to > width) to = width;
+    if (from >= to) {
+        memset(row, 0, width * sizeof(float));
+        return;
+    }
+    if (uniform) memset(row + from, 0, (to - from) * sizeof(float));
+    void (*f)(float *, size_t) = active_table()->softmax;
+    (f ? f : softmax_generic)(row + from, to - from);
+    memset(row, 0, from * sizeof(float));
+    memset(row + to, 0, (width - to) * sizeof(float));
 }
 
 void blt_round_to_bf16(const float *x, uint16_t *dst, size_t count) {

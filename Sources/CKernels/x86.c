@@ -4,6 +4,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <math.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
@@ -178,6 +179,55 @@ static AVX2 void avx2_outer(size_t m, size_t n, size_t k, float alpha, const flo
     if (full < n) blt_outer_generic(m, n - full, k, alpha, a, lda, b + full, ldb, c + full, ldc);
 }
 
+// exp(x) for x ≤ 0 (softmax's shifted scores), as Cephes' expf: x = n·ln 2 + r, a degree-6
+// polynomial in r, times 2ⁿ. Inputs below −87.3 give 2⁻¹²⁶·e^r (≈ 1e-38) instead of underflowing.
+#define BLT_EXP_POLY(FMA, ADD, SET1, r, z, y)                                                      \
+    do {                                                                                              \
+        y = FMA(SET1(1.9875691500e-4f), r, SET1(1.3981999507e-3f));                                   \
+        y = FMA(y, r, SET1(8.3334519073e-3f));                                                        \
+        y = FMA(y, r, SET1(4.1665795894e-2f));                                                        \
+        y = FMA(y, r, SET1(1.6666665459e-1f));                                                        \
+        y = FMA(y, r, SET1(5.0000001201e-1f));                                                        \
+        y = FMA(y, z, ADD(r, SET1(1.0f)));                                                            \
+    } while (0)
+
+INLINE AVX2 __m256 avx2_exp(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.33f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 z = _mm256_mul_ps(r, r);
+    __m256 y;
+    BLT_EXP_POLY(_mm256_fmadd_ps, _mm256_add_ps, _mm256_set1_ps, r, z, y);
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+static AVX2 void avx2_softmax(float *x, size_t n) {
+    size_t full = n / 8 * 8, j;
+    float maximum = x[0];
+    __m256 m = _mm256_set1_ps(x[0]);
+    for (j = 0; j < full; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + j));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m);
+    for (int l = 0; l < 8; l++) maximum = lanes[l] > maximum ? lanes[l] : maximum;
+    for (; j < n; j++) maximum = x[j] > maximum ? x[j] : maximum;
+    __m256 shift = _mm256_set1_ps(maximum), sum = _mm256_setzero_ps();
+    for (j = 0; j < full; j += 8) {
+        __m256 e = avx2_exp(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift));
+        _mm256_storeu_ps(x + j, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    float total = avx2_sum(sum);
+    for (; j < n; j++) {
+        x[j] = expf(x[j] - maximum);
+        total += x[j];
+    }
+    __m256 inverse = _mm256_set1_ps(1 / total);
+    for (j = 0; j < full; j += 8) _mm256_storeu_ps(x + j, _mm256_mul_ps(_mm256_loadu_ps(x + j), inverse));
+    for (; j < n; j++) x[j] *= 1 / total;
+}
+
 const blt_kernel_table blt_avx2_kernels = {
     .widen = {NULL, avx2_widen_bf16, avx2_widen_f16},
     .add_row = {NULL, avx2_add_bf16, avx2_add_f16},
@@ -185,6 +235,7 @@ const blt_kernel_table blt_avx2_kernels = {
     .gemm = avx2_gemm,
     .bf16_dot = NULL,
     .outer = avx2_outer,
+    .softmax = avx2_softmax,
 };
 
 // ---------------------------------------------------------------- AVX-512 (16 lanes, masked tails)
@@ -273,11 +324,16 @@ BLT_AVX512_ROW_LOOP(avx512_add_f16, BLT_DTYPE_F16,
                     _mm512_mask_storeu_ps(dst + i, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, dst + i), v)))
 
 /// MR rows of A × 32 columns of B (masked at the edge): 2·MR accumulators, one broadcast of A
-/// per row and two loads of B per step of k.
+/// per row and two loads of B per step of k. Each output is one chain of FMAs over k in order,
+/// started from 0 or (`accumulate`) from what C holds, then scaled by alpha: a row's results do
+/// not depend on which other rows share the call.
 INLINE AVX512 void avx512_outer_tile(int MR, size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb,
-                                     float *c, size_t ldc, __mmask16 m0, __mmask16 m1) {
+                                     float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate) {
     __m512 acc[8][2];
-    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int r = 0; r < MR; r++) {
+        acc[r][0] = accumulate ? _mm512_maskz_loadu_ps(m0, c + r * ldc) : _mm512_setzero_ps();
+        acc[r][1] = accumulate ? _mm512_maskz_loadu_ps(m1, c + r * ldc + 16) : _mm512_setzero_ps();
+    }
     for (size_t p = 0; p < k; p++) {
         __m512 b0 = _mm512_maskz_loadu_ps(m0, b + p * ldb), b1 = _mm512_maskz_loadu_ps(m1, b + p * ldb + 16);
         for (int r = 0; r < MR; r++) {
@@ -286,29 +342,134 @@ INLINE AVX512 void avx512_outer_tile(int MR, size_t k, float alpha, const float 
             acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
         }
     }
-    __m512 scale = _mm512_set1_ps(alpha);
+    if (alpha != 1) {
+        __m512 scale = _mm512_set1_ps(alpha);
+        for (int r = 0; r < MR; r++) {
+            acc[r][0] = _mm512_mul_ps(acc[r][0], scale);
+            acc[r][1] = _mm512_mul_ps(acc[r][1], scale);
+        }
+    }
     for (int r = 0; r < MR; r++) {
-        _mm512_mask_storeu_ps(c + r * ldc, m0, _mm512_mul_ps(acc[r][0], scale));
-        _mm512_mask_storeu_ps(c + r * ldc + 16, m1, _mm512_mul_ps(acc[r][1], scale));
+        _mm512_mask_storeu_ps(c + r * ldc, m0, acc[r][0]);
+        _mm512_mask_storeu_ps(c + r * ldc + 16, m1, acc[r][1]);
+    }
+}
+
+/// Every row of A against columns [j, j + 32) of B, 8 rows at a time.
+static AVX512 void avx512_outer_columns(size_t m, size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+                                        float *c, size_t ldc, size_t columns, int accumulate) {
+    __mmask16 m0 = tail16(columns), m1 = columns > 16 ? tail16(columns - 16) : 0;
+    size_t i = 0;
+    for (; i + 8 <= m; i += 8) avx512_outer_tile(8, k, alpha, a + i * lda, lda, b, ldb, c + i * ldc, ldc, m0, m1, accumulate);
+    const float *ai = a + i * lda;
+    float *ci = c + i * ldc;
+    switch (m - i) {   // constant row counts, so the tile's loops unroll
+    case 7: avx512_outer_tile(7, k, alpha, ai, lda, b, ldb, ci, ldc, m0, m1, accumulate); break;
+    case 6: avx512_outer_tile(6, k, alpha, ai, lda, b, ldb, ci, ldc, m0, m1, accumulate); break;
+    case 5: avx512_outer_tile(5, k, alpha, ai, lda, b, ldb, ci, ldc, m0, m1, accumulate); break;
+    case 4: avx512_outer_tile(4, k, alpha, ai, lda, b, ldb, ci, ldc, m0, m1, accumulate); break;
+    case 3: avx512_outer_tile(3, k, alpha, ai, lda, b, ldb, ci, ldc, m0, m1, accumulate); break;
+    case 2: avx512_outer_tile(2, k, alpha, ai, lda, b, ldb, ci, ldc, m0, m1, accumulate); break;
+    case 1: avx512_outer_tile(1, k, alpha, ai, lda, b, ldb, ci, ldc, m0, m1, accumulate); break;
     }
 }
 
 static AVX512 void avx512_outer(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                                 const float *b, size_t ldb, float *c, size_t ldc) {
-    for (size_t j = 0; j < n; j += 32) {
-        size_t left = n - j;
-        __mmask16 m0 = tail16(left), m1 = left > 16 ? tail16(left - 16) : 0;
-        size_t i = 0;
-        for (; i + 8 <= m; i += 8) avx512_outer_tile(8, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1);
-        switch (m - i) {   // constant row counts, so the tile's loops unroll
-        case 7: avx512_outer_tile(7, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
-        case 6: avx512_outer_tile(6, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
-        case 5: avx512_outer_tile(5, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
-        case 4: avx512_outer_tile(4, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
-        case 3: avx512_outer_tile(3, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
-        case 2: avx512_outer_tile(2, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
-        case 1: avx512_outer_tile(1, k, alpha, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1); break;
+    for (size_t j = 0; j < n; j += 32)
+        avx512_outer_columns(m, k, alpha, a, lda, b + j, ldb, c + j, ldc, n - j < 32 ? n - j : 32, 0);
+}
+
+/// Rows of a 16 × 16 block of 32-bit values become its columns.
+INLINE AVX512 void avx512_transpose16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int i = 0; i < 16; i += 8)
+        for (int j = 0; j < 4; j++) {
+            t[i + j] = _mm512_shuffle_i32x4(r[i + j], r[i + j + 4], 0x88);
+            t[i + j + 4] = _mm512_shuffle_i32x4(r[i + j], r[i + j + 4], 0xdd);
         }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
+    }
+}
+
+/// Weight rows [n, n + 32) ∩ [.., end), columns [k0, k0 + kc), widened to fp32 and transposed:
+/// panel[p · 32 + j] = W[n + j][k0 + p] (zero past `end`), so that the tile reads rows of 32 columns.
+static AVX512 void avx512_pack_transposed(int dtype, const void *w, size_t k, size_t n, size_t end, size_t k0, size_t kc,
+                                          float *panel) {
+    for (int half = 0; half < 2; half++)
+        for (size_t p0 = 0; p0 < kc; p0 += 16) {
+            __mmask16 mask = tail16(kc - p0);
+            __m512i r[16];
+            for (int i = 0; i < 16; i++) {
+                size_t row = n + half * 16 + i;
+                if (row >= end) { r[i] = _mm512_setzero_si512(); continue; }
+                size_t at = row * k + k0 + p0;
+                r[i] = _mm512_castps_si512(dtype == BLT_DTYPE_F32 ? _mm512_maskz_loadu_ps(mask, (const float *)w + at)
+                                                                 : avx512_load_w(dtype, (const uint16_t *)w + at, mask));
+            }
+            avx512_transpose16(r);
+            for (size_t p = p0; p < p0 + 16 && p < kc; p++)
+                _mm512_store_si512(panel + p * 32 + half * 16, r[p - p0]);
+        }
+}
+
+/// Many rows of x times weight rows [r0, r1): for every 32 weight rows and 256 columns, the
+/// widened, transposed panel (32 KB, in L1) meets every row of x through the outer-product tile.
+/// Outputs are summed over k in order whatever m is (see avx512_outer_tile).
+static AVX512 int avx512_gemm_weights(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
+                                      size_t r0, size_t r1) {
+    enum { KC = 256 };
+    float *panel = aligned_alloc(64, KC * 32 * sizeof(float));
+    if (!panel) return -1;
+    for (size_t n = r0; n < r1; n += 32) {
+        size_t columns = r1 - n < 32 ? r1 - n : 32;
+        for (size_t k0 = 0; k0 < k; k0 += KC) {
+            size_t kc = k - k0 < KC ? k - k0 : KC;
+            avx512_pack_transposed(dtype, w, k, n, r1, k0, kc, panel);
+            avx512_outer_columns(m, kc, 1, x + k0, k, panel, 32, y + n, ldy, columns, k0 > 0);
+        }
+    }
+    free(panel);
+    return 0;
+}
+
+INLINE AVX512 __m512 avx512_exp(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 z = _mm512_mul_ps(r, r);
+    __m512 y;
+    BLT_EXP_POLY(_mm512_fmadd_ps, _mm512_add_ps, _mm512_set1_ps, r, z, y);
+    return _mm512_scalef_ps(y, n);
+}
+
+static AVX512 void avx512_softmax(float *x, size_t n) {
+    __m512 m = _mm512_set1_ps(x[0]);
+    for (size_t j = 0; j < n; j += 16) m = _mm512_max_ps(m, _mm512_maskz_loadu_ps(tail16(n - j), x + j));
+    __m512 shift = _mm512_set1_ps(_mm512_reduce_max_ps(m)), sum = _mm512_setzero_ps();
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 mask = tail16(n - j);
+        __m512 e = _mm512_maskz_mov_ps(mask, avx512_exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + j), shift)));
+        _mm512_mask_storeu_ps(x + j, mask, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    __m512 inverse = _mm512_set1_ps(1 / _mm512_reduce_add_ps(sum));
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 mask = tail16(n - j);
+        _mm512_mask_storeu_ps(x + j, mask, _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + j), inverse));
     }
 }
 
@@ -317,8 +478,10 @@ const blt_kernel_table blt_avx512_kernels = {
     .add_row = {NULL, avx512_add_bf16, avx512_add_f16},
     .matmul = {NULL, avx512_matmul_bf16, avx512_matmul_f16},
     .gemm = avx512_gemm,
+    .gemm_weights = avx512_gemm_weights,
     .bf16_dot = NULL,
     .outer = avx512_outer,
+    .softmax = avx512_softmax,
 };
 
 // ---------------------------------------------------------------- AVX-512-BF16 (vdpbf16ps)
@@ -377,7 +540,9 @@ const blt_kernel_table blt_avx512bf16_kernels = {
     .add_row = {NULL, avx512_add_bf16, avx512_add_f16},
     .matmul = {NULL, avx512_matmul_bf16, avx512_matmul_f16},
     .gemm = avx512_gemm,
+    .gemm_weights = avx512_gemm_weights,
     .bf16_dot = avx512bf16_dot,
     .outer = avx512_outer,
+    .softmax = avx512_softmax,
 };
 #endif

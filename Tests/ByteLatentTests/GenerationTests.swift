@@ -51,6 +51,60 @@ final class GenerationTests: XCTestCase {
         }
     }
 
+    /// The model's incremental state on its own, on every fixture case of at least 8 ids: the first
+    /// half prefilled, three ids stepped one at a time, the rest appended in one pass on a copy.
+    /// The appended rows (the last old position's included) equal transformers' full forward over
+    /// the whole case, and so do the prefix rows wherever the whole case gives the prefix's last
+    /// byte the same decoder patch: with `max_patch_length` a patch cut at the prefix's end can
+    /// move the boundary after it, and then transformers' forward over the prefix differs from its
+    /// forward over the case (`testIncrementalStateEqualsFullForward` covers those rows). The copy
+    /// leaves the original unchanged.
+    func testIncrementalStateMatchesTransformersLogits() throws {
+        var cases = 0, prefixRows = 0
+        for directory in ReferenceParityTests.modelDirectories {
+            let model = try BLTModel(directory: directory)
+            let expected = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: directory + "/expected.json")))
+            let tensors = try SafetensorsFile(path: directory + "/expected.safetensors")
+            let label = URL(fileURLWithPath: directory).lastPathComponent
+            for c in ReferenceParityTests.cases(expected) where c.ids.count >= 8 {
+                let reference = try tensors.tensor(c.logitsName).floats()
+                XCTAssertEqual(reference.count, c.ids.count * 260, "\(label)/\(c.name) logits")
+                func rows(_ positions: Range<Int>) -> [Float] { Array(reference[positions.lowerBound * 260 ..< positions.upperBound * 260]) }
+                func assertClose(_ ours: [Float], _ theirs: [Float], _ what: String) {
+                    XCTAssertEqual(ours.count, theirs.count, "\(label)/\(c.name) \(what)")
+                    XCTAssertLessThan(zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity, 2e-4, "\(label)/\(c.name) \(what)")
+                }
+                let wholeDecoderPatches = Patching.decoderPatchIDs(lengths: c.patchLengths, count: c.ids.count)
+                let state = IncrementalState(model: model)
+                /// Checks `nextLogits` of the state's prefix against the whole case's row when comparable.
+                func checkPrefixRow(_ what: String) {
+                    let t = state.ids.count - 1
+                    guard Patching.decoderPatchIDs(lengths: state.patchLengths, count: t + 1)[t] == wholeDecoderPatches[t] else { return }
+                    assertClose(state.nextLogits, rows(t ..< t + 1), what)
+                    prefixRows += 1
+                }
+                let prompt = c.ids.count / 2, stepped = prompt + 3
+                try state.prefill(Array(c.ids[..<prompt]))
+                checkPrefixRow("after prefill")
+                for t in prompt..<stepped {
+                    XCTAssertEqual(try state.step(c.ids[t]), state.nextLogits)
+                    checkPrefixRow("step \(t)")
+                }
+                let copy = state.copy()
+                let rest = try copy.logits(appending: Array(c.ids[stepped...]))
+                assertClose(rest, rows(stepped - 1 ..< c.ids.count), "appended rows")
+                XCTAssertEqual(copy.patchLengths, c.patchLengths, "\(label)/\(c.name)")
+                XCTAssertLessThan(zip(copy.entropies, c.entropies).map { abs($0 - $1) }.max() ?? .infinity, 1e-4, "\(label)/\(c.name)")
+                XCTAssertTrue(state.ids == Array(c.ids[..<stepped]), "\(label)/\(c.name): the copy changed the original")
+                XCTAssertTrue(try state.logits(appending: Array(c.ids[stepped...])) == rest, "\(label)/\(c.name): the original, continued after the copy")
+                cases += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(cases, 3 * ReferenceParityTests.modelNames.count, "cases checked")
+        XCTAssertGreaterThanOrEqual(prefixRows, 2 * cases, "prefix rows checked")
+        print("IncrementalState: \(cases) cases, \(prefixRows) prefix rows of \(4 * cases) against transformers")
+    }
+
     func testSeededSamplingIsReproducible() throws {
         let directory = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
         let model = try BLTModel(directory: directory)

@@ -100,7 +100,8 @@ final class KernelTests: XCTestCase {
         print("many-row products on this machine: \(KernelBenchmark.backends)")
         forEachKernelPath { path in
             for dtype in WeightDType.allCases {
-                for (rows, out, inputs) in [(2, 3, 5), (9, 65, 17), (13, 130, 33), (70, 129, 130)] {
+                // (37, 33, 600): three column blocks of the AVX-512 packed panels (256 + 256 + 88).
+                for (rows, out, inputs) in [(2, 3, 5), (9, 65, 17), (13, 130, 33), (70, 129, 130), (37, 33, 600)] {
                     let x = g.values(rows * inputs), values = g.values(out * inputs)
                     let weight: WeightMatrix, exact: [Float]
                     if dtype == .f32 {
@@ -219,6 +220,29 @@ final class KernelTests: XCTestCase {
                         for j in n..<ldc { XCTAssertTrue(c[i * ldc + j].isNaN, "\(path) wrote past column \(n)") }
                     }
                     XCTAssertLessThan(worst, 1e-5 * Double(k).squareRoot(), "\(path) \(m)×\(n)×\(k) transposeB \(transposeB)")
+                }
+            }
+        }
+    }
+
+    /// Attention weights (`blt_softmax_row`) on every path against a double-precision softmax:
+    /// spans of every length around the vector widths, scores far apart (e^-100 terms), a fully
+    /// masked (uniform) row, an empty span (all zero), and zeros outside the span.
+    func testSoftmaxRowMatchesDoublePrecisionOnEveryPath() {
+        var g = Generator(state: 43)
+        forEachKernelPath { path in
+            for (width, from, to, uniform) in [(1, 0, 1, false), (7, 2, 7, false), (40, 3, 37, false), (33, 0, 33, true),
+                                               (20, 5, 5, false), (100, 0, 100, false), (17, 16, 17, false)] {
+                var row = g.values(width).map { $0 * 30 }
+                if width == 100 { row[10] = 120 }   // the rest lie ≥ 90 below: e^-90 and smaller
+                let original = row
+                blt_softmax_row(&row, width, from, to, uniform ? 1 : 0)
+                let scores = (from..<to).map { uniform ? 0.0 : Double(original[$0]) }
+                let maximum = scores.max() ?? 0
+                let total = scores.map { exp($0 - maximum) }.reduce(0, +)
+                for j in 0..<width {
+                    let expected = (from..<to).contains(j) ? exp(scores[j - from] - maximum) / total : 0
+                    XCTAssertEqual(Double(row[j]), expected, accuracy: 2e-7 * max(1, expected), "\(path) \(width) [\(from), \(to)) at \(j)")
                 }
             }
         }

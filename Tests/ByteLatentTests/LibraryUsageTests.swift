@@ -47,4 +47,22 @@ final class LibraryUsageTests: XCTestCase {
         XCTAssertEqual(generator.entropies.count, generator.ids.count)
         XCTAssertEqual(generator.patchLengths.reduce(0, +), generator.ids.count)
     }
+
+    /// Docs/library.md's incremental-state example.
+    func testIncrementalStateExample() throws {
+        let model = try BLTModel(directory: modelDirectory)
+        let state = IncrementalState(model: model)
+        try state.prefill(Tokenizer.encode("The cat", addEOS: false))
+        let next = try state.step(Tokenizer.encode(" ", addBOS: false, addEOS: false)[0])
+        let branch = state.copy()
+        let rows = try branch.logits(appending: Tokenizer.encode("sat", addBOS: false, addEOS: false))
+        XCTAssertEqual(next.count, 260)
+        XCTAssertEqual(rows.count, 4 * 260)
+        XCTAssertEqual(state.ids, Tokenizer.encode("The cat ", addEOS: false))
+        XCTAssertEqual(branch.ids, Tokenizer.encode("The cat sat", addEOS: false))
+        let whole = try model.logits(branch.ids)
+        let worst = zip(rows, whole.suffix(4 * 260)).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThan(worst, 1e-4)
+        XCTAssertEqual(Array(rows.prefix(260)), next)   // the bundled model has no max_patch_length
+    }
 }

@@ -78,6 +78,19 @@ final class ModelLoadingErrorTests: XCTestCase {
         XCTAssertTrue(message.contains("lm_head.weight") && message.contains("[259, 24]") && message.contains("[260, 24]"), message)
     }
 
+    /// Parts load through scoped loaders (`weights.scoped("model.local_encoder")`, then the layer's
+    /// scope): an error deep inside still names the whole tensor.
+    func testWrongShapeInsideNestedScopesIsNamedInFull() throws {
+        var edited = ""
+        let dir = try makeModel(weights: { tensors in
+            let i = tensors.firstIndex { $0.name.hasPrefix("model.local_encoder.cross_attn_layers.") && $0.name.hasSuffix(".k_norm.weight") }!
+            edited = tensors[i].name
+            tensors[i] = (tensors[i].name, [tensors[i].shape[0] - 1], Array(tensors[i].values.dropLast()))
+        })
+        XCTAssertFalse(edited.isEmpty)
+        XCTAssertTrue(loadError(dir).contains("tensor '\(edited)' has shape"), "\(edited): \(loadError(dir))")
+    }
+
     func testConfigThatDisagreesWithTheWeights() throws {
         let dir = try makeModel(config: { config in
             var decoder = config["decoder_config"] as! [String: Any]

@@ -1,6 +1,10 @@
 import Foundation
 
 /// How the next byte is chosen from the logits. Temperature 0 is greedy (argmax), the default.
+/// With both `topK` and `topP` set, both apply, top-k first and then top-p on what top-k kept, as
+/// transformers' processors do (`TopKLogitsWarper`, then `TopPLogitsWarper`; the sampling fixture
+/// has settings with both). The official facebookresearch/blt demo differs: it applies only one,
+/// top-p when set, else top-k.
 public struct SamplingOptions: Sendable, Equatable {
     public var temperature: Float
     /// Keep only the k most likely ids (0: off). Ids tied with the k-th are kept too, as transformers does.

@@ -1,4 +1,4 @@
-import COpenBLAS
+import CKernels
 import Foundation
 
 /// Shapes of one multi-head attention call. Queries are [queryCount, headCount·headDimension];
@@ -57,14 +57,6 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
     }
 }
 
-/// Runs `body` with OpenBLAS limited to one thread (the caller parallelises), then restores it.
-func withSingleThreadedBLAS(_ body: () -> Void) {
-    let threads = openblas_get_num_threads()
-    if threads > 1 { openblas_set_num_threads(1) }
-    body()
-    if threads > 1 { openblas_set_num_threads(threads) }
-}
-
 private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
                          shape: AttentionShape, head: Int, queryRange: Range<Int>, ranges: [Range<Int>],
                          uniform: [Bool], output: UnsafeMutablePointer<Float>) {
@@ -88,23 +80,9 @@ private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Floa
         MatrixKernels.activationProduct(m: rows, n: width, k: d, alpha: 1 / Float(d).squareRoot(), a: q, lda: shape.queryWidth,
                                         b: k, ldb: shape.keyWidth, transposeB: true, c: w, ldc: width)
         for (row, i) in queryRange.enumerated() {
-            let scores = w + row * width
             let visible = ranges[i]
-            let from = visible.lowerBound - lower, to = visible.upperBound - lower
-            if uniform[i] { for j in from..<to { scores[j] = 0 } }
-            guard from < to else { for j in 0..<width { scores[j] = 0 }; continue }
-            var maximum = -Float.infinity
-            for j in from..<to { maximum = max(maximum, scores[j]) }
-            var total: Float = 0
-            for j in from..<to {
-                let e = expf(scores[j] - maximum)
-                scores[j] = e
-                total += e
-            }
-            let inverse = 1 / total
-            for j in 0..<from { scores[j] = 0 }
-            for j in from..<to { scores[j] *= inverse }
-            for j in to..<width { scores[j] = 0 }
+            let from = max(0, visible.lowerBound - lower), to = max(from, visible.upperBound - lower)
+            blt_softmax_row(w + row * width, width, from, to, uniform[i] ? 1 : 0)
         }
         let v = values + lower * shape.keyWidth + kvHead * d
         let o = output + queryRange.lowerBound * shape.queryWidth + head * d
@@ -121,46 +99,15 @@ private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>
     let q = queries + i * shape.queryWidth + head * d
     let out = output + i * shape.queryWidth + head * d
     var weights = [Float](repeating: 0, count: max(range.count, 1))
-    var maximum = -Float.infinity
     for (n, j) in range.enumerated() {
-        let s = uniform ? 0 : dot(q, keys + j * shape.keyWidth + kvHead * d, d) * scale
-        weights[n] = s
-        maximum = max(maximum, s)
+        weights[n] = uniform ? 0 : dot(q, keys + j * shape.keyWidth + kvHead * d, d) * scale
     }
-    var total: Float = 0
-    for n in 0..<range.count {
-        let e = expf(weights[n] - maximum)
-        weights[n] = e
-        total += e
-    }
-    let inverse = 1 / total
+    blt_softmax_row(&weights, range.count, 0, range.count, 0)
     out.update(repeating: 0, count: d)
     guard !range.isEmpty else { return }
     for (n, j) in range.enumerated() {
-        let p = weights[n] * inverse
+        let p = weights[n]
         let v = values + j * shape.keyWidth + kvHead * d
         for c in 0..<d { out[c] += p * v[c] }
     }
-}
-
-@inline(__always)
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-    var i = 0
-    var accumulator = SIMD8<Float>()
-    while i + 8 <= count {
-        let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-        let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-        accumulator += va * vb
-        i += 8
-    }
-    var sum = accumulator.sum()
-    while i < count { sum += a[i] * b[i]; i += 1 }
-    return sum
-}
-
-/// Keys visible to query i in causal attention over positions, limited to the last `window` keys.
-@inline(__always)
-func causalRange(_ i: Int, window: Int?) -> Range<Int> {
-    let lower = window.map { max(0, i - $0 + 1) } ?? 0
-    return lower ..< i + 1
 }

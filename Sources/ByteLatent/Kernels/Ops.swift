@@ -47,6 +47,38 @@ func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int
     }
 }
 
+/// x ← x + y over whole buffers (the residual connections).
+func addInPlace(_ x: inout [Float], _ y: [Float]) {
+    x.withUnsafeMutableBufferPointer { xp in
+        y.withUnsafeBufferPointer { add(xp.baseAddress!, $0.baseAddress!, count: min(xp.count, $0.count)) }
+    }
+}
+
+/// Σ a[i]·b[i] in fp32 (one query against one key when a single query attends).
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
+    var i = 0
+    var accumulator = SIMD8<Float>()
+    while i + 8 <= count {
+        let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+        let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        accumulator += va * vb
+        i += 8
+    }
+    var sum = accumulator.sum()
+    while i < count { sum += a[i] * b[i]; i += 1 }
+    return sum
+}
+
+/// Rows `ids` of an embedding matrix (the embedding lookup), as a new [ids.count, columns] buffer.
+func gatherRows<IDs: Collection>(_ matrix: WeightMatrix, _ ids: IDs) -> [Float] where IDs.Element == Int32 {
+    let d = matrix.columns
+    return [Float](unsafeUninitializedCapacity: ids.count * d) { dst, initialized in
+        for (t, id) in ids.enumerated() { matrix.copyRow(Int(id), to: dst.baseAddress! + t * d) }
+        initialized = ids.count * d
+    }
+}
+
 /// Rotary position embedding with interleaved pairs (x[2i], x[2i+1]), as BLT (and transformers'
 /// BLT port) do; not the half-split rotation of Llama.
 public struct RotaryEmbedding: Sendable {

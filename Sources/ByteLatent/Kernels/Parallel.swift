@@ -1,3 +1,4 @@
+import COpenBLAS
 import Dispatch
 import Foundation
 
@@ -22,4 +23,12 @@ func parallelChunks(_ total: Int, minimumChunk: Int = 64, _ body: (Range<Int>) -
     parallelFor((total + chunk - 1) / chunk) { c in
         body(c * chunk ..< min(total, (c + 1) * chunk))
     }
+}
+
+/// Runs `body` with OpenBLAS limited to one thread (the caller parallelises), then restores it.
+func withSingleThreadedBLAS(_ body: () -> Void) {
+    let threads = openblas_get_num_threads()
+    if threads > 1 { openblas_set_num_threads(1) }
+    body()
+    if threads > 1 { openblas_set_num_threads(threads) }
 }

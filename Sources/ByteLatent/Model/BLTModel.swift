@@ -15,6 +15,11 @@ public final class BLTModel: @unchecked Sendable {
     let decoder: LocalDecoder
 
     public var vocabularySize: Int { config.vocabularySize }
+    /// The most ids one sequence may hold: the smallest `max_position_embeddings` of the entropy
+    /// model and the local models (the global transformer counts patches, which are fewer).
+    public var maxSequenceLength: Int {
+        min(config.patcher.maxPositions, config.encoder.maxPositions, config.decoder.maxPositions)
+    }
 
     /// Maps the checkpoint; weights stay in their stored dtype (bf16 for the released models).
     public init(directory: String, precision: Precision = .float32) throws {

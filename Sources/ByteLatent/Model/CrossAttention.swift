@@ -5,15 +5,16 @@ final class CrossAttention: @unchecked Sendable {
     let query: Linear, key: Linear, value: Linear, output: Linear
     let config: TransformerConfig
 
-    init(_ weights: WeightLoader, prefix: String, config c: TransformerConfig) throws {
+    /// `weights`: scoped to this layer (`….cross_attn_layers.<i>`).
+    init(_ weights: WeightLoader, config c: TransformerConfig) throws {
         let d = c.hiddenSize
         config = c
-        queryNorm = try weights.vector(prefix + "q_norm.weight", count: d)
-        keyNorm = try weights.vector(prefix + "k_norm.weight", count: d)
-        query = try weights.linear(prefix + "q_proj", out: d, in: d)
-        key = try weights.linear(prefix + "k_proj", out: c.keyValueWidth, in: d)
-        value = try weights.linear(prefix + "v_proj", out: c.keyValueWidth, in: d)
-        output = try weights.linear(prefix + "o_proj", out: d, in: d)
+        queryNorm = try weights.vector("q_norm.weight", count: d)
+        keyNorm = try weights.vector("k_norm.weight", count: d)
+        query = try weights.linear("q_proj", out: d, in: d)
+        key = try weights.linear("k_proj", out: c.keyValueWidth, in: d)
+        value = try weights.linear("v_proj", out: c.keyValueWidth, in: d)
+        output = try weights.linear("o_proj", out: d, in: d)
     }
 
     /// Keys and values of `count` rows (normed once, shared by K and V).

@@ -7,10 +7,11 @@ final class GlobalTransformer: @unchecked Sendable {
 
     init(_ weights: WeightLoader, config: BLTConfig) throws {
         inputSize = config.encoder.hiddenSize * config.crossAttentionK
+        let global = weights.scoped("model.global_transformer")
         inputProjection = config.hasGlobalInputProjection
-            ? try weights.linear("model.global_transformer.token_embedding_projection", out: config.global.hiddenSize, in: inputSize)
+            ? try global.linear("token_embedding_projection", out: config.global.hiddenSize, in: inputSize)
             : nil
-        stack = try TransformerStack(weights, prefix: "model.global_transformer.", config: config.global)
+        stack = try TransformerStack(global, config: config.global)
     }
 
     /// `patchStates` is [P, k·encoder hidden] (the encoder's P·k rows viewed row-major); the

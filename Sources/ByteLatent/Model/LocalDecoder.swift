@@ -14,14 +14,15 @@ final class LocalDecoder: @unchecked Sendable {
         let c = config.decoder
         self.config = c
         crossAttentionK = config.crossAttentionK
-        patchProjection = try weights.linear("model.local_decoder.patch_embedding_projection",
+        let decoder = weights.scoped("model.local_decoder")
+        patchProjection = try decoder.linear("patch_embedding_projection",
                                              out: c.hiddenSize * config.crossAttentionK, in: config.global.hiddenSize)
         crossAttentions = try (0..<(config.decoderCrossAttentionAllLayers ? c.layerCount : 1)).map {
-            try CrossAttention(weights, prefix: "model.local_decoder.cross_attn_layers.\($0).", config: c)
+            try CrossAttention(decoder.scoped("cross_attn_layers.\($0)"), config: c)
         }
-        layers = try TransformerStack(weights, prefix: "model.local_decoder.", config: c)
-        norm = try weights.vector("model.local_decoder.norm.weight", count: c.hiddenSize)
-        lmHead = try weights.linear("lm_head", out: config.vocabularySize, in: c.hiddenSize)
+        layers = try TransformerStack(decoder, config: c)
+        norm = try decoder.vector("norm.weight", count: c.hiddenSize)
+        lmHead = try weights.linear("lm_head", out: config.vocabularySize, in: c.hiddenSize)   // at the checkpoint's root
     }
 
     /// Cross-attention keys and values of patches, per cross-attention layer: the global states

@@ -16,23 +16,24 @@ final class LocalEncoder: @unchecked Sendable {
         let c = config.encoder
         self.config = c
         crossAttentionK = config.crossAttentionK
-        tokenEmbedding = try weights.matrix("model.local_encoder.embed_tokens.weight", rows: config.vocabularySize, columns: c.hiddenSize)
-        let table = try weights.tableRows("model.encoder_hash_tok_embedding.weight",
+        let encoder = weights.scoped("model.local_encoder")
+        tokenEmbedding = try encoder.matrix("embed_tokens.weight", rows: config.vocabularySize, columns: c.hiddenSize)
+        let table = try weights.tableRows("model.encoder_hash_tok_embedding.weight",   // beside the encoder, not in it
                                           rows: config.hashTableCount * config.hashVocabularySize, columns: c.hiddenSize)
         hashEmbedding = HashEmbedding(table: table, groupSizes: config.hashGroupSizes,
                                       functionCount: config.hashFunctionCount, vocabularySize: config.hashVocabularySize)
-        layers = try TransformerStack(weights, prefix: "model.local_encoder.", config: c)
-        patchProjection = try weights.linear("model.local_encoder.patch_embedding_projection",
+        layers = try TransformerStack(encoder, config: c)
+        patchProjection = try encoder.linear("patch_embedding_projection",
                                              out: c.hiddenSize * config.crossAttentionK, in: c.hiddenSize)
         // transformers re-pools after every layer when cross_attn_all_layers, overwriting the
         // previous result, so only the last layer's cross-attention reaches the output.
         let used = config.encoderCrossAttentionAllLayers ? c.layerCount - 1 : 0
         if config.encoderCrossAttentionAllLayers {
-            for i in 0..<c.layerCount where !weights.has("model.local_encoder.cross_attn_layers.\(i).q_proj.weight") {
-                throw BLTError.missingTensor(name: "model.local_encoder.cross_attn_layers.\(i).q_proj.weight")
+            for i in 0..<c.layerCount where !encoder.has("cross_attn_layers.\(i).q_proj.weight") {
+                throw BLTError.missingTensor(name: encoder.fullName("cross_attn_layers.\(i).q_proj.weight"))
             }
         }
-        crossAttention = try CrossAttention(weights, prefix: "model.local_encoder.cross_attn_layers.\(used).", config: c)
+        crossAttention = try CrossAttention(encoder.scoped("cross_attn_layers.\(used)"), config: c)
     }
 
     /// Token plus hash n-gram embeddings of `positions` of `ids`, [positions.count, hidden].

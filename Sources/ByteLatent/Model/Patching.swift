@@ -1,3 +1,5 @@
+import Foundation
+
 /// Entropy patching: where the entropy model is unsure of the next byte, a new patch begins.
 public enum Patching {
     /// Patch start positions for `count` ids: 0 and 1 always start patches; t ≥ 2 starts one iff
@@ -62,6 +64,27 @@ public enum Patching {
         return lengths.map { length in
             defer { start += length }
             return start ..< start + length
+        }
+    }
+}
+
+/// Entropy in nats of softmax(logits) for each row of [rows, width] logits: −Σ p log p.
+public func entropies(logits: [Float], width: Int) -> [Float] {
+    let rows = width == 0 ? 0 : logits.count / width
+    return logits.withUnsafeBufferPointer { buffer in
+        (0..<rows).map { r in
+            let row = buffer.baseAddress! + r * width
+            var maximum = -Float.infinity
+            for v in 0..<width { maximum = max(maximum, row[v]) }
+            var sum = 0.0
+            for v in 0..<width { sum += exp(Double(row[v] - maximum)) }
+            let logSum = log(sum)
+            var entropy = 0.0
+            for v in 0..<width {
+                let logP = Double(row[v] - maximum) - logSum
+                entropy -= exp(logP) * logP
+            }
+            return Float(entropy)
         }
     }
 }

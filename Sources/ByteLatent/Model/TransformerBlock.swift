@@ -7,18 +7,20 @@ final class TransformerBlock: @unchecked Sendable {
     let mlpNorm: [Float]
     let gate: Linear, up: Linear, down: Linear
 
-    init(_ weights: WeightLoader, prefix: String, config c: TransformerConfig) throws {
+    /// `weights`: scoped to this block (`….layers.<i>`).
+    init(_ weights: WeightLoader, config c: TransformerConfig) throws {
         config = c
         let d = c.hiddenSize
-        attentionNorm = try weights.vector(prefix + "input_layernorm.weight", count: d)
-        query = try weights.linear(prefix + "self_attn.q_proj", out: d, in: d)
-        key = try weights.linear(prefix + "self_attn.k_proj", out: c.keyValueWidth, in: d)
-        value = try weights.linear(prefix + "self_attn.v_proj", out: c.keyValueWidth, in: d)
-        output = try weights.linear(prefix + "self_attn.o_proj", out: d, in: d)
-        mlpNorm = try weights.vector(prefix + "post_attention_layernorm.weight", count: d)
-        gate = try weights.linear(prefix + "mlp.gate_proj", out: c.intermediateSize, in: d)
-        up = try weights.linear(prefix + "mlp.up_proj", out: c.intermediateSize, in: d)
-        down = try weights.linear(prefix + "mlp.down_proj", out: d, in: c.intermediateSize)
+        let attention = weights.scoped("self_attn"), mlp = weights.scoped("mlp")
+        attentionNorm = try weights.vector("input_layernorm.weight", count: d)
+        query = try attention.linear("q_proj", out: d, in: d)
+        key = try attention.linear("k_proj", out: c.keyValueWidth, in: d)
+        value = try attention.linear("v_proj", out: c.keyValueWidth, in: d)
+        output = try attention.linear("o_proj", out: d, in: d)
+        mlpNorm = try weights.vector("post_attention_layernorm.weight", count: d)
+        gate = try mlp.linear("gate_proj", out: c.intermediateSize, in: d)
+        up = try mlp.linear("up_proj", out: c.intermediateSize, in: d)
+        down = try mlp.linear("down_proj", out: d, in: c.intermediateSize)
     }
 
     /// Runs the block over `count` new rows of `hidden` ([count, hidden]) in place. The rows sit at
@@ -71,47 +73,5 @@ extension TransformerConfig {
     var keyValueWidth: Int { keyValueHeadCount * headDimension }
     var attentionShape: AttentionShape {
         AttentionShape(headCount: headCount, keyValueHeadCount: keyValueHeadCount, headDimension: headDimension)
-    }
-}
-
-func addInPlace(_ x: inout [Float], _ y: [Float]) {
-    x.withUnsafeMutableBufferPointer { xp in
-        y.withUnsafeBufferPointer { add(xp.baseAddress!, $0.baseAddress!, count: min(xp.count, $0.count)) }
-    }
-}
-
-/// A stack of blocks with causal (optionally windowed) self-attention over one sequence: the
-/// entropy model, the local encoder's and decoder's layers and the global transformer.
-final class TransformerStack: @unchecked Sendable {
-    let config: TransformerConfig
-    let layers: [TransformerBlock]
-    let rope: RotaryEmbedding
-
-    init(_ weights: WeightLoader, prefix: String, config: TransformerConfig) throws {
-        self.config = config
-        layers = try (0..<config.layerCount).map { try TransformerBlock(weights, prefix: "\(prefix)layers.\($0).", config: config) }
-        rope = RotaryEmbedding(theta: config.ropeTheta, headDimension: config.headDimension)
-    }
-
-    /// One cache per layer, empty.
-    func makeCaches() -> [KVCache] {
-        layers.map { _ in KVCache(width: config.keyValueWidth, window: config.slidingWindow) }
-    }
-
-    /// Runs `count` new rows through every layer; they continue the sequence the caches hold.
-    func forward(_ hidden: inout [Float], count: Int, caches: [KVCache]) {
-        let table = rope.table(positions: caches[0].endPosition ..< caches[0].endPosition + count)
-        for (layer, cache) in zip(layers, caches) { layer.forward(&hidden, count: count, rope: table, cache: cache) }
-    }
-
-    /// Runs the packed sequences of `packing` through every layer, each as if alone. No cache is
-    /// kept: each layer's keys and values are freed as soon as the layer is done (with 8192 rows
-    /// they would otherwise hold about 1.3 GB on blt-1b until the pass ends).
-    func forward(_ hidden: inout [Float], packing: PackedRows) {
-        let table = rope.table(positions: packing.positions)
-        for layer in layers {
-            layer.forward(&hidden, count: packing.count, rope: table,
-                          cache: KVCache(width: config.keyValueWidth, window: config.slidingWindow), packing: packing)
-        }
     }
 }

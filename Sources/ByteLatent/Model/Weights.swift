@@ -3,11 +3,32 @@ import Safetensors
 /// Reads the tensors a model part needs from a checkpoint, checking names, shapes and dtypes.
 /// Matrices stay in the checkpoint's dtype, as views into the mapped file (no fp32 copy); only
 /// norm vectors (a few KB) are widened to Float here.
+///
+/// A loader is scoped to a prefix of tensor names, like candle's `vb.pp(...)`: each model part
+/// names its own segment once (`weights.scoped("model.local_decoder")`, then `.scoped("layers.0")`)
+/// and looks up names relative to it. Errors always carry the full tensor name.
 struct WeightLoader {
     let checkpoint: SafetensorsCheckpoint
     let precision: Precision
+    /// Dotted prefix of every name looked up here ("" at the checkpoint's root).
+    let scope: String
 
-    func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+    init(checkpoint: SafetensorsCheckpoint, precision: Precision, scope: String = "") {
+        self.checkpoint = checkpoint
+        self.precision = precision
+        self.scope = scope
+    }
+
+    /// A loader whose names are relative to `<scope>.<segment>`.
+    func scoped(_ segment: String) -> WeightLoader {
+        WeightLoader(checkpoint: checkpoint, precision: precision, scope: fullName(segment))
+    }
+
+    /// The checkpoint name of `name` in this scope.
+    func fullName(_ name: String) -> String { scope.isEmpty ? name : scope + "." + name }
+
+    func tensor(_ relativeName: String, shape: [Int]) throws -> Tensor {
+        let name = fullName(relativeName)
         guard let info = checkpoint.info(name) else { throw BLTError.missingTensor(name: name) }
         guard info.shape == shape else { throw BLTError.wrongShape(name: name, expected: shape, found: info.shape) }
         guard WeightDType(rawValue: info.dtype.rawValue.lowercased()) != nil else {
@@ -16,7 +37,7 @@ struct WeightLoader {
         do { return try checkpoint.tensor(name) } catch { throw BLTError.checkpoint("\(error)") }
     }
 
-    func has(_ name: String) -> Bool { checkpoint.info(name) != nil }
+    func has(_ name: String) -> Bool { checkpoint.info(fullName(name)) != nil }
 
     func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
         try matrix(name, shape: [rows, columns], rows: rows, columns: columns)
@@ -39,7 +60,7 @@ struct WeightLoader {
     /// A huge table whose rows are read from the file one at a time (`TableRows`).
     func tableRows(_ name: String, rows: Int, columns: Int) throws -> TableRows {
         let t = try tensor(name, shape: [rows, columns])
-        guard let file = checkpoint.file(for: name) else { throw BLTError.missingTensor(name: name) }
+        guard let file = checkpoint.file(for: fullName(name)) else { throw BLTError.missingTensor(name: fullName(name)) }
         return try TableRows(path: file.path, offset: file.dataStart + t.info.dataOffsets.lowerBound,
                              rows: rows, columns: columns, dtype: WeightDType(rawValue: t.dtype.rawValue.lowercased())!)
     }

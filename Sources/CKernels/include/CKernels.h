@@ -71,6 +71,11 @@ void blt_matmul_bf16_dot(const uint16_t *w, size_t k, const uint16_t *x, size_t 
 int blt_activation_product(int transpose_b, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                            const float *b, size_t ldb, float *c, size_t ldc);
 
+/// One row of attention weights in place: softmax over row[from, to) (all equal when `uniform`,
+/// i.e. a fully masked query), zero elsewhere in row[0, width); all zero when from ≥ to.
+/// exp is a vectorised polynomial on the AVX2/AVX-512 paths (within 2 ulp of expf).
+void blt_softmax_row(float *row, size_t width, size_t from, size_t to, int uniform);
+
 /// bf16 products on AMX tiles (the `amx` path only; k a multiple of 32). x is packed once per
 /// product: blt_amx_packed_count(m, k) uint16 values, filled by blt_amx_pack (x rounded to bf16 as
 /// blt_round_to_bf16 does); then blt_amx_matmul computes rows [row_begin, row_end) of y = x · Wᵀ

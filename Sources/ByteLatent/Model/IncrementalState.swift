@@ -1,0 +1,165 @@
+/// The model's state for incremental decoding: everything a forward pass over the ids so far would
+/// recompute for the next byte. Every component of BLT is causal, so instead of rerunning the whole
+/// prefix each new id costs one entropy-model step, one local-encoder step (KV caches, sliding
+/// windows), a global-transformer step when a patch completes (KV cache over patches) and one
+/// local-decoder step that reads the cached cross-attention keys of the patches. A prompt runs in
+/// one batched pass that fills the caches (`prefill`). Docs/generate.md shows why this equals the
+/// full recomputation. A class with an explicit `copy()` (the caches are large): advance one
+/// state from one thread at a time.
+public final class IncrementalState {
+    public let model: BLTModel
+    /// Ids processed so far.
+    public private(set) var ids: [Int32] = []
+    /// Next-byte entropies (nats) of every processed position.
+    public private(set) var entropies: [Float] = []
+    /// Logits (260) for the id after the last processed one; empty before any id.
+    public private(set) var nextLogits: [Float] = []
+
+    private let entropyCaches: [KVCache]
+    private let encoderCaches: [KVCache]
+    private let globalCaches: [KVCache]
+    private let decoderCaches: [KVCache]
+    /// Encoder byte states of positions pendingStart ..< ids.count (bytes of patches without a global row yet).
+    private var pendingByteStates: [Float] = []
+    private var pendingStart = 0
+    private var lastByteState: [Float] = []
+    private var globalRows = 0           // patches 0..<globalRows have global rows and decoder keys
+    private var patchKeys: [Int: [(keys: [Float], values: [Float])]] = [:]
+    private var decoderPatchOfLast = -2  // decoder patch used for position ids.count − 1
+
+    /// An empty state (no ids yet): start it with `prefill`.
+    public init(model: BLTModel) {
+        self.model = model
+        entropyCaches = model.entropyModel.transformer.makeCaches()
+        encoderCaches = model.encoder.layers.makeCaches()
+        globalCaches = model.global.stack.makeCaches()
+        decoderCaches = model.decoder.layers.makeCaches()
+    }
+
+    /// An independent copy, caches included: continuing it leaves this state unchanged.
+    public func copy() -> IncrementalState { IncrementalState(copying: self) }
+
+    private init(copying other: IncrementalState) {
+        model = other.model
+        ids = other.ids
+        entropies = other.entropies
+        nextLogits = other.nextLogits
+        entropyCaches = other.entropyCaches.map { $0.copy() }
+        encoderCaches = other.encoderCaches.map { $0.copy() }
+        globalCaches = other.globalCaches.map { $0.copy() }
+        decoderCaches = other.decoderCaches.map { $0.copy() }
+        pendingByteStates = other.pendingByteStates
+        pendingStart = other.pendingStart
+        lastByteState = other.lastByteState
+        globalRows = other.globalRows
+        patchKeys = other.patchKeys
+        decoderPatchOfLast = other.decoderPatchOfLast
+    }
+
+    /// Patch lengths of the ids processed so far, in transformers' convention.
+    public var patchLengths: [Int] { model.patchLengths(entropies: entropies) }
+
+    /// Runs `newIDs` through the model in one batched pass (a prompt, BOS first as `Tokenizer.encode`
+    /// gives it; later calls continue the sequence); `nextLogits` then predicts the id after them.
+    /// - Throws: `BLTError.invalidInput` for no ids or ids outside the vocabulary.
+    public func prefill(_ newIDs: [Int32]) throws {
+        try model.validate(newIDs)
+        append(newIDs[...])
+    }
+
+    /// Runs one more id through the model and returns the logits (260) for the id after it.
+    public func step(_ id: Int32) throws -> [Float] {
+        try model.validate([id])
+        append([id])
+        return nextLogits
+    }
+
+    /// Appends `newIDs` in one batched pass and returns the logits rows of positions
+    /// max(0, ids.count − 1) ..< ids.count + newIDs.count (counts before the call): row r predicts
+    /// new id r when the state held ids before (its first row is the last old position's), and the
+    /// last row the id after them. These are the rows a full forward over the longer sequence
+    /// gives, so scoring continuations on `copy()`s of a prefilled context computes it once.
+    public func logits(appending newIDs: [Int32]) throws -> [Float] {
+        try model.validate(newIDs.isEmpty ? [Tokenizer.bosID] : newIDs)
+        return append(newIDs[...], allRows: true)
+    }
+
+    /// Processes `newIDs` (valid ids). Returns, when `allRows`, the logits described in
+    /// `logits(appending:)`, else `nextLogits`.
+    @discardableResult
+    func append(_ newIDs: ArraySlice<Int32>, allRows: Bool = false) -> [Float] {
+        guard !newIDs.isEmpty else { return nextLogits }
+        let start = ids.count, before = nextLogits
+        ids += newIDs
+        let end = ids.count
+        let d = model.config.encoder.hiddenSize
+        // 1. Entropy model and local encoder: causal, so new positions just extend the caches.
+        let newLogits = model.entropyModel.logits(Array(newIDs), caches: entropyCaches)
+        entropies += ByteLatent.entropies(logits: newLogits, width: model.vocabularySize)
+        let byteStates = model.encoder.byteStates(ids, positions: start..<end, caches: encoderCaches)
+        pendingByteStates += byteStates
+
+        // 2. Patches as the full forward would see them at this length, and the patch each byte's
+        //    decoder cross-attention reads.
+        let lengths = model.patchLengths(entropies: entropies)
+        let decoderPatches = Patching.decoderPatchIDs(lengths: lengths, count: end)
+        // transformers drops the empty trailing patch when max_patch_length is set, so the last
+        // byte's decoder patch can change once the next byte arrives: recompute that position.
+        var first = start
+        if start > 0, decoderPatches[start - 1] != decoderPatchOfLast {
+            first = start - 1
+            for cache in decoderCaches { cache.truncate(to: first) }
+        }
+        let rows = Array(decoderPatches[first..<end])
+        let needed = rows.contains(-1) ? lengths.count - 1 : rows.max()!
+        computeGlobalRows(through: needed, lengths: lengths)
+
+        // 3. Local decoder over the new positions, reading the cached patch keys.
+        let decoderInput = first < start ? lastByteState + byteStates : byteStates
+        let lowest = Swift.max(0, rows.filter { $0 >= 0 }.min() ?? 0)
+        let highest = Swift.max(lowest, needed)
+        var keys = LocalDecoder.PatchKeys(count: (highest - lowest + 1) * model.config.crossAttentionK,
+                                          perLayer: model.decoder.crossAttentions.map { _ in ([], []) })
+        for patch in lowest...highest {
+            for (layer, kv) in patchKeys[patch]!.enumerated() {
+                keys.perLayer[layer].keys += kv.keys
+                keys.perLayer[layer].values += kv.values
+            }
+        }
+        let count = end - first
+        let states = model.decoder.states(byteStates: decoderInput, count: count, keys: keys,
+                                          patchOfRow: rows.map { $0 < 0 ? -1 : $0 - lowest }, caches: decoderCaches)
+        let rowsLogits = allRows ? model.decoder.logits(states: states, count: count) : []
+        nextLogits = allRows ? Array(rowsLogits[((count - 1) * model.vocabularySize)...])
+                             : model.decoder.logits(states: Array(states[(count - 1) * d ..< count * d]), count: 1)
+        lastByteState = Array(byteStates[(byteStates.count - d)...])
+        decoderPatchOfLast = decoderPatches[end - 1]
+        for patch in patchKeys.keys where patch < lowest - 1 { patchKeys[patch] = nil }
+        guard allRows else { return nextLogits }
+        // The row of the last old position was recomputed when its decoder patch changed.
+        return first < start ? rowsLogits : before + rowsLogits
+    }
+
+    /// Encoder cross-attention, global step and decoder keys for every patch up to `last`; each of
+    /// them is complete (a later patch has started), so its row never changes.
+    private func computeGlobalRows(through last: Int, lengths: [Int]) {
+        guard last >= globalRows else { return }
+        let ranges = Patching.ranges(lengths: lengths)
+        let d = model.config.encoder.hiddenSize
+        let newPatches = Array(ranges[globalRows...last]).map { ($0.lowerBound - pendingStart) ..< ($0.upperBound - pendingStart) }
+        let byteCount = pendingByteStates.count / d
+        let patchStates = model.encoder.patchStates(byteStates: pendingByteStates, count: byteCount, ranges: newPatches)
+        let globalStates = model.global.forward(patchStates, patchCount: newPatches.count, caches: globalCaches)
+        let keys = model.decoder.patchKeys(globalStates: globalStates, patchCount: newPatches.count)
+        let k = model.config.crossAttentionK, width = model.config.decoder.keyValueWidth
+        for (offset, patch) in (globalRows...last).enumerated() {
+            let rows = offset * k * width ..< (offset + 1) * k * width
+            patchKeys[patch] = keys.perLayer.map { (Array($0.keys[rows]), Array($0.values[rows])) }
+        }
+        globalRows = last + 1
+        // Bytes of completed patches are no longer needed by the encoder's cross-attention.
+        let consumed = ranges[last].upperBound - pendingStart
+        pendingByteStates.removeFirst(consumed * d)
+        pendingStart += consumed
+    }
+}
