@@ -5,6 +5,7 @@ let package = Package(
     name: "ByteLatent",
     products: [
         .library(name: "ByteLatent", targets: ["ByteLatent"]),
+        .library(name: "ByteLatentEval", targets: ["ByteLatentEval"]),
         .library(name: "Safetensors", targets: ["Safetensors"]),
         .library(name: "ByteLatentConvert", targets: ["ByteLatentConvert"]),
         .executable(name: "blt", targets: ["blt"]),
@@ -25,16 +26,22 @@ let package = Package(
         .target(name: "CKernels"),
         .target(name: "Safetensors"),
         .target(name: "ByteLatent", dependencies: ["COpenBLAS", "CKernels", "Safetensors"]),
+        // Evaluation over documents (windows, packing, sharded summaries, the lm-eval service) on top
+        // of the engine; scoring of logits (NLL, bits per byte) stays in ByteLatent.
+        .target(name: "ByteLatentEval", dependencies: ["ByteLatent", "Safetensors"]),
         .target(name: "ByteLatentConvert", dependencies: ["Safetensors", "ByteLatent"]),
         .executableTarget(
             name: "blt",
             dependencies: [
-                "ByteLatent", "ByteLatentConvert", "Safetensors",
+                "ByteLatent", "ByteLatentEval", "ByteLatentConvert", "Safetensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
-        .testTarget(name: "ByteLatentTests", dependencies: ["ByteLatent", "Safetensors", "COpenBLAS", "CKernels"]),
+        // Fixture paths and readers and the `blt` process helper, shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["Safetensors"], path: "Tests/TestSupport"),
+        .testTarget(name: "ByteLatentTests", dependencies: ["ByteLatent", "ByteLatentEval", "Safetensors", "COpenBLAS", "CKernels", "TestSupport"]),
+        .testTarget(name: "ByteLatentEvalTests", dependencies: ["ByteLatentEval", "ByteLatent", "Safetensors", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["ByteLatentConvert", "ByteLatent", "Safetensors"]),
     ]
 )

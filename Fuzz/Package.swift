@@ -14,9 +14,9 @@ let harnesses: [(String, [String])] = [
     ("FuzzSafetensorsIndex", ["Safetensors"]),
     ("FuzzZip", ["ByteLatentConvert"]),
     ("FuzzUnpickler", ["ByteLatentConvert"]),
-    ("FuzzConfig", ["ByteLatent", "ByteLatentConvert"]),
-    ("FuzzJSONL", ["ByteLatent"]),
-    ("FuzzEvalMerge", ["ByteLatent"]),
+    ("FuzzConfig", ["ByteLatent", "ByteLatentConvert", "Safetensors"]),
+    ("FuzzJSONL", ["ByteLatent", "ByteLatentEval"]),
+    ("FuzzEvalMerge", ["ByteLatent", "ByteLatentEval"]),
 ]
 
 let package = Package(

@@ -26,6 +26,7 @@ public enum PathNames {
 }
 
 import Foundation
+import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,5 +39,15 @@ public enum FileContents {
         var info = stat()
         if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size == 0 { return Data() }
         return FileManager.default.contents(atPath: path)
+    }
+}
+
+extension JSONValue {
+    /// Reads and parses (leniently) a JSON file; errors name `path`.
+    public static func read(path: String) throws -> JSONValue {
+        guard let data = FileContents.read(path) else {
+            throw JSONError(path: path, reason: "cannot read the file")
+        }
+        return try parse(data, path: path)
     }
 }

@@ -1,5 +1,6 @@
 import ByteLatent
 import Foundation
+import Safetensors
 
 /// Everything that can go wrong while reading a checkpoint or writing a converted one.
 ///

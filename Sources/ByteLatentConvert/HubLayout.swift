@@ -1,5 +1,6 @@
 import ByteLatent
 import Foundation
+import Safetensors
 
 /// Mapping rules from the original BLT checkpoint (`facebook/blt-1b` hub layout) to the
 /// Hugging Face `transformers` BLT layout.
@@ -55,8 +56,7 @@ public enum HubLayout {
         switch v {
         case .null: return false
         case let .bool(b): return b
-        case let .int(i): return i != 0
-        case let .double(d): return d != 0
+        case let .number(n): return n.double != 0
         case let .string(s): return !s.isEmpty
         case let .array(a): return !a.isEmpty
         case let .object(o): return !o.isEmpty
@@ -66,8 +66,8 @@ public enum HubLayout {
     /// `int(x)` of a JSON number (floats truncate, like Python).
     static func pyInt(_ v: JSONValue, _ what: String, path: String) throws -> JSONValue {
         switch v {
-        case .int: return v
-        case let .double(d) where d.isFinite && abs(d) < 9e18: return .int(Int(d))
+        case let .number(n) where n.int != nil: return v
+        case let .number(n) where n.double.isFinite && abs(n.double) < 9e18: return .int(Int(n.double))
         case let .string(s) where Int(s) != nil: return .int(Int(s)!)
         default: throw ConvertError.badJSON(path: path, reason: "\(what) must be a number, found \(v)")
         }
@@ -93,7 +93,8 @@ public enum HubLayout {
         }
 
         var patchSize = get(pa, "patch_size", .int(8))
-        if case let .double(d) = patchSize {
+        if case let .number(n) = patchSize, n.int == nil {
+            let d = n.double
             guard d.isFinite, abs(d) < 9e18 else { throw ConvertError.badJSON(path: path, reason: "patch_size \(d) is out of range") }
             patchSize = .int(Int(d))
         }

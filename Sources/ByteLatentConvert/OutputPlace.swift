@@ -1,5 +1,6 @@
 import ByteLatent
 import Foundation
+import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,40 +1,8 @@
 import Foundation
+import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A read-only memory mapping of a whole file. The mapping lives as long as the object.
-public final class MappedFile: @unchecked Sendable {
-    public let path: String
-    public let bytes: UnsafeRawBufferPointer
-    private let base: UnsafeMutableRawPointer?
-    private let length: Int
-
-    public init(path: String) throws {
-        self.path = path
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)   // O_NONBLOCK: a FIFO must not hang the open
-        if fd < 0 { throw ConvertError.io(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var st = stat()
-        if fstat(fd, &st) != 0 { throw ConvertError.io(path: path, reason: String(cString: strerror(errno))) }
-        if (st.st_mode & S_IFMT) != S_IFREG { throw ConvertError.io(path: path, reason: "not a regular file") }
-        length = Int(st.st_size)
-        if length == 0 {
-            base = nil
-            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
-            return
-        }
-        guard let p = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw ConvertError.io(path: path, reason: "mmap failed: " + String(cString: strerror(errno)))
-        }
-        base = p
-        bytes = UnsafeRawBufferPointer(start: p, count: length)
-    }
-
-    deinit {
-        if let base { munmap(base, length) }
-    }
-}
 
 /// One member of a zip archive whose data is stored (not compressed).
 public struct ZipEntry: Sendable, Equatable {
@@ -84,7 +52,15 @@ public final class ZipArchive: @unchecked Sendable {
     public var path: String { file.path }
 
     public convenience init(path: String) throws {
-        try self.init(file: MappedFile(path: path))
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch let error as MappedFile.OpenError {
+            switch error {
+            case .cannotOpen(let e): throw ConvertError.io(path: path, reason: String(cString: strerror(e)))
+            case .isDirectory, .notRegularFile: throw ConvertError.io(path: path, reason: "not a regular file")
+            case .mapFailed(let e): throw ConvertError.io(path: path, reason: "mmap failed: " + String(cString: strerror(e)))
+            }
+        }
+        try self.init(file: file)
     }
 
     public init(file: MappedFile) throws {

@@ -110,13 +110,9 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
     }
 
     static func loadIndex(_ indexPath: String) throws -> LoadedIndex {
-        let mapping: FileMapping
-        do {
-            mapping = try FileMapping(path: indexPath)
-        } catch SafetensorsError.fileTooSmall {
-            throw SafetensorsError.invalidIndex(path: indexPath, reason: "file is too small to be an index")
-        }
-        let buf = UnsafeBufferPointer<UInt8>(start: mapping.base!.assumingMemoryBound(to: UInt8.self), count: mapping.size)
+        let mapping = try MappedFile(safetensorsPath: indexPath)
+        if mapping.size < 8 { throw SafetensorsError.invalidIndex(path: indexPath, reason: "file is too small to be an index") }
+        let buf = mapping.bytes.assumingMemoryBound(to: UInt8.self)
         if mapping.size > SafetensorsFile.maxHeaderBytes {
             throw SafetensorsError.invalidIndex(path: indexPath, reason: "index is larger than \(SafetensorsFile.maxHeaderBytes) bytes")
         }
@@ -136,7 +132,7 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
         guard case let .object(top) = json else {
             throw SafetensorsError.invalidIndex(path: indexPath, reason: "top level is \(json.typeName), not an object")
         }
-        var weightMap: [(key: String, value: JSONValue)]? = nil
+        var weightMap: [(String, JSONValue)]? = nil
         var meta: [String: String] = [:]
         for (k, v) in top {
             if k == "weight_map" {
@@ -151,7 +147,7 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
                     for (mk, mv) in kv {
                         switch mv {
                         case let .string(s): meta[mk] = s
-                        case let .number(text, _): meta[mk] = text
+                        case let .number(number): meta[mk] = number.text
                         case let .bool(b): meta[mk] = b ? "true" : "false"
                         default: break // nested values are not representable as strings; skipped
                         }

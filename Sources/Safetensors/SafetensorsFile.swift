@@ -4,38 +4,6 @@ import Glibc
 import Darwin
 #endif
 
-/// A read-only memory mapping of a whole file; unmapped when the last reference goes away.
-final class FileMapping: @unchecked Sendable {
-    let base: UnsafeRawPointer?
-    let size: Int
-
-    init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)   // O_NONBLOCK: a FIFO must not hang the open
-        if fd < 0 {
-            let e = errno
-            if e == ENOENT || e == ENOTDIR { throw SafetensorsError.fileNotFound(path: path) }
-            throw SafetensorsError.cannotOpen(path: path, errno: e)
-        }
-        defer { close(fd) }
-        var st = stat()
-        if fstat(fd, &st) != 0 { throw SafetensorsError.cannotOpen(path: path, errno: errno) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw SafetensorsError.isDirectory(path: path) }
-        if (st.st_mode & S_IFMT) != S_IFREG { throw SafetensorsError.notRegularFile(path: path) }
-        let size = Int(st.st_size)
-        if size < 8 { throw SafetensorsError.fileTooSmall(path: path, size: size) }
-        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-        if p == MAP_FAILED || p == nil { throw SafetensorsError.mapFailed(path: path, errno: errno) }
-        self.base = UnsafeRawPointer(p!)
-        self.size = size
-    }
-
-    deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
-    }
-
-    var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
-}
-
 /// One `.safetensors` file, memory-mapped read-only. The data section is never read with
 /// `read()`: tensors are zero-copy views into the mapping, and pages are loaded on first touch.
 /// All header validation happens in `init`, so a file that opens is consistent: every tensor
@@ -56,14 +24,14 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// Size of the whole file in bytes.
     public var fileSize: Int { mapping.size }
 
-    let mapping: FileMapping
+    let mapping: MappedFile
     private let byName: [String: Int]
 
     public init(path: String) throws {
         self.path = path
-        let mapping = try FileMapping(path: path)
+        let mapping = try MappedFile(safetensorsPath: path)
         self.mapping = mapping
-        let parsed = try SafetensorsFile.parseHeader(mapping.buffer, path: path)
+        let parsed = try SafetensorsFile.parseHeader(mapping.bytes, path: path)
         self.headerLength = parsed.headerLength
         self.metadata = parsed.metadata
         self.tensorInfos = parsed.infos
@@ -89,7 +57,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     func tensor(info: TensorInfo) -> Tensor {
-        let start = mapping.base! + dataStart + info.dataOffsets.lowerBound
+        let start = mapping.bytes.baseAddress! + dataStart + info.dataOffsets.lowerBound
         return Tensor(info: info, bytes: UnsafeRawBufferPointer(start: start, count: info.dataOffsets.count), owner: mapping, path: path)
     }
 
@@ -194,11 +162,11 @@ public final class SafetensorsFile: @unchecked Sendable {
         var shape: [Int] = []
         shape.reserveCapacity(shapeA.count)
         for (i, d) in shapeA.enumerated() {
-            guard case let .number(text, int) = d else {
+            guard case let .number(number) = d else {
                 throw SafetensorsError.invalidShape(path: path, tensor: name, reason: "entry \(i) is \(d.typeName), not an integer")
             }
-            guard let v = int else {
-                throw SafetensorsError.invalidShape(path: path, tensor: name, reason: "entry \(i) (\(text)) is not an integer that fits in 64 bits")
+            guard let v = number.int else {
+                throw SafetensorsError.invalidShape(path: path, tensor: name, reason: "entry \(i) (\(number.text)) is not an integer that fits in 64 bits")
             }
             guard v >= 0 else {
                 throw SafetensorsError.invalidShape(path: path, tensor: name, reason: "entry \(i) (\(v)) is negative")
@@ -211,8 +179,8 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard offA.count == 2 else { throw bad("'data_offsets' has \(offA.count) entries, not 2") }
         var off = [0, 0]
         for i in 0..<2 {
-            guard case let .number(text, int) = offA[i] else { throw bad("'data_offsets'[\(i)] is \(offA[i].typeName), not an integer") }
-            guard let v = int, v >= 0 else { throw bad("'data_offsets'[\(i)] (\(text)) is not a non-negative 64-bit integer") }
+            guard case let .number(number) = offA[i] else { throw bad("'data_offsets'[\(i)] is \(offA[i].typeName), not an integer") }
+            guard let v = number.int, v >= 0 else { throw bad("'data_offsets'[\(i)] (\(number.text)) is not a non-negative 64-bit integer") }
             off[i] = v
         }
         let (begin, end) = (off[0], off[1])
@@ -224,6 +192,21 @@ public final class SafetensorsFile: @unchecked Sendable {
             throw SafetensorsError.byteCountMismatch(path: path, tensor: name, expected: counts.bytes, actual: end - begin)
         }
         return TensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: begin..<end)
+    }
+}
+
+extension MappedFile {
+    /// Maps `path`, with the safetensors error for a file that cannot be.
+    convenience init(safetensorsPath path: String) throws {
+        do { try self.init(path: path) } catch let error as OpenError {
+            switch error {
+            case .cannotOpen(let e) where e == ENOENT || e == ENOTDIR: throw SafetensorsError.fileNotFound(path: path)
+            case .cannotOpen(let e): throw SafetensorsError.cannotOpen(path: path, errno: e)
+            case .isDirectory: throw SafetensorsError.isDirectory(path: path)
+            case .notRegularFile: throw SafetensorsError.notRegularFile(path: path)
+            case .mapFailed(let e): throw SafetensorsError.mapFailed(path: path, errno: e)
+            }
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ByteLatent
+import Safetensors
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -117,11 +118,9 @@ func readInput(_ path: String) throws -> [UInt8] {
     }
 }
 
-/// Prints one JSON object (sorted keys) on standard output.
-func printJSON(_ object: Any) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-    try StandardStreams.write(data)
-    try StandardStreams.write("\n")
+/// Prints one JSON object on one line (sorted keys) on standard output.
+func printJSON(_ object: [(String, JSONValue)]) throws {
+    try StandardStreams.write(JSONValue.object(object).serialized(.sortedLine) + "\n")
 }
 
 /// Prints a line on standard output (like `print`, but a failing stream is an error).

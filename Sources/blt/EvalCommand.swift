@@ -1,5 +1,6 @@
 import ArgumentParser
 import ByteLatent
+import ByteLatentEval
 import Foundation
 
 /// A model directory that could not be loaded, with the loader's reason.

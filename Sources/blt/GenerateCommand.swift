@@ -1,5 +1,6 @@
 import ArgumentParser
 import ByteLatent
+import Safetensors
 import Foundation
 
 struct GenerateCommand: ParsableCommand {
@@ -82,10 +83,10 @@ struct GenerateCommand: ParsableCommand {
         let rate = Double(generated.count) / max(seconds, 1e-9)
         if json {
             try printJSON([
-                "prompt_ids": promptIDs.map(Int.init), "generated_ids": generated.map(Int.init),
-                "text": Tokenizer.decode(generated), "patch_lengths": generator.patchLengths,
-                "seconds": seconds, "bytes_per_second": rate,
-            ] as [String: Any])
+                ("prompt_ids", .array(promptIDs.map { .int(Int($0)) })), ("generated_ids", .array(generated.map { .int(Int($0)) })),
+                ("text", .string(Tokenizer.decode(generated))), ("patch_lengths", .array(generator.patchLengths.map { .int($0) })),
+                ("seconds", .double(seconds)), ("bytes_per_second", .double(rate)),
+            ])
         } else {
             let patches = generator.patchLengths.filter { $0 > 0 }.count
             StandardStreams.error(String(format: "%d new bytes in %.2f s (%.1f bytes/s, prompt included); %d patches over %d ids\n",

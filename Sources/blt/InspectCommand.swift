@@ -1,6 +1,7 @@
 import ArgumentParser
 import ByteLatentConvert
 import ByteLatent
+import Safetensors
 import Foundation
 
 /// `blt inspect PATH`: layout, dtype, tensor count, parameters per component, config figures.

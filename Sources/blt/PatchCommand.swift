@@ -1,5 +1,6 @@
 import ArgumentParser
 import ByteLatent
+import Safetensors
 import Foundation
 
 struct PatchCommand: ParsableCommand {
@@ -74,10 +75,11 @@ struct PatchCommand: ParsableCommand {
         }
         if json {
             try printJSON([
-                "ids": ids.map(Int.init), "entropies": entropies.map(Double.init), "patch_lengths": lengths,
-                "threshold": Double(threshold ?? model.config.patchingThreshold),
-                "patches": lengths.filter { $0 > 0 }.count, "bytes": bytes.count,
-            ] as [String: Any])
+                ("ids", .array(ids.map { .int(Int($0)) })), ("entropies", .array(entropies.map { .double(Double($0)) })),
+                ("patch_lengths", .array(lengths.map { .int($0) })),
+                ("threshold", .double(Double(threshold ?? model.config.patchingThreshold))),
+                ("patches", .int(lengths.filter { $0 > 0 }.count)), ("bytes", .int(bytes.count)),
+            ])
         } else {
             var pieces: [String] = []
             var start = 0

@@ -1,5 +1,7 @@
 import Foundation
+import Safetensors
 import XCTest
+import TestSupport
 @testable import ByteLatent
 
 /// The trained model `make demo` runs (Models/blt-tiny): our engine reproduces transformers'

@@ -1,5 +1,7 @@
 import Foundation
+import Safetensors
 import XCTest
+import TestSupport
 @testable import ByteLatent
 
 /// `blt generate` end to end: its sampling flags against transformers' greedy continuations (the fixtures'

@@ -1,6 +1,7 @@
 import Foundation
-import XCTest
 import Safetensors
+import XCTest
+import TestSupport
 @testable import ByteLatent
 
 final class GenerationTests: XCTestCase {

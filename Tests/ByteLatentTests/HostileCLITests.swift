@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import ByteLatent
 #if canImport(Glibc)
 import Glibc
@@ -26,7 +27,7 @@ final class HostileCLITests: XCTestCase {
     /// Runs `sh -c script` with $BLT set, in `work` (shell redirections model closed and full streams),
     /// for at most `timeout` seconds.
     func sh(_ script: String, in directory: String? = nil, timeout: Double = 60) throws -> Run {
-        guard let blt = EvalCLITests.executable() else { throw XCTSkip("blt is not built; run `swift build` first") }
+        guard let blt = bltExecutable() else { throw XCTSkip("blt is not built; run `swift build` first") }
         let process = Process()
         // GNU timeout signals its whole process group, so a hung `blt` under `sh` is killed too
         // (status 124): a hang fails the test instead of blocking the suite.

@@ -1,6 +1,9 @@
 import Foundation
+import Safetensors
 import XCTest
+import TestSupport
 @testable import ByteLatent
+@testable import ByteLatentEval
 
 /// Hostile input to the library: configs that would allocate absurd buffers, numbers that overflow,
 /// shard outputs that lie (issue 12). Each case must end in an error that names the problem.

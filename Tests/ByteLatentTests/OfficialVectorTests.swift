@@ -1,4 +1,6 @@
+import Safetensors
 import XCTest
+import TestSupport
 @testable import ByteLatent
 
 /// The public test vectors of the official facebookresearch/blt code (blt-architecture.md §1, §3, §4).

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import ByteLatent
+@testable import ByteLatentEval
 
 /// Packed forward passes (many documents/windows in one pass) against one pass per document, on
 /// every fixture model. The one-at-a-time path is the one the reference-parity tests pin to
@@ -11,7 +13,7 @@ final class PackingTests: XCTestCase {
     /// Fixture texts plus the awkward ones: 1 byte, empty, whitespace, longer than any window, and
     /// prefixes of many lengths of the long text.
     static func documents(_ directory: String) throws -> [[UInt8]] {
-        let cases = try EvaluationTests.referenceCases(directory)
+        let cases = try ReferenceCase.all(directory)
         let long = Array(try XCTUnwrap(cases.first { $0.name == "long" }).text.utf8)
         var documents = cases.map { Array($0.text.utf8) }
         documents += [Array("A".utf8), [], Array(" ".utf8), Array("\n".utf8), long + long.reversed() + long]
@@ -90,7 +92,7 @@ final class PackingTests: XCTestCase {
         var found = false
         for directory in Self.modelDirectories {
             let model = try BLTModel(directory: directory)
-            for c in try EvaluationTests.referenceCases(directory) where c.patchLengths.last == 0 {
+            for c in try ReferenceCase.all(directory) where c.patchLengths.last == 0 {
                 found = true
                 let filler = Tokenizer.encode(Array("zzzz qqqq".utf8))
                 let packed = try model.forward(batch: [filler, c.ids, filler])

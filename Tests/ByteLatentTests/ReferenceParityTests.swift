@@ -1,20 +1,16 @@
 import Foundation
 import XCTest
+import TestSupport
 import Safetensors
 @testable import ByteLatent
 
 /// Every model under Tests/Fixtures/models was built and run by transformers 5.24 (see
 /// Converters/reference/make_fixtures.py); the engine must reproduce its numbers.
 final class ReferenceParityTests: XCTestCase {
-    static let modelsRoot = Fixtures.path("models")
-
-    /// Every fixture model; a missing one fails the tests that use it (and `testFixturesExist` names it).
-    /// `-f16` / `-bf16` are copies with half-precision weights, `-sharded` is split by `save_pretrained(max_shard_size=)`.
-    static let modelNames = ["tiny-a", "tiny-a-bf16", "tiny-a-f16", "tiny-b", "tiny-b-sharded", "tiny-c", "tiny-d"]
-
-    static var modelDirectories: [String] { modelNames.map(directory) }
-
-    static func directory(_ name: String) -> String { modelsRoot + "/" + name }
+    static let modelsRoot = Fixtures.modelsRoot
+    static let modelNames = Fixtures.modelNames
+    static var modelDirectories: [String] { Fixtures.modelDirectories }
+    static func directory(_ name: String) -> String { Fixtures.modelDirectory(name) }
 
     struct Case {
         var name: String

@@ -1,5 +1,7 @@
 import Foundation
+import Safetensors
 import XCTest
+import TestSupport
 @testable import ByteLatent
 
 /// Sampling against transformers' own warpers: Tests/Fixtures/sampling/expected.json holds, for fixed logits

@@ -1,5 +1,7 @@
 import Foundation
+import Safetensors
 import XCTest
+import TestSupport
 @testable import ByteLatent
 
 /// `blt patch --svg`, `blt eval --per-byte` and `blt eval --svg` end to end: the files agree with
@@ -30,7 +32,7 @@ final class VisualizationCLITests: XCTestCase {
 
     func testPatchSVGAndPerByteAgreeWithPatchJSONAndTheFixtures() throws {
         for directory in ReferenceParityTests.modelDirectories.prefix(2) {
-            for c in try EvaluationTests.referenceCases(directory) where c.name != "one_byte" {
+            for c in try ReferenceCase.all(directory) where c.name != "one_byte" {
                 let label = "\(URL(fileURLWithPath: directory).lastPathComponent)/\(c.name)"
                 let text = try write("\(c.name).txt", Data(c.text.utf8))
                 let json = try blt(["patch", "--model", directory, "--json", text])

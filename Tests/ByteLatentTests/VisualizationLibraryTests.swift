@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import ByteLatent   // not @testable: the public API only, as in Docs/visualize.md
+import ByteLatentEval
 
 /// The Swift example of Docs/visualize.md, compiled and run.
 final class VisualizationLibraryTests: XCTestCase {

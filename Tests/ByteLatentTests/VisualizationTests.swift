@@ -2,8 +2,11 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import Safetensors
 import XCTest
+import TestSupport
 @testable import ByteLatent
+@testable import ByteLatentEval
 
 /// The patch plot (SVG) and the per-byte scores, against the transformers fixtures.
 final class VisualizationTests: XCTestCase {
@@ -70,7 +73,7 @@ final class VisualizationTests: XCTestCase {
         var checked = 0
         for directory in ReferenceParityTests.modelDirectories {
             let model = try BLTModel(directory: directory)
-            for c in try EvaluationTests.referenceCases(directory) {
+            for c in try ReferenceCase.all(directory) {
                 let label = "\(model.name)/\(c.name)"
                 let svg = try model.entropyPlotSVG(bytes: Array(c.text.utf8))
                 let parsed = try Self.parse(svg)
@@ -163,7 +166,7 @@ final class VisualizationTests: XCTestCase {
         let directory = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
         let model = try BLTModel(directory: directory)
         var bytes: [UInt8] = []
-        for c in try EvaluationTests.referenceCases(directory) { bytes += Array(c.text.utf8) }
+        for c in try ReferenceCase.all(directory) { bytes += Array(c.text.utf8) }
         bytes += [0x00, 0x01, 0x1B, 0xFF, 0x3C, 0x26]
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-svg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -227,7 +230,7 @@ final class VisualizationTests: XCTestCase {
     func testPerByteScoresFollowTheWindowsOfTheEvaluation() throws {
         let directory = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
         let model = try BLTModel(directory: directory)
-        let long = try XCTUnwrap(try EvaluationTests.referenceCases(directory).first { $0.name == "long" })
+        let long = try XCTUnwrap(try ReferenceCase.all(directory).first { $0.name == "long" })
         let bytes = Array(long.text.utf8)
         for (window, context) in [(48, 8), (64, 0), (10, 7)] {
             let evaluator = try Evaluator(model: model, options: EvalOptions(window: window, context: context, chunkTargets: 37))
@@ -245,7 +248,7 @@ final class VisualizationTests: XCTestCase {
     func testPerByteJSONLineRoundTrips() throws {
         let directory = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
         let evaluator = try Evaluator(model: try BLTModel(directory: directory))
-        let utf8 = try XCTUnwrap(try EvaluationTests.referenceCases(directory).first { $0.name == "utf8" })
+        let utf8 = try XCTUnwrap(try ReferenceCase.all(directory).first { $0.name == "utf8" })
         let scores = try evaluator.byteScores(bytes: Array(utf8.text.utf8))
         let line = scores.jsonLine(document: "doc \"1\"\n\\", index: 7)
         XCTAssertFalse(line.contains("\n"))

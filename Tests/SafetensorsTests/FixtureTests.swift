@@ -37,7 +37,7 @@ final class FixtureTests: XCTestCase {
         var tensors: [String: Expected] = [:]
         func ints(_ v: JSONValue?) -> [String] {
             guard case let .array(a)? = v else { return [] }
-            return a.compactMap { if case let .number(t, _) = $0 { return t }; return nil }
+            return a.compactMap { if case let .number(n) = $0 { return n.text }; return nil }
         }
         for (k, v) in top {
             if k == "metadata", case let .object(m) = v {
@@ -46,7 +46,7 @@ final class FixtureTests: XCTestCase {
             if k == "tensors", case let .object(ts) = v {
                 for (name, entry) in ts {
                     guard case let .object(fields) = entry else { XCTFail("\(file): tensor \(name) is not an object"); continue }
-                    let f = Dictionary(fields.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+                    let f = Dictionary(fields.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
                     guard case let .string(dt)? = f["dtype"], let dtype = FixtureTests.torchDTypes[dt] else {
                         XCTFail("unknown dtype for \(name)"); continue
                     }

@@ -32,7 +32,7 @@ final class ReaderTests: TempDirTestCase {
         let f = try SafetensorsFile(path: p)
         let t = try f.tensor("w")
         let ptr = try XCTUnwrap(t.f32Pointer)
-        let base = UnsafeRawPointer(f.mapping.base!)
+        let base = UnsafeRawPointer(f.mapping.bytes.baseAddress!)
         let raw = UnsafeRawPointer(ptr)
         XCTAssertTrue(raw >= base && raw + 12 <= base + f.fileSize, "f32Pointer must point inside the mapping")
         XCTAssertEqual(raw, base + f.dataStart)

@@ -2,6 +2,7 @@ import ByteLatent
 import ByteLatentConvert
 import Foundation
 import FuzzSupport
+import Safetensors
 
 /// config.json: the transformers BLT config (parse + validation, including the limits checked
 /// before any weight is allocated) and, for a hub-layout `{"args": …}` file, the conversion rules

@@ -1,4 +1,5 @@
 import ByteLatent
+import ByteLatentEval
 import Foundation
 import FuzzSupport
 

@@ -1,4 +1,5 @@
 import ByteLatent
+import ByteLatentEval
 import FuzzSupport
 
 /// JSONL documents (one JSON object per line, the text in a field), strict and with bad lines skipped,

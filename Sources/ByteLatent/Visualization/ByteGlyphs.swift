@@ -37,7 +37,7 @@ public enum ByteGlyphs {
         return glyphs
     }
 
-    static func byteValue(_ id: Int32) -> UInt8? {
+    package static func byteValue(_ id: Int32) -> UInt8? {
         id >= Tokenizer.offset && id < Tokenizer.offset + 256 ? UInt8(id - Tokenizer.offset) : nil
     }
 

@@ -1,3 +1,4 @@
+import ByteLatent
 import Foundation
 
 /// One request of lm-evaluation-harness's model contract, at the byte level (see Docs/lm-eval.md).

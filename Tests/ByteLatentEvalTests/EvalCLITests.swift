@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import ByteLatent
 
 /// Runs the built `blt` executable end to end: exit codes, messages, JSON that parses, stdin, and
@@ -15,14 +16,6 @@ final class EvalCLITests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
-    static func executable() -> String? {
-        let fromTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let candidates = [fromTests.appendingPathComponent("blt"), fromTests.deletingLastPathComponent().appendingPathComponent("blt"),
-                          root.appendingPathComponent(".build/debug/blt")]
-        return candidates.map(\.path).first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
     typealias Run = BLTRun
 
     func blt(_ arguments: [String], stdin: Data? = nil) throws -> Run { try runBLT(arguments, stdin: stdin) }
@@ -32,7 +25,7 @@ final class EvalCLITests: XCTestCase {
     }
 
     func testEvalEndToEnd() throws {
-        let model = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
+        let model = try XCTUnwrap(Fixtures.modelDirectories.first)
         let cases = try EvaluationTests.referenceCases(model)
         let prose = try XCTUnwrap(cases.first { $0.name == "prose" })
         let text = scratch.appendingPathComponent("prose.txt")
@@ -92,7 +85,7 @@ final class EvalCLITests: XCTestCase {
     }
 
     func testEvalErrorsExitNonZeroWithoutJSON() throws {
-        let model = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
+        let model = try XCTUnwrap(Fixtures.modelDirectories.first)
         let missing = scratch.appendingPathComponent("missing.txt").path
         let bad = scratch.appendingPathComponent("bad.jsonl")
         try Data("{\"text\": \"ok\"}\n{\"text\": \"ok\"\n".utf8).write(to: bad)
@@ -126,27 +119,4 @@ final class EvalCLITests: XCTestCase {
         XCTAssertTrue(skipping.stderr.contains("\(bad.path):2"), skipping.stderr)
         XCTAssertEqual(try object(skipping.stdout)["skipped_bad_lines"] as? Int, 1)
     }
-}
-
-/// A finished `blt` run: exit status and what it printed.
-struct BLTRun { var status: Int32; var stdout: Data; var stderr: String }
-
-/// Runs the built `blt` executable with `arguments` (and `stdin`, else an empty standard input); the
-/// one process helper of the CLI tests. A missing executable is a failure, not a skip.
-func runBLT(_ arguments: [String], stdin: Data? = nil) throws -> BLTRun {
-    let path = try XCTUnwrap(EvalCLITests.executable(), "missing the blt executable next to the tests or in .build/debug; run `swift build` first")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe(), input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = input
-    try process.run()
-    if let stdin { input.fileHandleForWriting.write(stdin) }
-    try input.fileHandleForWriting.close()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return BLTRun(status: process.terminationStatus, stdout: stdout, stderr: stderr)
 }

@@ -1,3 +1,4 @@
+import ByteLatent
 import Safetensors
 import Foundation
 

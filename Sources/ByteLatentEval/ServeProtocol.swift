@@ -1,3 +1,4 @@
+import ByteLatent
 import Foundation
 import Safetensors
 
@@ -24,7 +25,7 @@ public enum ServeProtocol {
             return Line(id: nil, request: .failure(.invalid("the request line is not valid UTF-8; send JSON text encoded as UTF-8")))
         }
         let value: JSONValue
-        do { value = try JSONValue.parse(Data(line), path: "request") } catch {
+        do { value = try JSONValue.parse(line, path: "request") } catch {
             return Line(id: nil, request: .failure(.invalid("malformed JSON: \(error)")))
         }
         guard value.objectItems != nil else {
@@ -82,19 +83,6 @@ public enum ServeProtocol {
         case .failure(let error):
             items.append(("error", .string(error.description)))
         }
-        return compact(.object(items))
-    }
-
-    /// One-line JSON (no spaces, no newlines).
-    static func compact(_ value: JSONValue) -> String {
-        switch value {
-        case .null: return "null"
-        case .bool(let b): return b ? "true" : "false"
-        case .int(let i): return String(i)
-        case .double(let d): return JSONValue.format(d)
-        case .string(let s): return jsonQuoted(s)
-        case .array(let items): return "[" + items.map(compact).joined(separator: ",") + "]"
-        case .object(let items): return "{" + items.map { jsonQuoted($0.0) + ":" + compact($0.1) }.joined(separator: ",") + "}"
-        }
+        return JSONValue.object(items).serialized(.line)
     }
 }

@@ -1,3 +1,4 @@
+import ByteLatent
 /// How a document longer than one forward pass is cut into windows.
 ///
 /// A document's ids are `ids[0] = BOS, ids[1…]` (bytes, then the EOS). Target `t` (1 ≤ t < count)

@@ -1,3 +1,4 @@
+import ByteLatent
 import Foundation
 
 /// Options of an evaluation run.
@@ -185,13 +186,13 @@ public final class Evaluator {
         // pass run on this queue while the model works on the current one; one pass waits ready.
         let batches = BatchQueue(capacity: 1)
         let (addEOS, window, context, budget) = (options.addEOS, self.window, options.context, options.batchBytes)
-        let encoder = model.encoder
+        let model = self.model
         let shard = reader.shard
         DispatchQueue.global(qos: .userInitiated).async {
             var batcher = Batcher(budget: budget)
             func send(_ batch: Batch?) throws {
                 guard var batch, shard.owns(batch.group) else { return }
-                batch.embeddings = encoder.embed(batch: batch.sequences)
+                batch.embeddings = model.packedEmbeddings(batch.sequences)
                 guard batches.put(.success(batch)) else { throw CancellationError() }
             }
             do {
@@ -325,10 +326,10 @@ public final class Evaluator {
         if !windows.isEmpty {
             let sequences = batch.sequences
             let lengths = try model.patchLengths(batch: sequences, threshold: options.threshold)
-            let pass = try model.packedForward(sequences, patchLengths: lengths, embeddings: batch.embeddings)
+            let pass = try model.packedLogits(sequences, patchLengths: lengths, embeddings: batch.embeddings)
             let width = model.vocabularySize
             for (s, (work, w)) in windows.enumerated() {
-                let rows = pass.bytes.ranges[s]
+                let rows = pass.byteRanges[s]
                 let logits = Array(pass.logits[rows.lowerBound * width ..< rows.upperBound * width])
                 work.record(window: w, logits: logits, ids: sequences[s], patchLengths: lengths[s], width: width)
             }

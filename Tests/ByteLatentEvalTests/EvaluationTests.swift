@@ -1,31 +1,17 @@
 import Foundation
+import Safetensors
 import XCTest
+import TestSupport
 @testable import ByteLatent
+@testable import ByteLatentEval
 
 /// `blt eval`'s library: window plan, documents, evaluator, exact sums and shard merging.
 final class EvaluationTests: XCTestCase {
     // MARK: Fixtures
 
-    struct ReferenceCase {
-        var name: String
-        var text: String
-        var ids: [Int32]
-        var targets: Int
-        var nll: Double
-        var bitsPerByte: Double
-        var patchLengths: [Int]
-    }
+    static func referenceCases(_ directory: String) throws -> [ReferenceCase] { try ReferenceCase.all(directory) }
 
-    static func referenceCases(_ directory: String) throws -> [ReferenceCase] {
-        let expected = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: directory + "/expected.json")))
-        return expected["cases"].array.map {
-            ReferenceCase(name: $0["name"].string ?? "?", text: $0["text"].string ?? "", ids: $0["ids"].ints.map(Int32.init),
-                          targets: $0["targets"].int ?? -1, nll: $0["nll_nats"].double ?? .nan,
-                          bitsPerByte: $0["bits_per_byte"].double ?? .nan, patchLengths: $0["patch_lengths"].ints)
-        }
-    }
-
-    static var modelDirectories: [String] { ReferenceParityTests.modelDirectories }
+    static var modelDirectories: [String] { Fixtures.modelDirectories }
 
     var scratch: URL!
 
@@ -342,8 +328,9 @@ final class EvaluationTests: XCTestCase {
         for v in values.reversed() { backward += ExactSum(v)! }
         XCTAssertEqual(forward, backward)
         XCTAssertEqual(forward.value, values.reduce(0, +), accuracy: 1e-6)
-        let data = try JSONEncoder().encode([forward])
-        XCTAssertEqual(try JSONDecoder().decode([ExactSum].self, from: data), [forward])
+        let text = JSONValue.array([forward.json]).serialized(.report)
+        guard case .array(let items) = try JSONValue.parse(Array(text.utf8), options: .report), items.count == 1 else { return XCTFail(text) }
+        XCTAssertEqual(try ExactSum(json: items[0], at: SummaryReader.Path()), forward)
         XCTAssertNil(ExactSum(.nan))
         XCTAssertNil(ExactSum(.infinity))
         XCTAssertEqual(ExactSum(integer: 12).value, 12)

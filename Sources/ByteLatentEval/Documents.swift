@@ -1,4 +1,6 @@
+import ByteLatent
 import Foundation
+import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -200,25 +202,14 @@ public struct DocumentReader: Sendable {
 
     static func text(of line: UnsafeBufferPointer<UInt8>, field: String) throws -> String {
         let value: JSONValue
-        do { value = try JSONValue.parse(Data(line)) } catch {
+        do { value = try JSONValue.parse(line) } catch {
             throw LineError(message: "not valid JSON")
         }
         guard case .object = value else { throw LineError(message: "not a JSON object") }
         switch value[field] {
         case .string(let text)?: return text
         case nil: throw LineError(message: "no field '\(field)' (choose the field with --field NAME)")
-        case .some(let other): throw LineError(message: "field '\(field)' is \(kind(other)), not a string")
-        }
-    }
-
-    static func kind(_ value: JSONValue) -> String {
-        switch value {
-        case .null: return "null"
-        case .bool: return "a boolean"
-        case .int, .double: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
+        case .some(let other): throw LineError(message: "field '\(field)' is \(other.typeName), not a string")
         }
     }
 

@@ -1,3 +1,4 @@
+import ByteLatent
 import Foundation
 
 /// A content fingerprint of a model directory: SHA-256 over config.json, the safetensors index (if

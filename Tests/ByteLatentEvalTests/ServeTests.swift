@@ -1,6 +1,9 @@
 import Foundation
+import Safetensors
 import XCTest
+import TestSupport
 @testable import ByteLatent
+@testable import ByteLatentEval
 
 /// The lm-eval scoring service: `RequestScorer` and `blt serve --stdio` against loglikelihoods and
 /// is_greedy computed by transformers (Tests/Fixtures/lm-eval, Converters/reference/make_lm_eval_fixtures.py).
@@ -80,7 +83,7 @@ final class ServeTests: XCTestCase {
     /// first stop string; max_bytes caps the output.
     func testGenerateUntilCutsTransformersGreedyOutputAtTheStop() throws {
         var checked = 0
-        for directory in ReferenceParityTests.modelDirectories {
+        for directory in Fixtures.modelDirectories {
             let expected = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: directory + "/expected.json")))
             let scorer = try RequestScorer(model: try BLTModel(directory: directory))
             for run in expected["generation"].array {
@@ -143,11 +146,11 @@ final class ServeTests: XCTestCase {
     /// `blt serve --stdio` end to end: one response line per request line, in order, errors included,
     /// and the service keeps serving after each bad line.
     func testServeSubprocessAnswersEveryLineInOrder() throws {
-        guard let executable = EvalCLITests.executable() else { throw XCTSkip("blt is not built; run `swift build` first") }
+        guard let executable = bltExecutable() else { throw XCTSkip("blt is not built; run `swift build` first") }
         let (path, requests) = try XCTUnwrap(try Self.fixtureModels().first { $0.path.hasSuffix("tiny-b") })
         func line(_ r: Expected) -> Data {
-            Data(ServeProtocol.compact(.object([("type", .string("loglikelihood")), ("context", .string(r.context)),
-                                                 ("continuation", .string(r.continuation))])).utf8 + [0x0A])
+            Data(JSONValue.object([("type", .string("loglikelihood")), ("context", .string(r.context)),
+                                   ("continuation", .string(r.continuation))]).serialized(.line).utf8 + [0x0A])
         }
         var input = Data()
         input += line(requests[0])

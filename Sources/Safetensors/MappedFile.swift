@@ -1,0 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory mapping of a whole regular file (safetensors files and index files, torch
+/// zip archives); unmapped when the last reference goes away. An empty file maps to no bytes.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let bytes: UnsafeRawBufferPointer
+    public var size: Int { bytes.count }
+
+    /// Why a file could not be mapped; each reader turns it into its own error.
+    public enum OpenError: Error, Equatable {
+        /// open(2) or fstat(2) failed with `errno` (ENOENT: no such file).
+        case cannotOpen(errno: Int32)
+        case isDirectory
+        /// A FIFO, device or socket.
+        case notRegularFile
+        case mapFailed(errno: Int32)
+    }
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)   // O_NONBLOCK: a FIFO must not hang the open
+        if fd < 0 { throw OpenError.cannotOpen(errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw OpenError.cannotOpen(errno: errno) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw OpenError.isDirectory }
+        if (st.st_mode & S_IFMT) != S_IFREG { throw OpenError.notRegularFile }
+        let size = Int(st.st_size)
+        if size == 0 {   // mmap refuses a zero length
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        if p == MAP_FAILED || p == nil { throw OpenError.mapFailed(errno: errno) }
+        bytes = UnsafeRawBufferPointer(start: p, count: size)
+    }
+
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+}

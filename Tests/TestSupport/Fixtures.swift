@@ -1,0 +1,65 @@
+// What the test targets share: fixture paths and readers, the reference fixture models and their
+// expected evaluations, and the one helper that runs the built `blt` executable.
+import Foundation
+import Safetensors
+
+/// A fixture or executable the tests need is missing (thrown, so the test fails with this message).
+public struct TestSupportError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Locates committed fixtures relative to this file, so tests need no resources or Python.
+public enum Fixtures {
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures")
+    public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+    public static func json(_ relative: String) throws -> JSONValue {
+        guard let data = FileManager.default.contents(atPath: path(relative)) else { throw TestSupportError("missing fixture \(relative)") }
+        return try JSONValue.parse(data)
+    }
+
+    /// The models under Tests/Fixtures/models, built and run by transformers 5.24 (see
+    /// Converters/reference/make_fixtures.py). `-f16` / `-bf16` are copies with half-precision
+    /// weights, `-sharded` is split by `save_pretrained(max_shard_size=)`.
+    public static let modelNames = ["tiny-a", "tiny-a-bf16", "tiny-a-f16", "tiny-b", "tiny-b-sharded", "tiny-c", "tiny-d"]
+    public static let modelsRoot = path("models")
+    public static func modelDirectory(_ name: String) -> String { modelsRoot + "/" + name }
+    /// Every fixture model; a missing one fails the tests that use it (and `testFixturesExist` names it).
+    public static var modelDirectories: [String] { modelNames.map(modelDirectory) }
+}
+
+/// One text of a fixture model's expected.json with transformers' figures for it.
+public struct ReferenceCase {
+    public var name: String
+    public var text: String
+    public var ids: [Int32]
+    public var targets: Int
+    public var nll: Double
+    public var bitsPerByte: Double
+    public var patchLengths: [Int]
+
+    /// The cases of the fixture model in `directory`.
+    public static func all(_ directory: String) throws -> [ReferenceCase] {
+        let expected = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: directory + "/expected.json")))
+        return expected["cases"].array.map {
+            ReferenceCase(name: $0["name"].string ?? "?", text: $0["text"].string ?? "", ids: $0["ids"].ints.map(Int32.init),
+                          targets: $0["targets"].int ?? -1, nll: $0["nll_nats"].double ?? .nan,
+                          bitsPerByte: $0["bits_per_byte"].double ?? .nan, patchLengths: $0["patch_lengths"].ints)
+        }
+    }
+}
+
+/// Test-side accessors: `json["a"]["b"].ints` reads nested fixture fields, giving empty/nil
+/// values for anything missing (the assertions then fail with a readable message).
+extension Optional where Wrapped == JSONValue {
+    public subscript(key: String) -> JSONValue? { self.flatMap { $0[key] } }
+    public var array: [JSONValue] { if case .array(let a)? = self { return a }; return [] }
+    public var double: Double? { self?.doubleValue }
+    public var int: Int? { self?.intValue }
+    public var string: String? { self?.stringValue }
+    public var ints: [Int] { array.compactMap(\.intValue) }
+    public var floats: [Float] { array.compactMap { $0.doubleValue.map(Float.init) } }
+    public var keys: [String] { self?.objectItems?.map(\.0).sorted() ?? [] }
+}
