@@ -10,13 +10,11 @@
 #include "internal.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "x86.h"
 #include <stdlib.h>
 #include <cpuid.h>
 #include <unistd.h>
 #include <sys/syscall.h>
-
-#define AMX __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
 
 int blt_amx_supported(void) {
     static int supported = -1;   // a race only computes the same answer twice
@@ -35,32 +33,8 @@ typedef struct {
     uint8_t rows[16];
 } tile_config;
 
-/// Rows of a 16 × 16 block of 32-bit values become its columns.
-static inline __attribute__((always_inline)) AMX void transpose16(__m512i r[16]) {
-    __m512i t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    for (int i = 0; i < 16; i += 8)
-        for (int j = 0; j < 4; j++) {
-            t[i + j] = _mm512_shuffle_i32x4(r[i + j], r[i + j + 4], 0x88);
-            t[i + j + 4] = _mm512_shuffle_i32x4(r[i + j], r[i + j + 4], 0xdd);
-        }
-    for (int j = 0; j < 8; j++) {
-        r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
-        r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
-    }
-}
-
 /// 16 floats rounded to bf16 exactly as blt_round_to_bf16 (nearest even, NaN → 0xFFFF).
-static inline __attribute__((always_inline)) AMX __m256i round16(__m512 v) {
+INLINE AMX __m256i round16(__m512 v) {
     __m512i b = _mm512_castps_si512(v);
     __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
     __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7FFF)), odd), 16);
@@ -97,7 +71,7 @@ static AMX void pack_weights(const uint16_t *w, size_t k, size_t n, size_t end, 
                 size_t row = n + half * 16 + i;
                 r[i] = row < end ? _mm512_loadu_si512(w + row * k + kb * 32) : _mm512_setzero_si512();
             }
-            transpose16(r);
+            avx512_transpose16(r);
             uint16_t *tile = panel + (kb * 2 + half) * 512;
             for (int p = 0; p < 16; p++) _mm512_store_si512(tile + p * 32, r[p]);
         }

@@ -3,13 +3,8 @@
 #include "internal.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "x86.h"
 #include <math.h>
-
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
-#define AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
-#define AVX512BF16 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512bf16")))
-#define INLINE static inline __attribute__((always_inline))
 
 // ---------------------------------------------------------------- AVX2 (8 lanes)
 
@@ -378,30 +373,6 @@ static AVX512 void avx512_outer(size_t m, size_t n, size_t k, float alpha, const
                                 const float *b, size_t ldb, float *c, size_t ldc) {
     for (size_t j = 0; j < n; j += 32)
         avx512_outer_columns(m, k, alpha, a, lda, b + j, ldb, c + j, ldc, n - j < 32 ? n - j : 32, 0);
-}
-
-/// Rows of a 16 × 16 block of 32-bit values become its columns.
-INLINE AVX512 void avx512_transpose16(__m512i r[16]) {
-    __m512i t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    for (int i = 0; i < 16; i += 8)
-        for (int j = 0; j < 4; j++) {
-            t[i + j] = _mm512_shuffle_i32x4(r[i + j], r[i + j + 4], 0x88);
-            t[i + j + 4] = _mm512_shuffle_i32x4(r[i + j], r[i + j + 4], 0xdd);
-        }
-    for (int j = 0; j < 8; j++) {
-        r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
-        r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
-    }
 }
 
 /// Weight rows [n, n + 32) ∩ [.., end), columns [k0, k0 + kc), widened to fp32 and transposed:
