@@ -26,6 +26,9 @@ typedef struct {
     blt_dot_fn bf16_dot;
     blt_outer_fn outer;   // activation products, see blt_activation_product
     void (*softmax)(float *x, size_t n);   // softmax of x[0, n) in place, n ≥ 1
+    void (*silu_multiply)(float *gate, const float *up, size_t n);
+    /// bt[p · n + j] = b[j · ldb + p] for j < n, p < k (Bᵀ for activation products).
+    void (*transpose)(const float *b, size_t ldb, size_t n, size_t k, float *bt);
 } blt_kernel_table;
 
 extern const blt_kernel_table blt_generic_kernels;

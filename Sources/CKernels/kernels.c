@@ -97,6 +97,17 @@ static void softmax_generic(float *x, size_t n) {
     for (size_t j = 0; j < n; j++) x[j] *= inverse;
 }
 
+static void transpose_generic(const float *b, size_t ldb, size_t n, size_t k, float *bt) {
+    for (size_t j0 = 0; j0 < n; j0 += 16)   // in 16 × 16 blocks, which stay in L1
+        for (size_t p0 = 0; p0 < k; p0 += 16)
+            for (size_t j = j0; j < j0 + 16 && j < n; j++)
+                for (size_t p = p0; p < p0 + 16 && p < k; p++) bt[p * n + j] = b[j * ldb + p];
+}
+
+static void silu_multiply_generic(float *gate, const float *up, size_t n) {
+    for (size_t i = 0; i < n; i++) gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i];
+}
+
 const blt_kernel_table blt_generic_kernels = {
     .widen = {widen_f32, widen_bf16, widen_f16},
     .add_row = {add_f32, add_bf16, add_f16},
@@ -105,6 +116,7 @@ const blt_kernel_table blt_generic_kernels = {
     .bf16_dot = dot_bf16,
     .outer = outer_generic,
     .softmax = softmax_generic,
+    .silu_multiply = silu_multiply_generic,
 };
 
 // ---- path selection ----
@@ -258,10 +270,8 @@ int blt_activation_product(int transpose_b, size_t m, size_t n, size_t k, float 
     // Bᵀ into a [k, n] buffer, so that the kernel reads rows of n columns.
     float *bt = malloc((k * n ? k * n : 1) * sizeof(float));
     if (!bt) return -1;
-    for (size_t j0 = 0; j0 < n; j0 += 16)   // in 16 × 16 blocks, which stay in L1
-        for (size_t p0 = 0; p0 < k; p0 += 16)
-            for (size_t j = j0; j < j0 + 16 && j < n; j++)
-                for (size_t p = p0; p < p0 + 16 && p < k; p++) bt[p * n + j] = b[j * ldb + p];
+    void (*t)(const float *, size_t, size_t, size_t, float *) = active_table()->transpose;
+    (t ? t : transpose_generic)(b, ldb, n, k, bt);
     f(m, n, k, alpha, a, lda, bt, n, c, ldc);
     free(bt);
     return 0;
@@ -278,6 +288,12 @@ void blt_softmax_row(float *row, size_t width, size_t from, size_t to, int unifo
     (f ? f : softmax_generic)(row + from, to - from);
     memset(row, 0, from * sizeof(float));
     memset(row + to, 0, (width - to) * sizeof(float));
+}
+
+void blt_silu_multiply(float *gate, const float *up, size_t count) {
+    if (count == 0) return;
+    void (*f)(float *, const float *, size_t) = active_table()->silu_multiply;
+    (f ? f : silu_multiply_generic)(gate, up, count);
 }
 
 void blt_round_to_bf16(const float *x, uint16_t *dst, size_t count) {

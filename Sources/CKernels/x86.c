@@ -174,8 +174,9 @@ static AVX2 void avx2_outer(size_t m, size_t n, size_t k, float alpha, const flo
     if (full < n) blt_outer_generic(m, n - full, k, alpha, a, lda, b + full, ldb, c + full, ldc);
 }
 
-// exp(x) for x ≤ 0 (softmax's shifted scores), as Cephes' expf: x = n·ln 2 + r, a degree-6
-// polynomial in r, times 2ⁿ. Inputs below −87.3 give 2⁻¹²⁶·e^r (≈ 1e-38) instead of underflowing.
+// exp(x) as Cephes' expf: x = n·ln 2 + r, a degree-6 polynomial in r, times 2ⁿ. Inputs are
+// clamped to [−87.33, 88.37]: below, 2⁻¹²⁶·e^r (≈ 1e-38) instead of underflowing; above, ≈ 3e38
+// instead of infinity (silu of such a gate is then −1e-37 instead of −0).
 #define BLT_EXP_POLY(FMA, ADD, SET1, r, z, y)                                                      \
     do {                                                                                              \
         y = FMA(SET1(1.9875691500e-4f), r, SET1(1.3981999507e-3f));                                   \
@@ -187,7 +188,7 @@ static AVX2 void avx2_outer(size_t m, size_t n, size_t k, float alpha, const flo
     } while (0)
 
 INLINE AVX2 __m256 avx2_exp(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.33f));
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33f)), _mm256_set1_ps(88.37f));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
     r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
@@ -223,6 +224,16 @@ static AVX2 void avx2_softmax(float *x, size_t n) {
     for (; j < n; j++) x[j] *= 1 / total;
 }
 
+static AVX2 void avx2_silu_multiply(float *gate, const float *up, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 e = avx2_exp(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1), e)), _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i];
+}
+
 const blt_kernel_table blt_avx2_kernels = {
     .widen = {NULL, avx2_widen_bf16, avx2_widen_f16},
     .add_row = {NULL, avx2_add_bf16, avx2_add_f16},
@@ -231,6 +242,7 @@ const blt_kernel_table blt_avx2_kernels = {
     .bf16_dot = NULL,
     .outer = avx2_outer,
     .softmax = avx2_softmax,
+    .silu_multiply = avx2_silu_multiply,
 };
 
 // ---------------------------------------------------------------- AVX-512 (16 lanes, masked tails)
@@ -421,7 +433,7 @@ static AVX512 int avx512_gemm_weights(int dtype, const void *w, size_t k, const 
 }
 
 INLINE AVX512 __m512 avx512_exp(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33f));
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.33f)), _mm512_set1_ps(88.37f));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
@@ -448,6 +460,30 @@ static AVX512 void avx512_softmax(float *x, size_t n) {
     }
 }
 
+static AVX512 void avx512_transpose(const float *b, size_t ldb, size_t n, size_t k, float *bt) {
+    for (size_t j0 = 0; j0 < n; j0 += 16) {
+        __mmask16 columns = tail16(n - j0);
+        for (size_t p0 = 0; p0 < k; p0 += 16) {
+            __mmask16 mask = tail16(k - p0);
+            __m512i r[16];
+            for (size_t i = 0; i < 16; i++)
+                r[i] = j0 + i < n ? _mm512_maskz_loadu_epi32(mask, b + (j0 + i) * ldb + p0) : _mm512_setzero_si512();
+            avx512_transpose16(r);
+            for (size_t p = p0; p < p0 + 16 && p < k; p++) _mm512_mask_storeu_epi32(bt + p * n + j0, columns, r[p - p0]);
+        }
+    }
+}
+
+static AVX512 void avx512_silu_multiply(float *gate, const float *up, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 mask = tail16(n - i);
+        __m512 g = _mm512_maskz_loadu_ps(mask, gate + i);
+        __m512 e = avx512_exp(_mm512_sub_ps(_mm512_setzero_ps(), g));
+        __m512 y = _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1), e)), _mm512_maskz_loadu_ps(mask, up + i));
+        _mm512_mask_storeu_ps(gate + i, mask, y);
+    }
+}
+
 const blt_kernel_table blt_avx512_kernels = {
     .widen = {NULL, avx512_widen_bf16, avx512_widen_f16},
     .add_row = {NULL, avx512_add_bf16, avx512_add_f16},
@@ -457,6 +493,8 @@ const blt_kernel_table blt_avx512_kernels = {
     .bf16_dot = NULL,
     .outer = avx512_outer,
     .softmax = avx512_softmax,
+    .silu_multiply = avx512_silu_multiply,
+    .transpose = avx512_transpose,
 };
 
 // ---------------------------------------------------------------- AVX-512-BF16 (vdpbf16ps)
@@ -519,5 +557,7 @@ const blt_kernel_table blt_avx512bf16_kernels = {
     .bf16_dot = avx512bf16_dot,
     .outer = avx512_outer,
     .softmax = avx512_softmax,
+    .silu_multiply = avx512_silu_multiply,
+    .transpose = avx512_transpose,
 };
 #endif

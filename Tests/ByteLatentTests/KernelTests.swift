@@ -249,6 +249,24 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// SwiGLU's gate (`blt_silu_multiply`) on every path against double precision, lengths around
+    /// the vector widths, gates from −120 to 120 (e^120 overflows fp32).
+    func testSiluMultiplyMatchesDoublePrecisionOnEveryPath() {
+        var g = Generator(state: 47)
+        forEachKernelPath { path in
+            for count in [1, 7, 8, 15, 16, 17, 100] {
+                var gate = g.values(count).map { $0 * 8 }
+                if count == 100 { gate[3] = -120; gate[4] = 120; gate[5] = -88; gate[6] = 0 }
+                let up = g.values(count), original = gate
+                blt_silu_multiply(&gate, up, count)
+                for i in 0..<count {
+                    let x = Double(original[i]), expected = x / (1 + exp(-x)) * Double(up[i])
+                    XCTAssertEqual(Double(gate[i]), expected, accuracy: 4e-7 * max(1, abs(expected)), "\(path) \(count) at \(i) (gate \(x))")
+                }
+            }
+        }
+    }
+
     func testAttentionWithRangesMatchesDenseMaskedSoftmax() {
         var g = Generator(state: 11)
         let shape = AttentionShape(headCount: 4, keyValueHeadCount: 2, headDimension: 12)

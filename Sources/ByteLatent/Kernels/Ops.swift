@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// out = weight ⊙ x · rsqrt(mean(x²) + ε), row by row (RMSNorm, computed in fp32 like the reference).
@@ -33,10 +34,7 @@ func rmsNorm(_ x: [Float], rows: Int, weight: [Float], epsilon: Float) -> [Float
 /// gate ← silu(gate) ⊙ up (SwiGLU), in place, split across cores.
 func siluMultiply(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
     parallelChunks(count, minimumChunk: 32_768) { range in
-        for i in range {
-            let g = gate[i]
-            gate[i] = g / (1 + expf(-g)) * up[i]
-        }
+        blt_silu_multiply(gate + range.lowerBound, up + range.lowerBound, range.count)
     }
 }
 

@@ -76,6 +76,10 @@ int blt_activation_product(int transpose_b, size_t m, size_t n, size_t k, float 
 /// exp is a vectorised polynomial on the AVX2/AVX-512 paths (within 2 ulp of expf).
 void blt_softmax_row(float *row, size_t width, size_t from, size_t to, int uniform);
 
+/// SwiGLU's gate in place: gate[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^-g); the
+/// vectorised exp on the AVX2/AVX-512 paths.
+void blt_silu_multiply(float *gate, const float *up, size_t count);
+
 /// bf16 products on AMX tiles (the `amx` path only; k a multiple of 32). x is packed once per
 /// product: blt_amx_packed_count(m, k) uint16 values, filled by blt_amx_pack (x rounded to bf16 as
 /// blt_round_to_bf16 does); then blt_amx_matmul computes rows [row_begin, row_end) of y = x · Wᵀ
