@@ -79,7 +79,7 @@ static AMX void pack_weights(const uint16_t *w, size_t k, size_t n, size_t end, 
 
 static AMX int amx_matmul(const uint16_t *w, size_t k, const uint16_t *packed, size_t m, float *y, size_t ldy,
                           size_t r0, size_t r1) {
-    uint16_t *panel = aligned_alloc(64, k * 64);
+    uint16_t *panel = blt_thread_scratch(k * 64);
     if (!panel) return -1;
     tile_config config;
     memset(&config, 0, sizeof config);
@@ -127,7 +127,6 @@ static AMX int amx_matmul(const uint16_t *w, size_t k, const uint16_t *packed, s
         }
     }
     _tile_release();
-    free(panel);
     return 0;
 }
 #else

@@ -37,6 +37,11 @@ extern const blt_kernel_table blt_avx2_kernels;
 extern const blt_kernel_table blt_avx512_kernels;
 extern const blt_kernel_table blt_avx512bf16_kernels;
 #endif
+/// A 64-byte aligned buffer of at least `bytes`, owned by the calling thread and kept for its later
+/// calls (products run on long-lived Dispatch threads, and a fresh multi-MB buffer per product costs
+/// an mmap and its page faults); freed when the thread ends. NULL when memory is short. Callers
+/// must not hold it across a call of another function that uses it.
+void *blt_thread_scratch(size_t bytes);
 /// The portable activation product (tails of the vector kernels).
 void blt_outer_generic(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                        const float *b, size_t ldb, float *c, size_t ldc);

@@ -2,7 +2,39 @@
 #include "internal.h"
 #include <stdlib.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <math.h>
+
+// ---- per-thread scratch ----
+
+typedef struct { void *pointer; size_t size; } scratch_buffer;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *value) {
+    scratch_buffer *buffer = value;
+    free(buffer->pointer);
+    free(buffer);
+}
+static void scratch_key_create(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+void *blt_thread_scratch(size_t bytes) {
+    pthread_once(&scratch_once, scratch_key_create);
+    scratch_buffer *buffer = pthread_getspecific(scratch_key);
+    if (!buffer) {
+        buffer = calloc(1, sizeof *buffer);
+        if (!buffer || pthread_setspecific(scratch_key, buffer) != 0) { free(buffer); return NULL; }
+    }
+    if (buffer->size < bytes) {
+        size_t size = (bytes + 63) / 64 * 64;
+        void *pointer = aligned_alloc(64, size);
+        if (!pointer) return NULL;
+        free(buffer->pointer);
+        buffer->pointer = pointer;
+        buffer->size = size;
+    }
+    return buffer->pointer;
+}
 
 // ---- portable kernels ----
 
@@ -236,7 +268,7 @@ void blt_gemm(int dtype, const void *w, size_t k, const float *x, size_t m, floa
         return;
     }
     enum { PANEL = 64 };
-    float *panel = aligned_alloc(64, ((PANEL * k * sizeof(float)) + 63) / 64 * 64);
+    float *panel = blt_thread_scratch(PANEL * k * sizeof(float));
     if (!panel) {   // out of memory for 64 rows: the streaming kernel needs no buffer
         blt_matmul(dtype, w, k, x, m, y, ldy, row_begin, row_end);
         return;
@@ -248,7 +280,6 @@ void blt_gemm(int dtype, const void *w, size_t k, const float *x, size_t m, floa
         // The panel's row r is weight row first + r: y column offset `first`.
         table->gemm(panel, k, x, m, y + first, ldy, 0, rows);
     }
-    free(panel);
 }
 
 void blt_matmul_bf16_dot(const uint16_t *w, size_t k, const uint16_t *x, size_t m, float *y, size_t ldy,
@@ -268,12 +299,11 @@ int blt_activation_product(int transpose_b, size_t m, size_t n, size_t k, float 
         return 0;
     }
     // Bᵀ into a [k, n] buffer, so that the kernel reads rows of n columns.
-    float *bt = malloc((k * n ? k * n : 1) * sizeof(float));
+    float *bt = blt_thread_scratch((k * n ? k * n : 1) * sizeof(float));
     if (!bt) return -1;
     void (*t)(const float *, size_t, size_t, size_t, float *) = active_table()->transpose;
     (t ? t : transpose_generic)(b, ldb, n, k, bt);
     f(m, n, k, alpha, a, lda, bt, n, c, ldc);
-    free(bt);
     return 0;
 }
 

@@ -12,10 +12,17 @@ INLINE AVX2 __m256 avx2_load_bf16(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
 }
 INLINE AVX2 __m256 avx2_load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-INLINE AVX2 __m256 avx2_load_w(int dtype, const uint16_t *p) {
+/// 8 weights from element `c` of a row stored in `dtype` (a constant after inlining).
+INLINE AVX2 __m256 avx2_load_w(int dtype, const void *row, size_t c) {
+    if (dtype == BLT_DTYPE_F32) return _mm256_loadu_ps((const float *)row + c);
+    const uint16_t *p = (const uint16_t *)row + c;
     return dtype == BLT_DTYPE_BF16 ? avx2_load_bf16(p) : avx2_load_f16(p);
 }
-INLINE float scalar_w(int dtype, uint16_t h) { return dtype == BLT_DTYPE_BF16 ? blt_bf16_to_f32(h) : blt_f16_to_f32(h); }
+INLINE float scalar_w(int dtype, const void *row, size_t c) {
+    if (dtype == BLT_DTYPE_F32) return ((const float *)row)[c];
+    uint16_t h = ((const uint16_t *)row)[c];
+    return dtype == BLT_DTYPE_BF16 ? blt_bf16_to_f32(h) : blt_f16_to_f32(h);
+}
 INLINE AVX2 float avx2_sum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -25,7 +32,7 @@ INLINE AVX2 float avx2_sum(__m256 v) {
 
 /// out[i·NR + j] = x row i · w row j, for MR rows of x and NR rows of w (constants after inlining,
 /// so the accumulators live in registers).
-INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, const uint16_t *const *wr, size_t k,
+INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, const void *const *wr, size_t k,
                            float *out) {
     __m256 acc[4][4];
     for (int i = 0; i < MR; i++)
@@ -33,7 +40,7 @@ INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, co
     size_t c = 0;
     for (; c + 8 <= k; c += 8) {
         __m256 wv[4];
-        for (int j = 0; j < NR; j++) wv[j] = avx2_load_w(dtype, wr[j] + c);
+        for (int j = 0; j < NR; j++) wv[j] = avx2_load_w(dtype, wr[j], c);
         for (int i = 0; i < MR; i++) {
             __m256 xv = _mm256_loadu_ps(xr[i] + c);
             for (int j = 0; j < NR; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
@@ -42,7 +49,7 @@ INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, co
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NR; j++) {
             float s = avx2_sum(acc[i][j]);
-            for (size_t t = c; t < k; t++) s += xr[i][t] * scalar_w(dtype, wr[j][t]);
+            for (size_t t = c; t < k; t++) s += xr[i][t] * scalar_w(dtype, wr[j], t);
             out[i * NR + j] = s;
         }
 }
@@ -55,7 +62,7 @@ INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, co
         const uint16_t *w = (const uint16_t *)weights;                                                \
         if (m == 1) {                                                                                 \
             for (size_t r = r0; r < r1; r += 4) {                                                     \
-                const uint16_t *wr[4];                                                                \
+                const void *wr[4];                                                                    \
                 for (int j = 0; j < 4; j++) wr[j] = w + (r + j < r1 ? r + j : r1 - 1) * k;            \
                 float out[4];                                                                         \
                 TILE(DTYPE, 1, 4, &x, wr, k, out);                                                    \
@@ -64,7 +71,7 @@ INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, co
             return;                                                                                   \
         }                                                                                             \
         for (size_t r = r0; r < r1; r += 2) {                                                         \
-            const uint16_t *wr[2];                                                                    \
+            const void *wr[2];                                                                        \
             for (int j = 0; j < 2; j++) wr[j] = w + (r + j < r1 ? r + j : r1 - 1) * k;                \
             for (size_t i = 0; i < m; i += 4) {                                                       \
                 const float *xr[4];                                                                   \
@@ -80,47 +87,24 @@ INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, co
 BLT_TILED_MATMUL(avx2_matmul_bf16, AVX2, avx2_tile, BLT_DTYPE_BF16)
 BLT_TILED_MATMUL(avx2_matmul_f16, AVX2, avx2_tile, BLT_DTYPE_F16)
 
-INLINE AVX2 void avx2_tile_f32(int MR, int NR, const float *const *xr, const float *const *wr, size_t k, float *out) {
-    __m256 acc[4][4];
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_ps();
-    size_t c = 0;
-    for (; c + 8 <= k; c += 8) {
-        __m256 wv[4];
-        for (int j = 0; j < NR; j++) wv[j] = _mm256_loadu_ps(wr[j] + c);
-        for (int i = 0; i < MR; i++) {
-            __m256 xv = _mm256_loadu_ps(xr[i] + c);
-            for (int j = 0; j < NR; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
-        }
-    }
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) {
-            float s = avx2_sum(acc[i][j]);
-            for (size_t t = c; t < k; t++) s += xr[i][t] * wr[j][t];
-            out[i * NR + j] = s;
-        }
-}
-
 /// fp32 panel (rows [r0, r1) of `weights`, already widened) times every row of x, 4 × 2 tiles
 /// (AVX2 has 16 vector registers: 8 accumulators).
-#define BLT_PANEL_GEMM(NAME, ATTR, TILE, NR)                                                          \
-    static ATTR void NAME(const void *weights, size_t k, const float *x, size_t m, float *y, size_t ldy, \
-                          size_t r0, size_t r1) {                                                     \
-        const float *w = (const float *)weights;                                                      \
-        for (size_t i = 0; i < m; i += 4) {                                                           \
-            const float *xr[4];                                                                       \
-            for (int l = 0; l < 4; l++) xr[l] = x + (i + l < m ? i + l : m - 1) * k;                  \
-            for (size_t r = r0; r < r1; r += NR) {                                                    \
-                const float *wr[NR];                                                                  \
-                for (int j = 0; j < NR; j++) wr[j] = w + (r + j < r1 ? r + j : r1 - 1) * k;           \
-                float out[4 * NR];                                                                    \
-                TILE(4, NR, xr, wr, k, out);                                                          \
-                for (int l = 0; l < 4 && i + l < m; l++)                                              \
-                    for (int j = 0; j < NR && r + j < r1; j++) y[(i + l) * ldy + r + j] = out[l * NR + j]; \
-            }                                                                                         \
-        }                                                                                             \
+static AVX2 void avx2_gemm(const void *weights, size_t k, const float *x, size_t m, float *y, size_t ldy,
+                           size_t r0, size_t r1) {
+    const float *w = (const float *)weights;
+    for (size_t i = 0; i < m; i += 4) {
+        const float *xr[4];
+        for (int l = 0; l < 4; l++) xr[l] = x + (i + l < m ? i + l : m - 1) * k;
+        for (size_t r = r0; r < r1; r += 2) {
+            const void *wr[2];
+            for (int j = 0; j < 2; j++) wr[j] = w + (r + j < r1 ? r + j : r1 - 1) * k;
+            float out[8];
+            avx2_tile(BLT_DTYPE_F32, 4, 2, xr, wr, k, out);
+            for (int l = 0; l < 4 && i + l < m; l++)
+                for (int j = 0; j < 2 && r + j < r1; j++) y[(i + l) * ldy + r + j] = out[l * 2 + j];
+        }
     }
-BLT_PANEL_GEMM(avx2_gemm, AVX2, avx2_tile_f32, 2)
+}
 
 static AVX2 void avx2_widen_bf16(const void *src, float *dst, size_t n) {
     const uint16_t *s = (const uint16_t *)src;
@@ -256,7 +240,7 @@ INLINE AVX512 __m512 avx512_load_w(int dtype, const uint16_t *p, __mmask16 mask)
     return avx512_widen16(dtype, _mm256_maskz_loadu_epi16(mask, p));
 }
 
-INLINE AVX512 void avx512_tile(int dtype, int MR, int NR, const float *const *xr, const uint16_t *const *wr, size_t k,
+INLINE AVX512 void avx512_tile(int dtype, int MR, int NR, const float *const *xr, const void *const *wr, size_t k,
                                float *out) {
     __m512 acc[4][4];
     for (int i = 0; i < MR; i++)
@@ -264,7 +248,7 @@ INLINE AVX512 void avx512_tile(int dtype, int MR, int NR, const float *const *xr
     size_t c = 0;
     for (; c + 16 <= k; c += 16) {
         __m512 wv[4];
-        for (int j = 0; j < NR; j++) wv[j] = avx512_widen16(dtype, _mm256_loadu_si256((const __m256i *)(wr[j] + c)));
+        for (int j = 0; j < NR; j++) wv[j] = avx512_widen16(dtype, _mm256_loadu_si256((const __m256i *)((const uint16_t *)wr[j] + c)));
         for (int i = 0; i < MR; i++) {
             __m512 xv = _mm512_loadu_ps(xr[i] + c);
             for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
@@ -273,7 +257,7 @@ INLINE AVX512 void avx512_tile(int dtype, int MR, int NR, const float *const *xr
     if (c < k) {
         __mmask16 mask = tail16(k - c);
         __m512 wv[4];
-        for (int j = 0; j < NR; j++) wv[j] = avx512_load_w(dtype, wr[j] + c, mask);
+        for (int j = 0; j < NR; j++) wv[j] = avx512_load_w(dtype, (const uint16_t *)wr[j] + c, mask);
         for (int i = 0; i < MR; i++) {
             __m512 xv = _mm512_maskz_loadu_ps(mask, xr[i] + c);
             for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
@@ -283,33 +267,6 @@ INLINE AVX512 void avx512_tile(int dtype, int MR, int NR, const float *const *xr
         for (int j = 0; j < NR; j++) out[i * NR + j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-INLINE AVX512 void avx512_tile_f32(int MR, int NR, const float *const *xr, const float *const *wr, size_t k, float *out) {
-    __m512 acc[4][4];
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
-    size_t c = 0;
-    for (; c + 16 <= k; c += 16) {
-        __m512 wv[4];
-        for (int j = 0; j < NR; j++) wv[j] = _mm512_loadu_ps(wr[j] + c);
-        for (int i = 0; i < MR; i++) {
-            __m512 xv = _mm512_loadu_ps(xr[i] + c);
-            for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
-        }
-    }
-    if (c < k) {
-        __mmask16 mask = tail16(k - c);
-        __m512 wv[4];
-        for (int j = 0; j < NR; j++) wv[j] = _mm512_maskz_loadu_ps(mask, wr[j] + c);
-        for (int i = 0; i < MR; i++) {
-            __m512 xv = _mm512_maskz_loadu_ps(mask, xr[i] + c);
-            for (int j = 0; j < NR; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
-        }
-    }
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) out[i * NR + j] = _mm512_reduce_add_ps(acc[i][j]);
-}
-// 4 × 4 tiles: 16 accumulators of AVX-512's 32 registers, 8 loads per 16 FMAs.
-BLT_PANEL_GEMM(avx512_gemm, AVX512, avx512_tile_f32, 4)
 
 BLT_TILED_MATMUL(avx512_matmul_bf16, AVX512, avx512_tile, BLT_DTYPE_BF16)
 BLT_TILED_MATMUL(avx512_matmul_f16, AVX512, avx512_tile, BLT_DTYPE_F16)
@@ -415,7 +372,7 @@ static AVX512 void avx512_pack_transposed(int dtype, const void *w, size_t k, si
 static AVX512 int avx512_gemm_weights(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
                                       size_t r0, size_t r1) {
     enum { KC = 256, MC = 512 };
-    float *panel = aligned_alloc(64, KC * 32 * sizeof(float));
+    float *panel = blt_thread_scratch(KC * 32 * sizeof(float));
     if (!panel) return -1;
     for (size_t i = 0; i < m; i += MC) {
         size_t rows = m - i < MC ? m - i : MC;
@@ -428,7 +385,6 @@ static AVX512 int avx512_gemm_weights(int dtype, const void *w, size_t k, const 
             }
         }
     }
-    free(panel);
     return 0;
 }
 
@@ -488,7 +444,7 @@ const blt_kernel_table blt_avx512_kernels = {
     .widen = {NULL, avx512_widen_bf16, avx512_widen_f16},
     .add_row = {NULL, avx512_add_bf16, avx512_add_f16},
     .matmul = {NULL, avx512_matmul_bf16, avx512_matmul_f16},
-    .gemm = avx512_gemm,
+    .gemm = NULL,   // avx512_gemm_weights
     .gemm_weights = avx512_gemm_weights,
     .bf16_dot = NULL,
     .outer = avx512_outer,
@@ -552,7 +508,7 @@ const blt_kernel_table blt_avx512bf16_kernels = {
     .widen = {NULL, avx512_widen_bf16, avx512_widen_f16},
     .add_row = {NULL, avx512_add_bf16, avx512_add_f16},
     .matmul = {NULL, avx512_matmul_bf16, avx512_matmul_f16},
-    .gemm = avx512_gemm,
+    .gemm = NULL,   // avx512_gemm_weights
     .gemm_weights = avx512_gemm_weights,
     .bf16_dot = avx512bf16_dot,
     .outer = avx512_outer,

@@ -71,20 +71,20 @@ enum MatrixKernels {
             multiplyOnTiles(x, rows: rows, by: weight, into: y)
             return
         }
-        let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: count)
-        defer { rounded.deallocate() }
-        blt_round_to_bf16(x, rounded, count)
-        if weight.dtype == .bf16, path == .avx512bf16 || path == .amx {
-            let w = weight.base.assumingMemoryBound(to: UInt16.self)
-            parallelChunks(weight.rows, minimumChunk: max(32, 65_536 / k)) { range in
-                blt_matmul_bf16_dot(w, k, rounded, rows, y, weight.rows, range.lowerBound, range.upperBound)
+        ProductScratch.shared.withHalves(count: count) { rounded in
+            blt_round_to_bf16(x, rounded, count)
+            if weight.dtype == .bf16, path == .avx512bf16 || path == .amx {
+                let w = weight.base.assumingMemoryBound(to: UInt16.self)
+                parallelChunks(weight.rows, minimumChunk: max(32, 65_536 / k)) { range in
+                    blt_matmul_bf16_dot(w, k, rounded, rows, y, weight.rows, range.lowerBound, range.upperBound)
+                }
+                return
             }
-            return
+            let widened = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            defer { widened.deallocate() }
+            blt_widen(WeightDType.bf16.kernelDType, rounded, widened, count)
+            DTypeKernels.for(weight.dtype).product(UnsafePointer(widened), rows, weight, y)
         }
-        let widened = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        defer { widened.deallocate() }
-        blt_widen(WeightDType.bf16.kernelDType, rounded, widened, count)
-        DTypeKernels.for(weight.dtype).product(UnsafePointer(widened), rows, weight, y)
     }
 }
 
@@ -97,18 +97,18 @@ extension MatrixKernels {
     private static func multiplyOnTiles(_ x: UnsafePointer<Float>, rows: Int, by weight: WeightMatrix,
                                         into y: UnsafeMutablePointer<Float>) {
         let k = weight.columns, n = weight.rows
-        let packed = UnsafeMutablePointer<UInt16>.allocate(capacity: blt_amx_packed_count(rows, k))
-        defer { packed.deallocate() }
-        let blocks = (rows + 31) / 32
-        parallelChunks(blocks, minimumChunk: max(1, 4096 / k)) { range in
-            let first = range.lowerBound * 32, count = min(rows, range.upperBound * 32) - first
-            let status = blt_amx_pack(x + first * k, count, k, packed + first * k)
-            precondition(status == 0, "the amx path is active and k is a multiple of 32")
-        }
-        let w = weight.base.assumingMemoryBound(to: UInt16.self)
-        parallelChunks((n + 31) / 32, minimumChunk: 1) { range in
-            let status = blt_amx_matmul(w, k, packed, rows, y, n, range.lowerBound * 32, min(n, range.upperBound * 32))
-            precondition(status == 0, "the amx path is active and k is a multiple of 32")
+        ProductScratch.shared.withHalves(count: blt_amx_packed_count(rows, k)) { packed in
+            let blocks = (rows + 31) / 32
+            parallelChunks(blocks, minimumChunk: max(1, 4096 / k)) { range in
+                let first = range.lowerBound * 32, count = min(rows, range.upperBound * 32) - first
+                let status = blt_amx_pack(x + first * k, count, k, packed + first * k)
+                precondition(status == 0, "the amx path is active and k is a multiple of 32")
+            }
+            let w = weight.base.assumingMemoryBound(to: UInt16.self)
+            parallelChunks((n + 31) / 32, minimumChunk: 1) { range in
+                let status = blt_amx_matmul(w, k, packed, rows, y, n, range.lowerBound * 32, min(n, range.upperBound * 32))
+                precondition(status == 0, "the amx path is active and k is a multiple of 32")
+            }
         }
     }
 }
@@ -173,7 +173,7 @@ struct DTypeKernels {
     static func widenedProduct(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>) {
         let n = weight.rows, k = weight.columns, dtype = weight.dtype.kernelDType
         let panelRows = max(1, min(n, panelElements / k))
-        WidenScratch.shared.with(count: panelRows * k) { scratch in
+        ProductScratch.shared.with(count: panelRows * k) { scratch in
             var first = 0
             while first < n {
                 let count = min(panelRows, n - first)
@@ -220,9 +220,11 @@ enum ManyRowBackend: String {
     static var openBLASCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 }
 
-/// Scratch buffers for widened weight panels, reused across products (one per concurrent caller).
-final class WidenScratch: @unchecked Sendable {
-    static let shared = WidenScratch()
+/// Scratch buffers reused across products (one per concurrent caller): widened weight panels, and
+/// activations rounded or packed to bf16. A fresh multi-MB buffer per product would cost an mmap
+/// and its page faults every time.
+final class ProductScratch: @unchecked Sendable {
+    static let shared = ProductScratch()
     private let lock = NSLock()
     private var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
 
@@ -236,5 +238,12 @@ final class WidenScratch: @unchecked Sendable {
         lock.lock()
         free.append(b)
         lock.unlock()
+    }
+
+    /// `count` 16-bit values (bf16 bits) in a buffer of the same pool.
+    func withHalves(count: Int, _ body: (UnsafeMutablePointer<UInt16>) -> Void) {
+        with(count: (count + 1) / 2) { floats in
+            floats.withMemoryRebound(to: UInt16.self, capacity: count) { body($0) }
+        }
     }
 }
