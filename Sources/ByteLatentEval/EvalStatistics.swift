@@ -32,6 +32,11 @@ public struct ExactSum: Equatable, Sendable, CustomStringConvertible {
 
     public static func + (a: ExactSum, b: ExactSum) -> ExactSum { ExactSum(raw: a.raw + b.raw) }
     public static func += (a: inout ExactSum, b: ExactSum) { a.raw += b.raw }
+    /// a + b, or nil if the 128-bit sum overflows (sums read from files that lie).
+    public func adding(_ other: ExactSum) -> ExactSum? {
+        let (r, overflow) = raw.addingReportingOverflow(other.raw)
+        return overflow ? nil : ExactSum(raw: r)
+    }
 }
 
 /// Sums over units (documents, or chunks of targets) for the standard error of a ratio estimate:
@@ -63,13 +68,16 @@ public struct RatioMoments: Equatable, Sendable {
         return true
     }
 
-    public mutating func merge(_ other: RatioMoments) {
-        units += other.units
-        bits += other.bits
-        targets += other.targets
-        bitsSquared += other.bitsSquared
-        bitsTimesTargets += other.bitsTimesTargets
-        targetsSquared += other.targetsSquared
+    /// The moments of both sets of units, or nil if an addition overflows.
+    public func adding(_ other: RatioMoments) -> RatioMoments? {
+        func add(_ a: Int, _ b: Int) -> Int? { let (r, o) = a.addingReportingOverflow(b); return o ? nil : r }
+        guard let units = add(units, other.units), let bits = bits.adding(other.bits), let targets = add(targets, other.targets),
+              let bitsSquared = bitsSquared.adding(other.bitsSquared), let bitsTimesTargets = bitsTimesTargets.adding(other.bitsTimesTargets),
+              let targetsSquared = targetsSquared.adding(other.targetsSquared) else { return nil }
+        var r = RatioMoments()
+        r.units = units; r.bits = bits; r.targets = targets
+        r.bitsSquared = bitsSquared; r.bitsTimesTargets = bitsTimesTargets; r.targetsSquared = targetsSquared
+        return r
     }
 
     /// Standard error of Σy/Σn treating units as independent draws (the delta-method / cluster-robust

@@ -72,44 +72,21 @@ public struct EvalSums: Equatable, Sendable {
 
     public init() {}
 
-    /// `merge` with every addition overflow-checked; false (and self unchanged) if one overflows.
+    /// Adds the totals of `other` (another shard), every addition overflow-checked; false (and self
+    /// unchanged) if one overflows.
     public mutating func mergeChecked(_ other: EvalSums) -> Bool {
         func add(_ a: Int, _ b: Int) -> Int? { let (r, o) = a.addingReportingOverflow(b); return o ? nil : r }
-        func add(_ a: ExactSum, _ b: ExactSum) -> ExactSum? { let (r, o) = a.raw.addingReportingOverflow(b.raw); return o ? nil : ExactSum(raw: r) }
-        func add(_ a: RatioMoments, _ b: RatioMoments) -> RatioMoments? {
-            var r = RatioMoments()
-            guard let units = add(a.units, b.units), let bits = add(a.bits, b.bits), let targets = add(a.targets, b.targets),
-                  let bitsSquared = add(a.bitsSquared, b.bitsSquared), let bitsTimesTargets = add(a.bitsTimesTargets, b.bitsTimesTargets),
-                  let targetsSquared = add(a.targetsSquared, b.targetsSquared) else { return nil }
-            r.units = units; r.bits = bits; r.targets = targets
-            r.bitsSquared = bitsSquared; r.bitsTimesTargets = bitsTimesTargets; r.targetsSquared = targetsSquared
-            return r
-        }
-        var r = EvalSums()
         guard let documents = add(documents, other.documents), let skippedEmpty = add(skippedEmpty, other.skippedEmpty),
               let skippedBadLines = add(skippedBadLines, other.skippedBadLines), let bytes = add(bytes, other.bytes),
               let targets = add(targets, other.targets), let patches = add(patches, other.patches),
-              let windows = add(windows, other.windows), let nllNats = add(nllNats, other.nllNats),
-              let byDocument = add(byDocument, other.byDocument), let byChunk = add(byChunk, other.byChunk) else { return false }
+              let windows = add(windows, other.windows), let nllNats = nllNats.adding(other.nllNats),
+              let byDocument = byDocument.adding(other.byDocument), let byChunk = byChunk.adding(other.byChunk) else { return false }
+        var r = EvalSums()
         r.documents = documents; r.skippedEmpty = skippedEmpty; r.skippedBadLines = skippedBadLines; r.bytes = bytes
         r.targets = targets; r.patches = patches; r.windows = windows; r.nllNats = nllNats
         r.byDocument = byDocument; r.byChunk = byChunk; r.seconds = seconds + other.seconds
         self = r
         return true
-    }
-
-    public mutating func merge(_ other: EvalSums) {
-        documents += other.documents
-        skippedEmpty += other.skippedEmpty
-        skippedBadLines += other.skippedBadLines
-        bytes += other.bytes
-        targets += other.targets
-        patches += other.patches
-        windows += other.windows
-        nllNats += other.nllNats
-        byDocument.merge(other.byDocument)
-        byChunk.merge(other.byChunk)
-        seconds += other.seconds
     }
 }
 
