@@ -112,13 +112,11 @@ public struct DocumentReader: Sendable {
     public var field: String
     /// Skip (and report) malformed JSONL lines instead of stopping at the first.
     public var skipBadLines: Bool
-    public var shard: Shard
 
-    public init(inputs: [DocumentInput], field: String = "text", skipBadLines: Bool = false, shard: Shard = .whole) {
+    public init(inputs: [DocumentInput], field: String = "text", skipBadLines: Bool = false) {
         self.inputs = inputs
         self.field = field
         self.skipBadLines = skipBadLines
-        self.shard = shard
     }
 
     /// Checks that every input file exists and is readable, before any work starts.

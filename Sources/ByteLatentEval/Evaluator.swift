@@ -167,15 +167,16 @@ public final class Evaluator {
                      modelFingerprint: ModelFingerprint.of(directory: model.directory), batchBytes: options.batchBytes)
     }
 
-    /// Scores every document of `reader`'s shard. Empty documents (no targets) are skipped and
+    /// Scores the documents of `reader` that `shard` owns (every one by default; see `Shard`: shards
+    /// split the packed passes). Empty documents (no targets) are skipped and
     /// counted; so are malformed JSONL lines when the reader skips them. `progress` is called after
     /// every forward pass; `badLine` for each skipped line. Both are called on the caller's thread,
     /// in input order. With `byteScores`, each document is scored alone by
     /// `byteScores(bytes:name:)` and handed to it with its per-target details (not packed).
-    public func run(_ reader: DocumentReader, progress: ((EvalProgress) -> Void)? = nil,
+    public func run(_ reader: DocumentReader, shard: Shard = .whole, progress: ((EvalProgress) -> Void)? = nil,
                     badLine: ((BadLine) -> Void)? = nil,
                     byteScores perDocument: ((Document, ByteScores) throws -> Void)? = nil) throws -> EvalSummary {
-        if let perDocument { return try runOneByOne(reader, progress: progress, badLine: badLine, byteScores: perDocument) }
+        if let perDocument { return try runOneByOne(reader, shard: shard, progress: progress, badLine: badLine, byteScores: perDocument) }
         try reader.checkInputs()
         let total = reader.totalInputBytes()
         let elapsed = Stopwatch().seconds
@@ -187,7 +188,6 @@ public final class Evaluator {
         let batches = BatchQueue(capacity: 1)
         let (addEOS, window, context, budget) = (options.addEOS, self.window, options.context, options.batchBytes)
         let model = self.model
-        let shard = reader.shard
         DispatchQueue.global(qos: .userInitiated).async {
             var batcher = Batcher(budget: budget)
             func send(_ batch: Batch?) throws {
@@ -257,12 +257,12 @@ public final class Evaluator {
                                    bytesScored: sums.bytes, seconds: elapsed()))
         }
         sums.seconds = elapsed()
-        return EvalSummary(settings: settings(reader: reader), shard: reader.shard, sums: sums,
+        return EvalSummary(settings: settings(reader: reader), shard: shard, sums: sums,
                            perDocument: options.keepPerDocument ? results : nil)
     }
 
     /// `run` with per-byte details: one document at a time, each scored by `byteScores`.
-    private func runOneByOne(_ reader: DocumentReader, progress: ((EvalProgress) -> Void)?, badLine: ((BadLine) -> Void)?,
+    private func runOneByOne(_ reader: DocumentReader, shard: Shard, progress: ((EvalProgress) -> Void)?, badLine: ((BadLine) -> Void)?,
                              byteScores perDocument: (Document, ByteScores) throws -> Void) throws -> EvalSummary {
         try reader.checkInputs()
         let total = reader.totalInputBytes()
@@ -276,14 +276,14 @@ public final class Evaluator {
             switch event {
             case .badLine(let line):
                 _ = planner.add(.badLine(line))
-                guard reader.shard.owns(planner.group) else { return }
+                guard shard.owns(planner.group) else { return }
                 sums.skippedBadLines += 1
                 badLine?(line)
             case .document(let document):
                 let ids = Tokenizer.encode(document.bytes, addEOS: options.addEOS)
                 guard ids.count >= 2, !document.bytes.isEmpty else {
                     _ = planner.add(.empty(document.inputRange))
-                    guard reader.shard.owns(planner.group) else { return }
+                    guard shard.owns(planner.group) else { return }
                     sums.skippedEmpty += 1
                     progress?(EvalProgress(inputBytesDone: document.inputRange.upperBound, inputBytesTotal: total,
                                            documents: sums.documents, bytesScored: sums.bytes, seconds: elapsed()))
@@ -294,7 +294,7 @@ public final class Evaluator {
                 _ = planner.add(.window(work, 0))
                 let group = planner.group
                 for w in work.plan.indices.dropFirst() { _ = planner.add(.window(work, w)) }
-                guard reader.shard.owns(group) else { return }
+                guard shard.owns(group) else { return }
                 let range = document.inputRange
                 let report = { (scoredEnd: Int) in
                     let done = range.lowerBound + Int(Double(range.count) * Double(scoredEnd) / Double(ids.count))
@@ -312,7 +312,7 @@ public final class Evaluator {
             }
         }
         sums.seconds = elapsed()
-        return EvalSummary(settings: settings(reader: reader), shard: reader.shard, sums: sums,
+        return EvalSummary(settings: settings(reader: reader), shard: shard, sums: sums,
                            perDocument: options.keepPerDocument ? results : nil)
     }
 

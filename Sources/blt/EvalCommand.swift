@@ -122,7 +122,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let shard = try shard.map(Shard.init(parsing:)) ?? .whole
         let reader = DocumentReader(inputs: inputs.map { DocumentInput(path: $0, format: format.flatMap(DocumentFormat.init(rawValue:))) },
-                                    field: field, skipBadLines: skipBadLines, shard: shard)
+                                    field: field, skipBadLines: skipBadLines)
         try reader.checkInputs()
         if inputs.contains("-"), StandardStreams.inputClosed {
             throw CommandError("standard input is closed; pipe the documents in, or pass files instead of '-'")
@@ -139,7 +139,7 @@ struct EvalCommand: ParsableCommand {
         let bar = ProgressBar(total: reader.totalInputBytes(), unit: "B", label: "eval")
         let summary: EvalSummary
         do {
-            summary = try evaluator.run(reader, progress: { bar.update($0.inputBytesDone) }, badLine: { line in
+            summary = try evaluator.run(reader, shard: shard, progress: { bar.update($0.inputBytesDone) }, badLine: { line in
                 bar.finish()
                 StandardStreams.error("warning: skipped \(line.file):\(line.line): \(line.reason)\n")
             }, byteScores: perByteFile == nil && svgFile == nil ? nil : { document, scores in

@@ -211,7 +211,7 @@ final class EvaluationTests: XCTestCase {
         let whole = try evaluator.run(DocumentReader(inputs: inputs))
         var parts: [EvalSummary] = []
         for i in [2, 0, 1] {
-            let part = try evaluator.run(DocumentReader(inputs: inputs, shard: Shard(index: i, count: 3)))
+            let part = try evaluator.run(DocumentReader(inputs: inputs), shard: Shard(index: i, count: 3))
             XCTAssertFalse(part.isComplete)
             parts.append(try EvalSummary.decode(try part.jsonData()))   // through JSON, as eval-merge reads them
         }

@@ -116,7 +116,7 @@ final class HostileInputTests: XCTestCase {
         let docs = scratch.appendingPathComponent("docs.jsonl")
         try Data("{\"text\": \"Names refer to objects.\"}\n{\"text\": \"A scope.\"}\n{\"text\": \"x\"}\n".utf8).write(to: docs)
         let evaluator = try Evaluator(model: try BLTModel(directory: modelDirectory), options: EvalOptions(keepPerDocument: true, batchBytes: 0))
-        let summary = try evaluator.run(DocumentReader(inputs: [DocumentInput(path: docs.path)], shard: Shard(index: index, count: 2)))
+        let summary = try evaluator.run(DocumentReader(inputs: [DocumentInput(path: docs.path)]), shard: Shard(index: index, count: 2))
         return try JSONSerialization.jsonObject(with: summary.jsonData()) as! [String: Any]
     }
 

@@ -169,7 +169,7 @@ final class PackingTests: XCTestCase {
             func run(_ budget: Int, shard: Shard = .whole) throws -> (EvalSummary, [BadLine]) {
                 var skipped: [BadLine] = []
                 let evaluator = try Evaluator(model: model, options: EvalOptions(window: 48, context: 8, keepPerDocument: true, batchBytes: budget))
-                let summary = try evaluator.run(DocumentReader(inputs: inputs, skipBadLines: true, shard: shard), badLine: { skipped.append($0) })
+                let summary = try evaluator.run(DocumentReader(inputs: inputs, skipBadLines: true), shard: shard, badLine: { skipped.append($0) })
                 return (summary, skipped)
             }
             let (single, singleBad) = try run(0)

@@ -3,7 +3,6 @@ import ByteLatentEval
 import FuzzSupport
 
 /// JSONL documents (one JSON object per line, the text in a field), strict and with bad lines skipped.
-/// (The reader yields every document whatever the shard: shards split packed passes in the evaluator.)
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
     let path = writeScratch("input.jsonl", inputBuffer(data, size))
