@@ -5,8 +5,8 @@
 // y = x · Wᵀ is computed as 32 × 32 blocks of y in four fp32 tiles: two tiles of x rows (A) times
 // two tiles of W rows (B). x is packed once per product (blt_amx_pack: rounded to bf16, 32-row
 // blocks, each 32 columns two contiguous 1 KB tiles); W is read from the mapped checkpoint and
-// packed 32 rows at a time into B's pair-interleaved layout (a 16 × 16 transpose of bf16 pairs),
-// which stays in L2 while every block of x passes over it.
+// packed up to 128 rows at a time into B's pair-interleaved layout (a 16 × 16 transpose of bf16
+// pairs), which stays in L2 while every block of x passes over it.
 #include "internal.h"
 
 #if defined(__x86_64__)
@@ -77,10 +77,19 @@ static AMX void pack_weights(const uint16_t *w, size_t k, size_t n, size_t end, 
         }
 }
 
+/// Weight rows packed per pass: as many 32-row panels as fit in 1 MB (at most 4), so that each
+/// 32-row block of x, fetched from L3 once per pass, then serves every panel from L2 (blocks of x
+/// were streamed from L3 once per 32 weight rows before: 1.2–1.5× slower on blt-1b's shapes).
+static size_t panels_per_pass(size_t k) {
+    size_t panels = (1u << 20) / (k * 64);
+    return panels < 1 ? 1 : panels > 4 ? 4 : panels;
+}
+
 static AMX int amx_matmul(const uint16_t *w, size_t k, const uint16_t *packed, size_t m, float *y, size_t ldy,
                           size_t r0, size_t r1) {
-    uint16_t *panel = blt_thread_scratch(k * 64);
-    if (!panel) return -1;
+    const size_t panels = panels_per_pass(k), panel_size = k * 32;   // bf16 values per 32-row panel
+    uint16_t *pass = blt_thread_scratch(panels * panel_size * sizeof(uint16_t));
+    if (!pass) return -1;
     tile_config config;
     memset(&config, 0, sizeof config);
     config.palette = 1;
@@ -91,38 +100,43 @@ static AMX int amx_matmul(const uint16_t *w, size_t k, const uint16_t *packed, s
     _tile_loadconfig(&config);
     float edge[32][32] __attribute__((aligned(64)));
     const size_t column_blocks = k / 32;
-    for (size_t n = r0; n < r1; n += 32) {
-        pack_weights(w, k, n, r1, panel);
-        size_t n_count = r1 - n < 32 ? r1 - n : 32;
+    for (size_t first = r0; first < r1; first += panels * 32) {
+        size_t last = r1 - first < panels * 32 ? r1 : first + panels * 32;
+        for (size_t n = first; n < last; n += 32) pack_weights(w, k, n, r1, pass + (n - first) / 32 * panel_size);
         for (size_t i = 0; i < m; i += 32) {
             const uint16_t *a = packed + (i / 32) * column_blocks * 1024;
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
-            for (size_t kb = 0; kb < column_blocks; kb++) {
-                _tile_loadd(4, a + kb * 1024, 64);
-                _tile_loadd(5, a + kb * 1024 + 512, 64);
-                _tile_loadd(6, panel + kb * 1024, 64);
-                _tile_loadd(7, panel + kb * 1024 + 512, 64);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_dpbf16ps(1, 4, 7);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
-            }
             size_t m_count = m - i < 32 ? m - i : 32;
-            if (m_count == 32 && n_count == 32) {
-                float *c = y + i * ldy + n;
-                _tile_stored(0, c, ldy * 4);
-                _tile_stored(1, c + 16, ldy * 4);
-                _tile_stored(2, c + 16 * ldy, ldy * 4);
-                _tile_stored(3, c + 16 * ldy + 16, ldy * 4);
-            } else {   // a block at the edge of y: through a buffer, keeping what lies inside
-                _tile_stored(0, &edge[0][0], 128);
-                _tile_stored(1, &edge[0][16], 128);
-                _tile_stored(2, &edge[16][0], 128);
-                _tile_stored(3, &edge[16][16], 128);
-                for (size_t l = 0; l < m_count; l++) memcpy(y + (i + l) * ldy + n, edge[l], n_count * 4);
+            for (size_t n = first; n < last; n += 32) {
+                const uint16_t *panel = pass + (n - first) / 32 * panel_size;
+                _tile_zero(0);
+                _tile_zero(1);
+                _tile_zero(2);
+                _tile_zero(3);
+                // Each load just before its first use, so that loads overlap the products.
+                for (size_t kb = 0; kb < column_blocks; kb++) {
+                    _tile_loadd(4, a + kb * 1024, 64);
+                    _tile_loadd(6, panel + kb * 1024, 64);
+                    _tile_dpbf16ps(0, 4, 6);
+                    _tile_loadd(7, panel + kb * 1024 + 512, 64);
+                    _tile_dpbf16ps(1, 4, 7);
+                    _tile_loadd(5, a + kb * 1024 + 512, 64);
+                    _tile_dpbf16ps(2, 5, 6);
+                    _tile_dpbf16ps(3, 5, 7);
+                }
+                size_t n_count = r1 - n < 32 ? r1 - n : 32;
+                if (m_count == 32 && n_count == 32) {
+                    float *c = y + i * ldy + n;
+                    _tile_stored(0, c, ldy * 4);
+                    _tile_stored(1, c + 16, ldy * 4);
+                    _tile_stored(2, c + 16 * ldy, ldy * 4);
+                    _tile_stored(3, c + 16 * ldy + 16, ldy * 4);
+                } else {   // a block at the edge of y: through a buffer, keeping what lies inside
+                    _tile_stored(0, &edge[0][0], 128);
+                    _tile_stored(1, &edge[0][16], 128);
+                    _tile_stored(2, &edge[16][0], 128);
+                    _tile_stored(3, &edge[16][16], 128);
+                    for (size_t l = 0; l < m_count; l++) memcpy(y + (i + l) * ldy + n, edge[l], n_count * 4);
+                }
             }
         }
     }

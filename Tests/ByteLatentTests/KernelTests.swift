@@ -172,12 +172,13 @@ final class KernelTests: XCTestCase {
     /// bf16 precision: activations rounded to bf16 (torch's rounding), bf16 × bf16 products summed
     /// in fp32 — `vdpbf16ps` on the avx512bf16 path, AMX tiles on the amx path (from 16 rows, k a
     /// multiple of 32: whole 32 × 32 blocks, blocks cut by the edges of y, several blocks of x and
-    /// of weight rows) — against a naive loop over the rounded values.
+    /// of weight rows, several passes of 128 weight rows per core with a cut one last) — against a
+    /// naive loop over the rounded values.
     func testBF16PrecisionProductsMatchNaiveLoopOverRoundedActivations() {
         var g = Generator(state: 31)
         forEachKernelPath { path in
             for (rows, out, inputs) in [(1, 1, 1), (1, 37, 19), (1, 9, 64), (3, 17, 33), (4, 8, 32), (9, 33, 65), (70, 40, 130),
-                                        (16, 32, 32), (32, 64, 64), (33, 17, 96), (70, 97, 128), (100, 40, 1024)] {
+                                        (16, 32, 32), (32, 64, 64), (33, 17, 96), (70, 97, 128), (100, 40, 1024), (40, 1100, 64)] {
                 let x = g.values(rows * inputs)
                 let (bits, exact) = halfWidthWeights(g.values(out * inputs), dtype: .bf16)
                 let linear = Linear(weight: WeightMatrix(rows: out, columns: inputs, dtype: .bf16, bits: bits), precision: .bfloat16)
