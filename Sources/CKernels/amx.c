@@ -77,6 +77,18 @@ static AMX void pack_weights(const uint16_t *w, size_t k, size_t n, size_t end, 
         }
 }
 
+/// Every tile 16 rows of 64 bytes: in products, tiles 0–3 hold sums, 4–5 the left operand, 6–7 the right.
+static AMX void load_tile_config(void) {
+    tile_config config;
+    memset(&config, 0, sizeof config);
+    config.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        config.bytes_per_row[t] = 64;
+        config.rows[t] = 16;
+    }
+    _tile_loadconfig(&config);
+}
+
 /// Weight rows packed per pass: as many 32-row panels as fit in 1 MB (at most 4), so that each
 /// 32-row block of x, fetched from L3 once per pass, then serves every panel from L2 (blocks of x
 /// were streamed from L3 once per 32 weight rows before: 1.2–1.5× slower on blt-1b's shapes).
@@ -90,14 +102,7 @@ static AMX int amx_matmul(const uint16_t *w, size_t k, const uint16_t *packed, s
     const size_t panels = panels_per_pass(k), panel_size = k * 32;   // bf16 values per 32-row panel
     uint16_t *pass = blt_thread_scratch(panels * panel_size * sizeof(uint16_t));
     if (!pass) return -1;
-    tile_config config;
-    memset(&config, 0, sizeof config);
-    config.palette = 1;
-    for (int t = 0; t < 8; t++) {   // 0–3: y, 4–5: x, 6–7: W; all 16 rows of 64 bytes
-        config.bytes_per_row[t] = 64;
-        config.rows[t] = 16;
-    }
-    _tile_loadconfig(&config);
+    load_tile_config();
     float edge[32][32] __attribute__((aligned(64)));
     const size_t column_blocks = k / 32;
     for (size_t first = r0; first < r1; first += panels * 32) {
@@ -143,6 +148,126 @@ static AMX int amx_matmul(const uint16_t *w, size_t k, const uint16_t *packed, s
     _tile_release();
     return 0;
 }
+
+// ---- bf16 attention (bf16 precision on the amx path), as torch's bf16 attention does it: q, k, v
+// and the softmax weights rounded to bf16, products summed in fp32, softmax in fp32 ----
+
+/// 32 floats rounded to bf16: one 64-byte row of 16 bf16 pairs.
+INLINE AMX __m512i round32(const float *src) {
+    __m256i a = round16(_mm512_loadu_ps(src)), b = round16(_mm512_loadu_ps(src + 16));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+}
+
+static AMX void amx_pack_keys(const float *keys, size_t ldk, size_t count, size_t d, uint16_t *packed) {
+    size_t padded = (count + 31) / 32 * 32, dim_blocks = d / 32;
+    for (size_t key = 0; key < padded; key += 16)
+        for (size_t db = 0; db < dim_blocks; db++) {
+            __m512i r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = key + i < count ? round32(keys + (key + i) * ldk + db * 32) : _mm512_setzero_si512();
+            avx512_transpose16(r);
+            uint16_t *tile = packed + ((key / 16) * dim_blocks + db) * 512;
+            for (int p = 0; p < 16; p++) _mm512_storeu_si512(tile + p * 32, r[p]);
+        }
+}
+
+static AMX void amx_pack_values(const float *values, size_t ldv, size_t count, size_t d, uint16_t *packed) {
+    size_t padded = (count + 31) / 32 * 32, dim_blocks = d / 16;
+    for (size_t key = 0; key < padded; key += 32)
+        for (size_t db = 0; db < dim_blocks; db++) {
+            uint16_t *tile = packed + ((key / 32) * dim_blocks + db) * 512;
+            for (size_t p = 0; p < 16; p++) {   // row p: keys 2p and 2p + 1, interleaved per dimension
+                size_t even = key + 2 * p, odd = even + 1;
+                __m512i a = even < count ? _mm512_cvtepu16_epi32(round16(_mm512_loadu_ps(values + even * ldv + db * 16))) : _mm512_setzero_si512();
+                __m512i b = odd < count ? _mm512_cvtepu16_epi32(round16(_mm512_loadu_ps(values + odd * ldv + db * 16))) : _mm512_setzero_si512();
+                _mm512_storeu_si512(tile + p * 32, _mm512_or_si512(a, _mm512_slli_epi32(b, 16)));
+            }
+        }
+}
+
+static AMX int amx_attend(const uint16_t *q, size_t ldq, size_t rows, size_t d, const uint16_t *keys,
+                          const uint16_t *values, const size_t *from, const size_t *to, const uint8_t *uniform,
+                          float scale, float *out, size_t ldo) {
+    size_t lower = SIZE_MAX, upper = 0;
+    for (size_t r = 0; r < rows; r++)
+        if (from[r] < to[r]) {
+            lower = from[r] < lower ? from[r] : lower;
+            upper = to[r] > upper ? to[r] : upper;
+        }
+    if (lower >= upper) {
+        for (size_t r = 0; r < rows; r++) memset(out + r * ldo, 0, d * sizeof(float));
+        return 0;
+    }
+    // Whole 32-key blocks: keys outside a row's range get weight 0, the packing's padding is 0.
+    const size_t first = lower / 32 * 32, width = (upper + 31) / 32 * 32 - first, padded_rows = (rows + 31) / 32 * 32;
+    float *scores = blt_thread_scratch(padded_rows * width * (sizeof(float) + sizeof(uint16_t)));
+    if (!scores) return -1;
+    uint16_t *weights = (uint16_t *)(scores + padded_rows * width);
+    load_tile_config();
+    const size_t dim_blocks = d / 32;
+    for (size_t i = 0; i < padded_rows; i += 32)   // scores = q · kᵀ, 32 × 32 blocks
+        for (size_t j = 0; j < width; j += 32) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            const uint16_t *b = keys + ((first + j) / 16) * dim_blocks * 512;
+            for (size_t db = 0; db < dim_blocks; db++) {
+                _tile_loadd(4, q + i * ldq + db * 32, ldq * 2);
+                _tile_loadd(6, b + db * 512, 64);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_loadd(7, b + (dim_blocks + db) * 512, 64);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_loadd(5, q + (i + 16) * ldq + db * 32, ldq * 2);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+            }
+            float *c = scores + i * width + j;
+            _tile_stored(0, c, width * 4);
+            _tile_stored(1, c + 16, width * 4);
+            _tile_stored(2, c + 16 * width, width * 4);
+            _tile_stored(3, c + 16 * width + 16, width * 4);
+        }
+    for (size_t r = 0; r < padded_rows; r++) {
+        float *row = scores + r * width;
+        uint16_t *w = weights + r * width;
+        if (r >= rows || from[r] >= to[r]) {
+            memset(w, 0, width * sizeof(uint16_t));
+            continue;
+        }
+        size_t a = from[r] - first, b = to[r] - first;
+        for (size_t p = a; p < b; p++) row[p] *= scale;
+        blt_softmax_row(row, width, a, b, uniform[r]);
+        for (size_t p = 0; p < width; p += 16) _mm256_storeu_si256((__m256i *)(w + p), round16(_mm512_loadu_ps(row + p)));
+    }
+    float edge[32][32] __attribute__((aligned(64)));
+    const size_t value_blocks = d / 16;
+    for (size_t i = 0; i < padded_rows; i += 32)   // out = weights · v, 32 × 32 blocks
+        for (size_t c = 0; c < d; c += 32) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (size_t kb = 0; kb < width / 32; kb++) {
+                const uint16_t *b = values + ((first / 32 + kb) * value_blocks + c / 16) * 512;
+                _tile_loadd(4, weights + i * width + kb * 32, width * 2);
+                _tile_loadd(6, b, 64);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_loadd(7, b + 512, 64);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_loadd(5, weights + (i + 16) * width + kb * 32, width * 2);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+            }
+            _tile_stored(0, &edge[0][0], 128);
+            _tile_stored(1, &edge[0][16], 128);
+            _tile_stored(2, &edge[16][0], 128);
+            _tile_stored(3, &edge[16][16], 128);
+            for (size_t l = 0; l < 32 && i + l < rows; l++) memcpy(out + (i + l) * ldo + c, edge[l], 32 * sizeof(float));
+        }
+    _tile_release();
+    return 0;
+}
 #else
 int blt_amx_supported(void) { return 0; }
 #endif
@@ -167,5 +292,40 @@ int blt_amx_matmul(const uint16_t *w, size_t k, const uint16_t *packed, size_t m
     if (blt_active_path() == BLT_PATH_AMX && k % 32 == 0 && k > 0) return amx_matmul(w, k, packed, m, y, ldy, row_begin, row_end);
 #endif
     (void)w; (void)packed; (void)y; (void)ldy;
+    return -1;
+}
+
+size_t blt_amx_packed_keys_count(size_t count, size_t d) { return (count + 31) / 32 * 32 * d; }
+
+int blt_amx_pack_keys(const float *keys, size_t ldk, size_t count, size_t d, uint16_t *packed) {
+#if defined(__x86_64__)
+    if (blt_active_path() == BLT_PATH_AMX && d % 32 == 0 && d > 0) {
+        amx_pack_keys(keys, ldk, count, d, packed);
+        return 0;
+    }
+#endif
+    (void)keys; (void)ldk; (void)count; (void)packed;
+    return -1;
+}
+
+int blt_amx_pack_values(const float *values, size_t ldv, size_t count, size_t d, uint16_t *packed) {
+#if defined(__x86_64__)
+    if (blt_active_path() == BLT_PATH_AMX && d % 32 == 0 && d > 0) {
+        amx_pack_values(values, ldv, count, d, packed);
+        return 0;
+    }
+#endif
+    (void)values; (void)ldv; (void)count; (void)packed;
+    return -1;
+}
+
+int blt_amx_attend(const uint16_t *q, size_t ldq, size_t rows, size_t d, const uint16_t *keys, const uint16_t *values,
+                   const size_t *from, const size_t *to, const uint8_t *uniform, float scale, float *out, size_t ldo) {
+    if (rows == 0) return 0;
+#if defined(__x86_64__)
+    if (blt_active_path() == BLT_PATH_AMX && d % 32 == 0 && d > 0)
+        return amx_attend(q, ldq, rows, d, keys, values, from, to, uniform, scale, out, ldo);
+#endif
+    (void)q; (void)ldq; (void)keys; (void)values; (void)from; (void)to; (void)uniform; (void)scale; (void)out; (void)ldo;
     return -1;
 }

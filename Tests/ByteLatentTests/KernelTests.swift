@@ -306,6 +306,72 @@ final class KernelTests: XCTestCase {
         XCTAssertLessThan(worst, 1e-5)
     }
 
+    /// bf16-precision attention on every path: AMX tiles on the amx path (q, k, v and the softmax
+    /// weights rounded to bf16, as torch's bf16 attention) against a double-precision loop over
+    /// the same roundings; fp32 attention elsewhere. Head dimension 64 and 128, grouped-query
+    /// heads, sliding windows, two packed sequences (blocks cut at 30), key counts off the 32-key
+    /// tiles, a fully masked row (uniform over all keys), one uniform over its own sequence.
+    func testBF16AttentionMatchesRoundedReferenceOnEveryPath() {
+        var g = Generator(state: 53)
+        func bf16(_ x: Float) -> Double { Double(FloatConversion.bf16ToFloat(FloatConversion.floatToBF16Bits(x))) }
+        forEachKernelPath { path in
+            for (d, queryCount, window) in [(64, 75, 40), (128, 37, 1000), (32, 1, 8)] {
+                let shape = AttentionShape(headCount: 4, keyValueHeadCount: 2, headDimension: d)
+                let groups = queryCount > 30 ? [0..<30, 30..<queryCount] : [0..<queryCount]
+                let group = { (i: Int) in groups.first { $0.contains(i) }! }
+                let keyRange = { (i: Int) -> Range<Int> in
+                    i == 5 || i == 40 ? 0..<0 : max(group(i).lowerBound, i - window + 1) ..< i + 1
+                }
+                let masked = { (i: Int) -> Range<Int> in i == 40 ? group(i) : 0..<queryCount }
+                let q = g.values(queryCount * shape.queryWidth)
+                let k = g.values(queryCount * shape.keyWidth), v = g.values(queryCount * shape.keyWidth)
+                var out = [Float](repeating: .nan, count: queryCount * shape.queryWidth)
+                q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        attention(queries: qp.baseAddress!, queryCount: queryCount, keys: kp.baseAddress!, values: vp.baseAddress!,
+                                  keyCount: queryCount, shape: shape, keyRange: keyRange, fullyMaskedRange: masked,
+                                  queryGroups: groups, precision: .bfloat16, output: op.baseAddress!)
+                    }
+                } } }
+                // Two references: every value rounded as on the tiles, and plain fp32 inputs.
+                var worstRounded = 0.0, worstPlain = 0.0
+                for i in 0..<queryCount {
+                    let visible = keyRange(i).isEmpty ? masked(i) : keyRange(i), uniform = keyRange(i).isEmpty
+                    for h in 0..<shape.headCount {
+                        let kvh = h / 2
+                        for rounded in [true, false] {
+                            let value = { (x: Float) in rounded ? bf16(x) : Double(x) }
+                            let scores = visible.map { j -> Double in
+                                guard !uniform else { return 0 }
+                                var s = 0.0
+                                for c in 0..<d { s += value(q[i * shape.queryWidth + h * d + c]) * value(k[j * shape.keyWidth + kvh * d + c]) }
+                                return s / Double(d).squareRoot()
+                            }
+                            let top = scores.max()!
+                            let total = scores.map { exp($0 - top) }.reduce(0, +)
+                            let weights = scores.map { rounded ? bf16(Float(exp($0 - top) / total)) : exp($0 - top) / total }
+                            for c in 0..<d {
+                                var o = 0.0
+                                for (n, j) in visible.enumerated() { o += weights[n] * value(v[j * shape.keyWidth + kvh * d + c]) }
+                                let result = Double(out[i * shape.queryWidth + h * d + c])
+                                let error = result.isNaN ? .infinity : abs(o - result)   // NaN: never written
+                                if rounded { worstRounded = max(worstRounded, error) } else { worstPlain = max(worstPlain, error) }
+                            }
+                        }
+                    }
+                }
+                let label = "\(path) d \(d), \(queryCount) queries"
+                if path == .amx && queryCount > 1 {
+                    XCTAssertLessThan(worstRounded, 1e-5, label)
+                    XCTAssertGreaterThan(worstPlain, 5e-4, "\(label) did not round")
+                } else {   // fp32 attention (a single query, generation, stays fp32 on every path)
+                    XCTAssertLessThan(worstPlain, 1e-5, label)
+                }
+                print("bf16 attention, \(label): worst \(worstRounded) against the rounded reference, \(worstPlain) against fp32")
+            }
+        }
+    }
+
     func testRoPERotatesInterleavedPairs() {
         let rope = RotaryEmbedding(theta: 10_000, headDimension: 4)
         let table = rope.table(positions: 0..<3)

@@ -23,11 +23,14 @@ struct AttentionShape {
 /// the work stays proportional to the window, not the sequence. A single query (generation)
 /// takes a direct loop instead. Blocks never straddle `queryGroups` (a packed pass's sequences):
 /// each sequence then gets the same blocks, GEMM shapes and sums as when it runs alone.
+///
+/// With bf16 `precision` on the amx path, blocks run on AMX tiles with q, k, v and the weights
+/// rounded to bf16 (what torch's bf16 attention computes); elsewhere attention stays fp32.
 func attention(queries: UnsafePointer<Float>, queryCount: Int,
                keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyCount: Int,
                shape: AttentionShape, keyRange: (Int) -> Range<Int>,
                fullyMaskedRange: ((Int) -> Range<Int>)? = nil, queryGroups: [Range<Int>]? = nil,
-               output: UnsafeMutablePointer<Float>) {
+               precision: Precision = .float32, output: UnsafeMutablePointer<Float>) {
     // Each query's visible keys, and whether they are weighted uniformly (a fully masked row).
     var uniform = [Bool](repeating: false, count: queryCount)
     let ranges = (0..<queryCount).map { i -> Range<Int> in
@@ -48,11 +51,57 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
     for group in queryGroups ?? [0..<queryCount] {
         blocks += stride(from: group.lowerBound, to: group.upperBound, by: blockSize).map { $0 ..< min(group.upperBound, $0 + blockSize) }
     }
+    if precision == .bfloat16, KernelPath.active == .amx, shape.headDimension % 32 == 0 {
+        attendOnTiles(queries: queries, queryCount: queryCount, keys: keys, values: values, keyCount: keyCount,
+                      shape: shape, blocks: blocks, ranges: ranges, uniform: uniform, output: output)
+        return
+    }
     withSingleThreadedBLAS {
         parallelFor(shape.headCount * blocks.count) { task in
             let head = task % shape.headCount, block = task / shape.headCount
             attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
                         queryRange: blocks[block], ranges: ranges, uniform: uniform, output: output)
+        }
+    }
+}
+
+/// The same blocks on AMX tiles: queries rounded to bf16 once, each key/value head's keys and
+/// values packed into tiles once (not per block: packing costs more than a block's products).
+private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys: UnsafePointer<Float>,
+                           values: UnsafePointer<Float>, keyCount: Int, shape: AttentionShape, blocks: [Range<Int>],
+                           ranges: [Range<Int>], uniform: [Bool], output: UnsafeMutablePointer<Float>) {
+    let d = shape.headDimension, width = shape.queryWidth
+    let packedCount = blt_amx_packed_keys_count(keyCount, d)
+    let from = ranges.map(\.lowerBound), to = ranges.map(\.upperBound), flags = uniform.map { UInt8($0 ? 1 : 0) }
+    // 32 zero rows past the last query: the tiles read queries 32 rows at a time.
+    ProductScratch.shared.withHalves(count: (queryCount + 32) * width) { q in
+        blt_round_to_bf16(queries, q, queryCount * width)
+        (q + queryCount * width).update(repeating: 0, count: 32 * width)
+        ProductScratch.shared.withHalves(count: max(1, 2 * shape.keyValueHeadCount * packedCount)) { packed in
+            parallelFor(2 * shape.keyValueHeadCount) { task in
+                let head = task / 2, destination = packed + task * packedCount
+                let status = task % 2 == 0
+                    ? blt_amx_pack_keys(keys + head * d, shape.keyWidth, keyCount, d, destination)
+                    : blt_amx_pack_values(values + head * d, shape.keyWidth, keyCount, d, destination)
+                precondition(status == 0, "the amx path is active and d is a multiple of 32")
+            }
+            from.withUnsafeBufferPointer { from in to.withUnsafeBufferPointer { to in flags.withUnsafeBufferPointer { flags in
+                withSingleThreadedBLAS {
+                    parallelFor(shape.headCount * blocks.count) { task in
+                        let head = task % shape.headCount, block = blocks[task / shape.headCount], first = block.lowerBound
+                        let keyValueHead = head / (shape.headCount / shape.keyValueHeadCount)
+                        let status = blt_amx_attend(q + first * width + head * d, width, block.count, d,
+                                                    packed + 2 * keyValueHead * packedCount,
+                                                    packed + (2 * keyValueHead + 1) * packedCount,
+                                                    from.baseAddress! + first, to.baseAddress! + first, flags.baseAddress! + first,
+                                                    1 / Float(d).squareRoot(), output + first * width + head * d, width)
+                        if status != 0 {   // no memory for the block's scores: the fp32 block
+                            attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
+                                        queryRange: block, ranges: ranges, uniform: uniform, output: output)
+                        }
+                    }
+                }
+            } } }
         }
     }
 }

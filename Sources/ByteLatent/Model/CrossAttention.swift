@@ -37,7 +37,8 @@ final class CrossAttention: @unchecked Sendable {
                     attended.withUnsafeMutableBufferPointer { op in
                         attention(queries: qp.baseAddress!, queryCount: queryCount, keys: kp.baseAddress!, values: vp.baseAddress!,
                                   keyCount: keyCount, shape: config.attentionShape, keyRange: keyRange,
-                                  fullyMaskedRange: fullyMaskedRange, queryGroups: queryGroups, output: op.baseAddress!)
+                                  fullyMaskedRange: fullyMaskedRange, queryGroups: queryGroups,
+                                  precision: query.precision, output: op.baseAddress!)
                     }
                 }
             }

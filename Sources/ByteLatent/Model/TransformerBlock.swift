@@ -48,7 +48,7 @@ final class TransformerBlock: @unchecked Sendable {
                                       let visible = packing?.causalRange(i, window: window) ?? causalRange(first + i, window: window)
                                       return cache.row(of: visible.lowerBound) ..< cache.row(of: visible.upperBound)
                                   },
-                                  queryGroups: packing?.ranges, output: op.baseAddress!)
+                                  queryGroups: packing?.ranges, precision: query.precision, output: op.baseAddress!)
                     }
                 }
             }

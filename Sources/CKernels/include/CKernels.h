@@ -90,6 +90,21 @@ int blt_amx_pack(const float *x, size_t m, size_t k, uint16_t *packed);
 int blt_amx_matmul(const uint16_t *w, size_t k, const uint16_t *packed, size_t m, float *y, size_t ldy,
                    size_t row_begin, size_t row_end);
 
+/// bf16 attention on AMX tiles (bf16 precision on the `amx` path only; head dimension d a multiple
+/// of 32), as torch's bf16 attention rounds: q, k, v and the softmax weights in bf16, sums in fp32.
+/// One key/value head's keys and values ([count, d] rows of stride ldk / ldv) are packed once per
+/// call, blt_amx_packed_keys_count(count, d) uint16 values each (count padded to 32 keys with
+/// zeros). blt_amx_attend then computes `rows` queries of one head: q holds them in bf16 with
+/// stride ldq and must stay readable for 32 rows past the last (rows are taken 32 at a time);
+/// query r sees keys [from[r], to[r]) (uniformly when uniform[r], none when from[r] ≥ to[r],
+/// giving zeros), scores scaled by `scale`; out[r · ldo + 0 ..< d] receives the result. All return 0,
+/// or -1 (doing nothing) when the amx path is not active, d does not fit, or memory is short.
+size_t blt_amx_packed_keys_count(size_t count, size_t d);
+int blt_amx_pack_keys(const float *keys, size_t ldk, size_t count, size_t d, uint16_t *packed);
+int blt_amx_pack_values(const float *values, size_t ldv, size_t count, size_t d, uint16_t *packed);
+int blt_amx_attend(const uint16_t *q, size_t ldq, size_t rows, size_t d, const uint16_t *keys, const uint16_t *values,
+                   const size_t *from, const size_t *to, const uint8_t *uniform, float scale, float *out, size_t ldo);
+
 #ifdef __cplusplus
 }
 #endif
