@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <math.h>
+#include <limits.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 // ---- per-thread scratch ----
 
@@ -333,4 +337,11 @@ void blt_round_to_bf16(const float *x, uint16_t *dst, size_t count) {
         if ((b & 0x7FFFFFFFu) > 0x7F800000u) { dst[i] = 0xFFFF; continue; }
         dst[i] = (uint16_t)((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
     }
+}
+
+void blt_keep_freed_memory(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
+#endif
 }

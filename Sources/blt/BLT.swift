@@ -23,6 +23,7 @@ struct BLT: ParsableCommand {
 
     static func main() {
         StandardStreams.setUp()
+        FreedMemory.keepForReuse()
         main(nil)
         // Output still buffered (print) is written now; a full disk or closed stream must not pass as success.
         do { try StandardStreams.flush() } catch {
