@@ -10,25 +10,37 @@ func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, dimension: Int, weight: Unsaf
     }
 }
 
+/// The sum of squares runs in 16 lanes (as torch's vectorised mean does, in its own order): a
+/// single running sum is a chain of dependent adds, 2–3 % of a bf16 eval.
 @inline(__always)
 private func rmsNormRow(_ xr: UnsafePointer<Float>, dimension: Int, weight: UnsafePointer<Float>, epsilon: Float,
                         into orow: UnsafeMutablePointer<Float>) {
-    var sum: Float = 0
-    for i in 0..<dimension { sum += xr[i] * xr[i] }
+    var lanes = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= dimension {
+        let v = UnsafeRawPointer(xr + i).loadUnaligned(as: SIMD16<Float>.self)
+        lanes += v * v
+        i += 16
+    }
+    var sum = lanes.sum()
+    while i < dimension { sum += xr[i] * xr[i]; i += 1 }
     let scale = 1 / (sum / Float(dimension) + epsilon).squareRoot()
     for i in 0..<dimension { orow[i] = weight[i] * (xr[i] * scale) }
 }
 
 func rmsNorm(_ x: [Float], rows: Int, weight: [Float], epsilon: Float) -> [Float] {
-    var out = [Float](repeating: 0, count: x.count)
-    x.withUnsafeBufferPointer { xp in
-        weight.withUnsafeBufferPointer { wp in
-            out.withUnsafeMutableBufferPointer {
-                rmsNorm(xp.baseAddress!, rows: rows, dimension: wp.count, weight: wp.baseAddress!, epsilon: epsilon, into: $0.baseAddress!)
+    guard !x.isEmpty else { return [] }
+    // Every element is written, so skip zero-filling the output.
+    return [Float](unsafeUninitializedCapacity: x.count) { out, initialized in
+        x.withUnsafeBufferPointer { xp in
+            weight.withUnsafeBufferPointer { wp in
+                rmsNorm(xp.baseAddress!, rows: rows, dimension: wp.count, weight: wp.baseAddress!, epsilon: epsilon, into: out.baseAddress!)
+                let normed = min(x.count, rows * wp.count)
+                (out.baseAddress! + normed).initialize(repeating: 0, count: x.count - normed)
             }
         }
+        initialized = x.count
     }
-    return out
 }
 
 /// gate ← silu(gate) ⊙ up (SwiGLU), in place, split across cores.
@@ -38,10 +50,16 @@ func siluMultiply(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float
     }
 }
 
-/// x ← x + y
+/// x ← x + y, 16 lanes at a time (the compiler does not vectorise the loop: x and y might alias)
 func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
     parallelChunks(count, minimumChunk: 65_536) { range in
-        for i in range { x[i] += y[i] }
+        var i = range.lowerBound
+        while i + 16 <= range.upperBound {
+            let sum = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self) + UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(x + i).storeBytes(of: sum, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < range.upperBound { x[i] += y[i]; i += 1 }
     }
 }
 
