@@ -36,6 +36,16 @@ final class LibraryUsageTests: XCTestCase {
         XCTAssertNotEqual(figures[.bfloat16]!, figures[.float32]!)
     }
 
+    /// Docs/library.md's allocator setting: made once (the CLI's), it changes no result.
+    func testFreedMemoryExample() throws {
+        let ids = Tokenizer.encode("Byte Latent Transformer, twice")
+        let model = try BLTModel(directory: modelDirectory)
+        let before = try model.logits(ids)
+        FreedMemory.keepForReuse()
+        XCTAssertEqual(try model.logits(ids), before)
+        XCTAssertEqual(try model.logits(ids), before)
+    }
+
     func testGenerationExample() throws {
         let model = try BLTModel(directory: modelDirectory)
         let generator = try Generator(model: model, prompt: Tokenizer.encode("The ", addEOS: false),
