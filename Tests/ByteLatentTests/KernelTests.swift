@@ -196,6 +196,31 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Several layers applied together (q, k and v: x packed once for all on AMX tiles) give each
+    /// layer's own product bit for bit, in both precisions on every path, with outputs of
+    /// different widths (one off the 32-row panels) and rows below and above the tiles' minimum.
+    func testLayersAppliedTogetherEqualEachAlone() {
+        var g = Generator(state: 59)
+        forEachKernelPath { path in
+            for precision in Precision.allCases {
+                for rows in [1, 15, 40] {
+                    let inputs = 64
+                    let layers = [96, 32, 70].map { out in
+                        Linear(weight: WeightMatrix(rows: out, columns: inputs, dtype: .bf16,
+                                                    bits: halfWidthWeights(g.values(out * inputs), dtype: .bf16).bits),
+                               precision: precision)
+                    }
+                    let x = g.values(rows * inputs)
+                    let together = Linear.apply(layers, to: x, rows: rows)
+                    XCTAssertEqual(together.count, 3)
+                    for (layer, output) in zip(layers, together) {
+                        XCTAssertEqual(output, layer(x, rows: rows), "\(path) \(precision) \(rows) rows, \(layer.outputSize) outputs")
+                    }
+                }
+            }
+        }
+    }
+
     /// Attention's products (`blt_activation_product`, the C tiles) on every path against a naive
     /// loop: both layouts of B, strides wider than the rows, alpha, every tile remainder of rows
     /// and columns (8 × 32 on AVX-512, 4 × 16 on AVX2), k of 1.

@@ -16,6 +16,33 @@ public struct Linear: @unchecked Sendable {
         MatrixKernels.multiply(x, rows: rows, by: weight, precision: precision, into: y)
     }
 
+    /// x through several layers of the same input size and precision (q, k and v; gate and up) in
+    /// one call of the kernel seam, which then packs x once for all of them on AMX tiles.
+    public static func apply(_ layers: [Linear], to x: [Float], rows: Int) -> [[Float]] {
+        guard let first = layers.first, rows > 0, layers.allSatisfy({ $0.outputSize > 0 }) else {
+            return layers.map { $0(x, rows: rows) }
+        }
+        precondition(layers.allSatisfy { $0.inputSize == first.inputSize && $0.precision == first.precision },
+                     "layers applied together share their input size and precision")
+        var outputs = [[Float]](repeating: [], count: layers.count)
+        // Each output is created uninitialised around the next; the innermost runs the products.
+        func fill(_ i: Int, _ pointers: [UnsafeMutablePointer<Float>]) {
+            guard i < layers.count else {
+                x.withUnsafeBufferPointer {
+                    MatrixKernels.multiply($0.baseAddress!, rows: rows, by: layers.map(\.weight), precision: first.precision, into: pointers)
+                }
+                return
+            }
+            let count = rows * layers[i].outputSize
+            outputs[i] = [Float](unsafeUninitializedCapacity: count) { y, initialized in
+                fill(i + 1, pointers + [y.baseAddress!])
+                initialized = count
+            }
+        }
+        fill(0, [])
+        return outputs
+    }
+
     public func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
         // Every element is written by the product, so skip zero-filling the output.
         let count = rows * outputSize

@@ -49,6 +49,19 @@ enum MatrixKernels {
         }
     }
 
+    /// The same x by several weights (q, k and v; gate and up): ys[i] = x · weights[i]ᵀ. On AMX
+    /// tiles x is rounded and packed once for all of them; elsewhere it is `multiply`, one by one.
+    static func multiply(_ x: UnsafePointer<Float>, rows: Int, by weights: [WeightMatrix], precision: Precision,
+                         into ys: [UnsafeMutablePointer<Float>]) {
+        precondition(weights.count == ys.count, "one output per weight")
+        if precision == .bfloat16, let k = weights.first?.columns,
+           weights.allSatisfy({ runsOnTiles($0, rows: rows) && $0.columns == k && $0.rows > 0 }) {
+            multiplyOnTiles(x, rows: rows, by: weights, into: ys)
+            return
+        }
+        for (weight, y) in zip(weights, ys) { multiply(x, rows: rows, by: weight, precision: precision, into: y) }
+    }
+
     /// C[m, n] = alpha · A[m, k] · B (B is [n, k] when `transposeB`, else [k, n]), fp32, on the
     /// calling thread: callers parallelise (and run it inside `withSingleThreadedBLAS`). The C
     /// target's tiles when OpenBLAS has no kernel for this CPU (`ManyRowBackend`), else OpenBLAS.
@@ -69,8 +82,8 @@ enum MatrixKernels {
                                        into y: UnsafeMutablePointer<Float>) {
         let k = weight.columns, count = rows * k
         let path = KernelPath.active
-        if weight.dtype == .bf16, path == .amx, k % 32 == 0, rows >= tileRowMinimum {
-            multiplyOnTiles(x, rows: rows, by: weight, into: y)
+        if runsOnTiles(weight, rows: rows) {
+            multiplyOnTiles(x, rows: rows, by: [weight], into: [y])
             return
         }
         ProductScratch.shared.withHalves(count: count) { rounded in
@@ -94,11 +107,17 @@ extension MatrixKernels {
     /// From this many rows AMX tiles beat vdpbf16ps (a block of y is 32 rows; Docs/benchmarks.md).
     static let tileRowMinimum = 16
 
-    /// AMX: x rounded and packed into tiles once (in 32-row blocks, across cores), then blocks of
-    /// 32 weight rows split across cores, each packed and multiplied while it sits in L2.
-    private static func multiplyOnTiles(_ x: UnsafePointer<Float>, rows: Int, by weight: WeightMatrix,
-                                        into y: UnsafeMutablePointer<Float>) {
-        let k = weight.columns, n = weight.rows
+    /// Whether a bf16-precision product of `rows` rows by `weight` runs on AMX tiles.
+    static func runsOnTiles(_ weight: WeightMatrix, rows: Int) -> Bool {
+        weight.dtype == .bf16 && KernelPath.active == .amx && weight.columns % 32 == 0 && weight.columns > 0 && rows >= tileRowMinimum
+    }
+
+    /// AMX: x rounded and packed into tiles once (in 32-row blocks, across cores) for every weight,
+    /// then each weight's rows split across cores in passes of 128, packed and multiplied while they
+    /// sit in L2.
+    private static func multiplyOnTiles(_ x: UnsafePointer<Float>, rows: Int, by weights: [WeightMatrix],
+                                        into ys: [UnsafeMutablePointer<Float>]) {
+        let k = weights[0].columns
         ProductScratch.shared.withHalves(count: blt_amx_packed_count(rows, k)) { packed in
             let blocks = (rows + 31) / 32
             parallelChunks(blocks, minimumChunk: max(1, 4096 / k)) { range in
@@ -106,10 +125,13 @@ extension MatrixKernels {
                 let status = blt_amx_pack(x + first * k, count, k, packed + first * k)
                 precondition(status == 0, "the amx path is active and k is a multiple of 32")
             }
-            let w = weight.base.assumingMemoryBound(to: UInt16.self)
-            parallelChunks((n + 31) / 32, minimumChunk: 1) { range in
-                let status = blt_amx_matmul(w, k, packed, rows, y, n, range.lowerBound * 32, min(n, range.upperBound * 32))
-                precondition(status == 0, "the amx path is active and k is a multiple of 32")
+            for (weight, y) in zip(weights, ys) {
+                let n = weight.rows, w = weight.base.assumingMemoryBound(to: UInt16.self)
+                // Chunks of four 32-row panels: one pass of the kernel each.
+                parallelChunks((n + 31) / 32, minimumChunk: 4) { range in
+                    let status = blt_amx_matmul(w, k, packed, rows, y, n, range.lowerBound * 32, min(n, range.upperBound * 32))
+                    precondition(status == 0, "the amx path is active and k is a multiple of 32")
+                }
             }
         }
     }

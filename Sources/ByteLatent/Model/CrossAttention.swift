@@ -20,7 +20,8 @@ final class CrossAttention: @unchecked Sendable {
     /// Keys and values of `count` rows (normed once, shared by K and V).
     func project(_ keyValues: [Float], count: Int) -> (keys: [Float], values: [Float]) {
         let normed = rmsNorm(keyValues, rows: count, weight: keyNorm, epsilon: config.normEpsilon)
-        return (key(normed, rows: count), value(normed, rows: count))
+        let projected = Linear.apply([key, value], to: normed, rows: count)
+        return (projected[0], projected[1])
     }
 
     /// Returns `x + o`: the module adds its own residual, as the reference's does. Callers add the

@@ -31,8 +31,9 @@ final class TransformerBlock: @unchecked Sendable {
         let first = cache.endPosition
         precondition(packing == nil || (first == 0 && packing!.count == count), "a packed pass starts from an empty cache")
         let normed = rmsNorm(hidden, rows: count, weight: attentionNorm, epsilon: config.normEpsilon)
-        var q = query(normed, rows: count), k = key(normed, rows: count)
-        let v = value(normed, rows: count)
+        let projected = Linear.apply([query, key, value], to: normed, rows: count)
+        var q = projected[0], k = projected[1]
+        let v = projected[2]
         rope.apply(&q, rows: count, heads: config.headCount)
         rope.apply(&k, rows: count, heads: config.keyValueHeadCount)
         cache.append(keys: k, values: v, rows: count)
@@ -60,8 +61,9 @@ final class TransformerBlock: @unchecked Sendable {
 
     func feedForward(_ hidden: inout [Float], count: Int) {
         let normed = rmsNorm(hidden, rows: count, weight: mlpNorm, epsilon: config.normEpsilon)
-        var g = gate(normed, rows: count)
-        let u = up(normed, rows: count)
+        let projected = Linear.apply([gate, up], to: normed, rows: count)
+        var g = projected[0]
+        let u = projected[1]
         g.withUnsafeMutableBufferPointer { gp in
             u.withUnsafeBufferPointer { siluMultiply(gp.baseAddress!, $0.baseAddress!, count: gp.count) }
         }
