@@ -89,6 +89,48 @@ static AMX void load_tile_config(void) {
     _tile_loadconfig(&config);
 }
 
+/// The sums of one 32 × 32 block, left in tiles 0–3 (0: A rows 0–15 by B columns 0–15, 1: by
+/// columns 16–31, 2 and 3: A rows 16–31), over `steps` steps of 32 products each: step s takes the
+/// A rows at a + s · a_step (16-bit values; rows a_stride bytes apart, rows 16–31 sixteen rows on)
+/// and the two B tiles at b + s · b_step and b + s · b_step + b_second. Each load comes just before
+/// its first use, so that loads overlap the products. Every product of the engine on AMX is this.
+INLINE AMX void tile_block(const uint16_t *a, size_t a_stride, size_t a_step, const uint16_t *b, size_t b_step,
+                           size_t b_second, size_t steps) {
+    const uint16_t *a_lower = (const uint16_t *)((const char *)a + 16 * a_stride);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (size_t s = 0; s < steps; s++) {
+        _tile_loadd(4, a + s * a_step, a_stride);
+        _tile_loadd(6, b + s * b_step, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_loadd(7, b + s * b_step + b_second, 64);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_loadd(5, a_lower + s * a_step, a_stride);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+}
+
+/// Tiles 0–3 (a 32 × 32 block) into rows [0, rows) and columns [0, columns) of c, rows ldc floats
+/// apart: whole blocks directly, blocks at an edge through a buffer so nothing outside is written.
+INLINE AMX void store_block(float *c, size_t ldc, size_t rows, size_t columns) {
+    if (rows == 32 && columns == 32) {
+        _tile_stored(0, c, ldc * 4);
+        _tile_stored(1, c + 16, ldc * 4);
+        _tile_stored(2, c + 16 * ldc, ldc * 4);
+        _tile_stored(3, c + 16 * ldc + 16, ldc * 4);
+        return;
+    }
+    float edge[32][32] __attribute__((aligned(64)));
+    _tile_stored(0, &edge[0][0], 128);
+    _tile_stored(1, &edge[0][16], 128);
+    _tile_stored(2, &edge[16][0], 128);
+    _tile_stored(3, &edge[16][16], 128);
+    for (size_t l = 0; l < rows; l++) memcpy(c + l * ldc, edge[l], columns * sizeof(float));
+}
+
 /// Weight rows packed per pass: as many 32-row panels as fit in 1 MB (at most 4), so that each
 /// 32-row block of x, fetched from L3 once per pass, then serves every panel from L2 (blocks of x
 /// were streamed from L3 once per 32 weight rows before: 1.2–1.5× slower on blt-1b's shapes).
@@ -103,45 +145,15 @@ static AMX int amx_matmul(const uint16_t *w, size_t k, const uint16_t *packed, s
     uint16_t *pass = blt_thread_scratch(panels * panel_size * sizeof(uint16_t));
     if (!pass) return -1;
     load_tile_config();
-    float edge[32][32] __attribute__((aligned(64)));
     const size_t column_blocks = k / 32;
     for (size_t first = r0; first < r1; first += panels * 32) {
         size_t last = r1 - first < panels * 32 ? r1 : first + panels * 32;
         for (size_t n = first; n < last; n += 32) pack_weights(w, k, n, r1, pass + (n - first) / 32 * panel_size);
         for (size_t i = 0; i < m; i += 32) {
             const uint16_t *a = packed + (i / 32) * column_blocks * 1024;
-            size_t m_count = m - i < 32 ? m - i : 32;
             for (size_t n = first; n < last; n += 32) {
-                const uint16_t *panel = pass + (n - first) / 32 * panel_size;
-                _tile_zero(0);
-                _tile_zero(1);
-                _tile_zero(2);
-                _tile_zero(3);
-                // Each load just before its first use, so that loads overlap the products.
-                for (size_t kb = 0; kb < column_blocks; kb++) {
-                    _tile_loadd(4, a + kb * 1024, 64);
-                    _tile_loadd(6, panel + kb * 1024, 64);
-                    _tile_dpbf16ps(0, 4, 6);
-                    _tile_loadd(7, panel + kb * 1024 + 512, 64);
-                    _tile_dpbf16ps(1, 4, 7);
-                    _tile_loadd(5, a + kb * 1024 + 512, 64);
-                    _tile_dpbf16ps(2, 5, 6);
-                    _tile_dpbf16ps(3, 5, 7);
-                }
-                size_t n_count = r1 - n < 32 ? r1 - n : 32;
-                if (m_count == 32 && n_count == 32) {
-                    float *c = y + i * ldy + n;
-                    _tile_stored(0, c, ldy * 4);
-                    _tile_stored(1, c + 16, ldy * 4);
-                    _tile_stored(2, c + 16 * ldy, ldy * 4);
-                    _tile_stored(3, c + 16 * ldy + 16, ldy * 4);
-                } else {   // a block at the edge of y: through a buffer, keeping what lies inside
-                    _tile_stored(0, &edge[0][0], 128);
-                    _tile_stored(1, &edge[0][16], 128);
-                    _tile_stored(2, &edge[16][0], 128);
-                    _tile_stored(3, &edge[16][16], 128);
-                    for (size_t l = 0; l < m_count; l++) memcpy(y + (i + l) * ldy + n, edge[l], n_count * 4);
-                }
+                tile_block(a, 64, 1024, pass + (n - first) / 32 * panel_size, 1024, 512, column_blocks);
+                store_block(y + i * ldy + n, ldy, m - i < 32 ? m - i : 32, r1 - n < 32 ? r1 - n : 32);
             }
         }
     }
@@ -207,26 +219,8 @@ static AMX int amx_attend(const uint16_t *q, size_t ldq, size_t rows, size_t d, 
     const size_t dim_blocks = d / 32;
     for (size_t i = 0; i < padded_rows; i += 32)   // scores = q · kᵀ, 32 × 32 blocks
         for (size_t j = 0; j < width; j += 32) {
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
-            const uint16_t *b = keys + ((first + j) / 16) * dim_blocks * 512;
-            for (size_t db = 0; db < dim_blocks; db++) {
-                _tile_loadd(4, q + i * ldq + db * 32, ldq * 2);
-                _tile_loadd(6, b + db * 512, 64);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_loadd(7, b + (dim_blocks + db) * 512, 64);
-                _tile_dpbf16ps(1, 4, 7);
-                _tile_loadd(5, q + (i + 16) * ldq + db * 32, ldq * 2);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
-            }
-            float *c = scores + i * width + j;
-            _tile_stored(0, c, width * 4);
-            _tile_stored(1, c + 16, width * 4);
-            _tile_stored(2, c + 16 * width, width * 4);
-            _tile_stored(3, c + 16 * width + 16, width * 4);
+            tile_block(q + i * ldq, ldq * 2, 32, keys + ((first + j) / 16) * dim_blocks * 512, 512, dim_blocks * 512, dim_blocks);
+            store_block(scores + i * width + j, width, 32, 32);
         }
     for (size_t r = 0; r < padded_rows; r++) {
         float *row = scores + r * width;
@@ -240,30 +234,12 @@ static AMX int amx_attend(const uint16_t *q, size_t ldq, size_t rows, size_t d, 
         blt_softmax_row(row, width, a, b, uniform[r]);
         for (size_t p = 0; p < width; p += 16) _mm256_storeu_si256((__m256i *)(w + p), round16(_mm512_loadu_ps(row + p)));
     }
-    float edge[32][32] __attribute__((aligned(64)));
     const size_t value_blocks = d / 16;
     for (size_t i = 0; i < padded_rows; i += 32)   // out = weights · v, 32 × 32 blocks
         for (size_t c = 0; c < d; c += 32) {
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
-            for (size_t kb = 0; kb < width / 32; kb++) {
-                const uint16_t *b = values + ((first / 32 + kb) * value_blocks + c / 16) * 512;
-                _tile_loadd(4, weights + i * width + kb * 32, width * 2);
-                _tile_loadd(6, b, 64);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_loadd(7, b + 512, 64);
-                _tile_dpbf16ps(1, 4, 7);
-                _tile_loadd(5, weights + (i + 16) * width + kb * 32, width * 2);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
-            }
-            _tile_stored(0, &edge[0][0], 128);
-            _tile_stored(1, &edge[0][16], 128);
-            _tile_stored(2, &edge[16][0], 128);
-            _tile_stored(3, &edge[16][16], 128);
-            for (size_t l = 0; l < 32 && i + l < rows; l++) memcpy(out + (i + l) * ldo + c, edge[l], 32 * sizeof(float));
+            tile_block(weights + i * width, width * 2, 32, values + ((first / 32) * value_blocks + c / 16) * 512,
+                       value_blocks * 512, 512, width / 32);
+            store_block(out + i * ldo + c, ldo, rows - i < 32 ? rows - i : 32, 32);
         }
     _tile_release();
     return 0;
