@@ -121,9 +121,8 @@ private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Floa
     }
     let width = upper - lower, rows = queryRange.count
     guard width > 0 else { return }
-    var weights = [Float](repeating: 0, count: rows * width)
-    weights.withUnsafeMutableBufferPointer { buffer in
-        let w = buffer.baseAddress!
+    // Scores, then weights, of the block: every element is written before it is read.
+    ProductScratch.shared.with(count: rows * width) { w in
         let q = queries + queryRange.lowerBound * shape.queryWidth + head * d
         let k = keys + lower * shape.keyWidth + kvHead * d
         MatrixKernels.activationProduct(m: rows, n: width, k: d, alpha: 1 / Float(d).squareRoot(), a: q, lda: shape.queryWidth,
