@@ -172,7 +172,7 @@ final class KernelTests: XCTestCase {
     /// bf16 precision: activations rounded to bf16 (torch's rounding), bf16 × bf16 products summed
     /// in fp32 — `vdpbf16ps` on the avx512bf16 path, AMX tiles on the amx path (from 16 rows, k a
     /// multiple of 32: whole 32 × 32 blocks, blocks cut by the edges of y, several blocks of x and
-    /// of weight rows, several passes of 128 weight rows per core with a cut one last) — against a
+    /// of weight rows, several passes of 256 weight rows per core with a cut one last) — against a
     /// naive loop over the rounded values.
     func testBF16PrecisionProductsMatchNaiveLoopOverRoundedActivations() {
         var g = Generator(state: 31)

@@ -113,8 +113,8 @@ extension MatrixKernels {
     }
 
     /// AMX: x rounded and packed into tiles once (in 32-row blocks, across cores) for every weight,
-    /// then each weight's rows split across cores in passes of 128, packed and multiplied while they
-    /// sit in L2.
+    /// then each weight's rows split across cores in passes of up to 256, packed and multiplied while
+    /// they sit in L2.
     private static func multiplyOnTiles(_ x: UnsafePointer<Float>, rows: Int, by weights: [WeightMatrix],
                                         into ys: [UnsafeMutablePointer<Float>]) {
         let k = weights[0].columns
@@ -127,8 +127,9 @@ extension MatrixKernels {
             }
             for (weight, y) in zip(weights, ys) {
                 let n = weight.rows, w = weight.base.assumingMemoryBound(to: UInt16.self)
-                // Chunks of four 32-row panels: one pass of the kernel each.
-                parallelChunks((n + 31) / 32, minimumChunk: 4) { range in
+                // Two chunks per core (balanced), of at least four 32-row panels (a pass of the kernel).
+                let panels = (n + 31) / 32
+                parallelChunks(panels, minimumChunk: max(4, panels / (2 * coreCount))) { range in
                     let status = blt_amx_matmul(w, k, packed, rows, y, n, range.lowerBound * 32, min(n, range.upperBound * 32))
                     precondition(status == 0, "the amx path is active and k is a multiple of 32")
                 }
