@@ -18,6 +18,12 @@ public final class KVCache: @unchecked Sendable {
     }
 
     func append(keys k: [Float], values v: [Float], rows: Int) {
+        if count == 0, k.count == rows * width, v.count == rows * width {   // a whole pass: share, no copy
+            keys = k
+            values = v
+            count = rows
+            return
+        }
         keys.append(contentsOf: k.prefix(rows * width))
         values.append(contentsOf: v.prefix(rows * width))
         count += rows

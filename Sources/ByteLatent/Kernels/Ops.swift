@@ -133,19 +133,25 @@ public struct RotaryTable: Sendable {
     let sines: [Float]
 
     /// Rotates every head of `rows` rows of `x` ([rows, heads·headDimension]); row r is at the
-    /// table's r-th position.
+    /// table's r-th position. Rows are split across cores (each row's rotation is independent).
     func apply(_ x: inout [Float], rows: Int, heads: Int) {
         let half = headDimension / 2, width = heads * headDimension
         x.withUnsafeMutableBufferPointer { buffer in
-            let x = buffer.baseAddress!
-            for r in 0..<rows {
-                for h in 0..<heads {
-                    let v = x + r * width + h * headDimension
-                    for i in 0..<half {
-                        let c = cosines[r * half + i], s = sines[r * half + i]
-                        let a = v[2 * i], b = v[2 * i + 1]
-                        v[2 * i] = a * c - b * s
-                        v[2 * i + 1] = b * c + a * s
+            cosines.withUnsafeBufferPointer { cosines in
+                sines.withUnsafeBufferPointer { sines in
+                    let x = buffer.baseAddress!
+                    parallelChunks(rows, minimumChunk: max(1, 32_768 / max(width, 1))) { rowRange in
+                        for r in rowRange {
+                            for h in 0..<heads {
+                                let v = x + r * width + h * headDimension
+                                for i in 0..<half {
+                                    let c = cosines[r * half + i], s = sines[r * half + i]
+                                    let a = v[2 * i], b = v[2 * i + 1]
+                                    v[2 * i] = a * c - b * s
+                                    v[2 * i + 1] = b * c + a * s
+                                }
+                            }
+                        }
                     }
                 }
             }
