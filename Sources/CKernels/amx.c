@@ -198,6 +198,35 @@ static AMX void amx_pack_values(const float *values, size_t ldv, size_t count, s
         }
 }
 
+/// One row of attention weights, rounded to bf16 into w[0, width): softmax of row[a, b) · scale
+/// (all equal when `uniform`), zero outside [a, b); row[a, b) is overwritten. The same steps and
+/// sums as scaling the row, blt_softmax_row on the avx512 path and then rounding, in one pass less.
+static AMX void softmax_to_bf16(float *row, size_t width, size_t a, size_t b, int uniform, float scale, uint16_t *w) {
+    memset(w, 0, a * sizeof(uint16_t));
+    memset(w + b, 0, (width - b) * sizeof(uint16_t));
+    const size_t n = b - a;
+    float *x = row + a;
+    __m512 shift = _mm512_setzero_ps(), sum = _mm512_setzero_ps(), scales = _mm512_set1_ps(scale);
+    if (!uniform) {
+        __m512 m = _mm512_set1_ps(x[0] * scale);
+        for (size_t j = 0; j < n; j += 16) m = _mm512_max_ps(m, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail16(n - j), x + j), scales));
+        shift = _mm512_set1_ps(_mm512_reduce_max_ps(m));
+    }
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 mask = tail16(n - j);
+        __m512 s = uniform ? _mm512_setzero_ps() : _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + j), scales);
+        __m512 e = _mm512_maskz_mov_ps(mask, avx512_exp(_mm512_sub_ps(s, shift)));
+        _mm512_mask_storeu_ps(x + j, mask, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    __m512 inverse = _mm512_set1_ps(1 / _mm512_reduce_add_ps(sum));
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 mask = tail16(n - j);
+        __m256i rounded = round16(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + j), inverse));
+        _mm256_mask_storeu_epi16(w + a + j, mask, rounded);
+    }
+}
+
 static AMX int amx_attend(const uint16_t *q, size_t ldq, size_t rows, size_t d, const uint16_t *keys,
                           const uint16_t *values, const size_t *from, const size_t *to, const uint8_t *uniform,
                           float scale, float *out, size_t ldo) {
@@ -224,16 +253,9 @@ static AMX int amx_attend(const uint16_t *q, size_t ldq, size_t rows, size_t d, 
             store_block(scores + i * width + j, width, 32, 32);
         }
     for (size_t r = 0; r < padded_rows; r++) {
-        float *row = scores + r * width;
         uint16_t *w = weights + r * width;
-        if (r >= rows || from[r] >= to[r]) {
-            memset(w, 0, width * sizeof(uint16_t));
-            continue;
-        }
-        size_t a = from[r] - first, b = to[r] - first;
-        for (size_t p = a; p < b; p++) row[p] *= scale;
-        blt_softmax_row(row, width, a, b, uniform[r]);
-        for (size_t p = 0; p < width; p += 16) _mm256_storeu_si256((__m256i *)(w + p), round16(_mm512_loadu_ps(row + p)));
+        if (r >= rows || from[r] >= to[r]) memset(w, 0, width * sizeof(uint16_t));
+        else softmax_to_bf16(scores + r * width, width, from[r] - first, to[r] - first, uniform[r], scale, w);
     }
     const size_t value_blocks = d / 16;
     for (size_t i = 0; i < padded_rows; i += 32)   // out = weights · v, 32 × 32 blocks

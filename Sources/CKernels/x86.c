@@ -158,18 +158,6 @@ static AVX2 void avx2_outer(size_t m, size_t n, size_t k, float alpha, const flo
     if (full < n) blt_outer_generic(m, n - full, k, alpha, a, lda, b + full, ldb, c + full, ldc);
 }
 
-// exp(x) as Cephes' expf: x = n·ln 2 + r, a degree-6 polynomial in r, times 2ⁿ. Inputs are
-// clamped to [−87.33, 88.37]: below, 2⁻¹²⁶·e^r (≈ 1e-38) instead of underflowing; above, ≈ 3e38
-// instead of infinity (silu of such a gate is then −1e-37 instead of −0).
-#define BLT_EXP_POLY(FMA, ADD, SET1, r, z, y)                                                      \
-    do {                                                                                              \
-        y = FMA(SET1(1.9875691500e-4f), r, SET1(1.3981999507e-3f));                                   \
-        y = FMA(y, r, SET1(8.3334519073e-3f));                                                        \
-        y = FMA(y, r, SET1(4.1665795894e-2f));                                                        \
-        y = FMA(y, r, SET1(1.6666665459e-1f));                                                        \
-        y = FMA(y, r, SET1(5.0000001201e-1f));                                                        \
-        y = FMA(y, z, ADD(r, SET1(1.0f)));                                                            \
-    } while (0)
 
 INLINE AVX2 __m256 avx2_exp(__m256 x) {
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33f)), _mm256_set1_ps(88.37f));
@@ -231,7 +219,6 @@ const blt_kernel_table blt_avx2_kernels = {
 
 // ---------------------------------------------------------------- AVX-512 (16 lanes, masked tails)
 
-INLINE AVX512 __mmask16 tail16(size_t left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
 INLINE AVX512 __m512 avx512_widen16(int dtype, __m256i bits) {
     return dtype == BLT_DTYPE_BF16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16))
                                    : _mm512_cvtph_ps(bits);
@@ -388,16 +375,6 @@ static AVX512 int avx512_gemm_weights(int dtype, const void *w, size_t k, const 
     return 0;
 }
 
-INLINE AVX512 __m512 avx512_exp(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.33f)), _mm512_set1_ps(88.37f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 z = _mm512_mul_ps(r, r);
-    __m512 y;
-    BLT_EXP_POLY(_mm512_fmadd_ps, _mm512_add_ps, _mm512_set1_ps, r, z, y);
-    return _mm512_scalef_ps(y, n);
-}
 
 static AVX512 void avx512_softmax(float *x, size_t n) {
     __m512 m = _mm512_set1_ps(x[0]);

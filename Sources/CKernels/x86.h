@@ -35,5 +35,32 @@ INLINE AVX512 void avx512_transpose16(__m512i r[16]) {
     }
 }
 
+// exp(x) as Cephes' expf: x = n·ln 2 + r, a degree-6 polynomial in r, times 2ⁿ. Inputs are
+// clamped to [−87.33, 88.37]: below, 2⁻¹²⁶·e^r (≈ 1e-38) instead of underflowing; above, ≈ 3e38
+// instead of infinity (silu of such a gate is then −1e-37 instead of −0).
+#define BLT_EXP_POLY(FMA, ADD, SET1, r, z, y)                                                      \
+    do {                                                                                              \
+        y = FMA(SET1(1.9875691500e-4f), r, SET1(1.3981999507e-3f));                                   \
+        y = FMA(y, r, SET1(8.3334519073e-3f));                                                        \
+        y = FMA(y, r, SET1(4.1665795894e-2f));                                                        \
+        y = FMA(y, r, SET1(1.6666665459e-1f));                                                        \
+        y = FMA(y, r, SET1(5.0000001201e-1f));                                                        \
+        y = FMA(y, z, ADD(r, SET1(1.0f)));                                                            \
+    } while (0)
+
+INLINE AVX512 __mmask16 tail16(size_t left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
+
+/// e^x in 16 lanes (see BLT_EXP_POLY).
+INLINE AVX512 __m512 avx512_exp(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.33f)), _mm512_set1_ps(88.37f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 z = _mm512_mul_ps(r, r);
+    __m512 y;
+    BLT_EXP_POLY(_mm512_fmadd_ps, _mm512_add_ps, _mm512_set1_ps, r, z, y);
+    return _mm512_scalef_ps(y, n);
+}
+
 #endif
 #endif
