@@ -409,6 +409,28 @@ final class KernelTests: XCTestCase {
         for (got, want) in zip(x, expected) { XCTAssertEqual(Double(got), want, accuracy: 1e-6) }
     }
 
+    /// Heads wide enough for the 8-pair vector steps (head dimension 24: one step and a 4-pair
+    /// tail; 64 and 128 as in blt-1b), many rows on several cores, against the rotation written
+    /// out in double precision from the table's own cos/sin: equal to fp32 rounding.
+    func testRoPEOnWideHeadsMatchesRotationWrittenOut() {
+        var g = Generator(state: 61)
+        for (headDimension, heads, rows) in [(24, 3, 5), (64, 12, 300), (128, 2, 40)] {
+            let table = RotaryEmbedding(theta: 500_000, headDimension: headDimension).table(positions: 7..<(7 + rows))
+            let original = g.values(rows * heads * headDimension)
+            var x = original
+            table.apply(&x, rows: rows, heads: heads)
+            let half = headDimension / 2
+            var worst = 0.0
+            for r in 0..<rows { for h in 0..<heads { for i in 0..<half {
+                let base = (r * heads + h) * headDimension + 2 * i
+                let c = Double(table.cosines[r * half + i]), s = Double(table.sines[r * half + i])
+                let a = Double(original[base]), b = Double(original[base + 1])
+                worst = max(worst, abs(Double(x[base]) - (a * c - b * s)), abs(Double(x[base + 1]) - (b * c + a * s)))
+            } } }
+            XCTAssertLessThan(worst, 3e-7, "head dimension \(headDimension)")
+        }
+    }
+
     func testEntropyOfUniformAndPeakedDistributions() {
         let uniform = [Float](repeating: 0.5, count: 260)
         XCTAssertEqual(entropies(logits: uniform, width: 260)[0], Float(log(260.0)), accuracy: 1e-5)

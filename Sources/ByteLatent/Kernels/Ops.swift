@@ -142,13 +142,26 @@ public struct RotaryTable: Sendable {
                     let x = buffer.baseAddress!
                     parallelChunks(rows, minimumChunk: max(1, 32_768 / max(width, 1))) { rowRange in
                         for r in rowRange {
+                            let c = cosines.baseAddress! + r * half, s = sines.baseAddress! + r * half
                             for h in 0..<heads {
                                 let v = x + r * width + h * headDimension
-                                for i in 0..<half {
-                                    let c = cosines[r * half + i], s = sines[r * half + i]
+                                var i = 0
+                                while i + 8 <= half {   // 8 pairs at a time: evens and odds of 16 lanes
+                                    let raw = UnsafeMutableRawPointer(v + 2 * i)
+                                    var pairs = raw.loadUnaligned(as: SIMD16<Float>.self)
+                                    let cs = UnsafeRawPointer(c + i).loadUnaligned(as: SIMD8<Float>.self)
+                                    let sn = UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self)
+                                    let a = pairs.evenHalf, b = pairs.oddHalf
+                                    pairs.evenHalf = a * cs - b * sn
+                                    pairs.oddHalf = b * cs + a * sn
+                                    raw.storeBytes(of: pairs, as: SIMD16<Float>.self)
+                                    i += 8
+                                }
+                                while i < half {
                                     let a = v[2 * i], b = v[2 * i + 1]
-                                    v[2 * i] = a * c - b * s
-                                    v[2 * i + 1] = b * c + a * s
+                                    v[2 * i] = a * c[i] - b * s[i]
+                                    v[2 * i + 1] = b * c[i] + a * s[i]
+                                    i += 1
                                 }
                             }
                         }
