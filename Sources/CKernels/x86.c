@@ -158,7 +158,7 @@ static AVX2 void avx2_outer(size_t m, size_t n, size_t k, float alpha, const flo
     if (full < n) blt_outer_generic(m, n - full, k, alpha, a, lda, b + full, ldb, c + full, ldc);
 }
 
-
+/// e^x in 8 lanes (BLT_EXP_POLY, x86.h; the 16-lane twin avx512_exp is there too).
 INLINE AVX2 __m256 avx2_exp(__m256 x) {
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33f)), _mm256_set1_ps(88.37f));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
