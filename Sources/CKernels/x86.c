@@ -254,7 +254,6 @@ INLINE AVX512 void avx512_tile(int dtype, int MR, int NR, const float *const *xr
         for (int j = 0; j < NR; j++) out[i * NR + j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-
 BLT_TILED_MATMUL(avx512_matmul_bf16, AVX512, avx512_tile, BLT_DTYPE_BF16)
 BLT_TILED_MATMUL(avx512_matmul_f16, AVX512, avx512_tile, BLT_DTYPE_F16)
 
@@ -374,7 +373,6 @@ static AVX512 int avx512_gemm_weights(int dtype, const void *w, size_t k, const 
     }
     return 0;
 }
-
 
 static AVX512 void avx512_softmax(float *x, size_t n) {
     __m512 m = _mm512_set1_ps(x[0]);
