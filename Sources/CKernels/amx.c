@@ -5,7 +5,7 @@
 // y = x · Wᵀ is computed as 32 × 32 blocks of y in four fp32 tiles: two tiles of x rows (A) times
 // two tiles of W rows (B). x is packed once per product (blt_amx_pack: rounded to bf16, 32-row
 // blocks, each 32 columns two contiguous 1 KB tiles); W is read from the mapped checkpoint and
-// packed up to 128 rows at a time into B's pair-interleaved layout (a 16 × 16 transpose of bf16
+// packed up to 256 rows at a time into B's pair-interleaved layout (a 16 × 16 transpose of bf16
 // pairs), which stays in L2 while every block of x passes over it.
 #include "internal.h"
 
@@ -43,6 +43,19 @@ INLINE AMX __m256i round16(__m512 v) {
     return _mm512_cvtepi32_epi16(rounded);
 }
 
+/// 32 floats rounded to bf16: one 64-byte row of 16 bf16 pairs.
+INLINE AMX __m512i round32(const float *src) {
+    __m256i a = round16(_mm512_loadu_ps(src)), b = round16(_mm512_loadu_ps(src + 16));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+}
+
+/// 16 rows of 32 bf16 values (r[i]: row i as 16 pairs) as one B tile: tile row p holds pair p of
+/// every row. The layout of every right operand made of rows (weights, keys).
+INLINE AMX void store_b_tile(__m512i r[16], uint16_t *tile) {
+    avx512_transpose16(r);
+    for (int p = 0; p < 16; p++) _mm512_storeu_si512(tile + p * 32, r[p]);
+}
+
 static AMX void amx_pack(const float *x, size_t m, size_t k, uint16_t *packed) {
     size_t blocks = (m + 31) / 32, column_blocks = k / 32;
     for (size_t b = 0; b < blocks; b++)
@@ -54,9 +67,7 @@ static AMX void amx_pack(const float *x, size_t m, size_t k, uint16_t *packed) {
                     _mm512_storeu_si512(dst, _mm512_setzero_si512());
                     continue;
                 }
-                const float *src = x + row * k + kb * 32;
-                _mm256_storeu_si256((__m256i *)dst, round16(_mm512_loadu_ps(src)));
-                _mm256_storeu_si256((__m256i *)(dst + 16), round16(_mm512_loadu_ps(src + 16)));
+                _mm512_storeu_si512(dst, round32(x + row * k + kb * 32));
             }
         }
 }
@@ -71,9 +82,7 @@ static AMX void pack_weights(const uint16_t *w, size_t k, size_t n, size_t end, 
                 size_t row = n + half * 16 + i;
                 r[i] = row < end ? _mm512_loadu_si512(w + row * k + kb * 32) : _mm512_setzero_si512();
             }
-            avx512_transpose16(r);
-            uint16_t *tile = panel + (kb * 2 + half) * 512;
-            for (int p = 0; p < 16; p++) _mm512_store_si512(tile + p * 32, r[p]);
+            store_b_tile(r, panel + (kb * 2 + half) * 512);
         }
 }
 
@@ -165,12 +174,6 @@ static AMX int amx_matmul(const uint16_t *w, size_t k, const uint16_t *packed, s
 // ---- bf16 attention (bf16 precision on the amx path), as torch's bf16 attention does it: q, k, v
 // and the softmax weights rounded to bf16, products summed in fp32, softmax in fp32 ----
 
-/// 32 floats rounded to bf16: one 64-byte row of 16 bf16 pairs.
-INLINE AMX __m512i round32(const float *src) {
-    __m256i a = round16(_mm512_loadu_ps(src)), b = round16(_mm512_loadu_ps(src + 16));
-    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
-}
-
 static AMX void amx_pack_keys(const float *keys, size_t ldk, size_t count, size_t d, uint16_t *packed) {
     size_t padded = (count + 31) / 32 * 32, dim_blocks = d / 32;
     for (size_t key = 0; key < padded; key += 16)
@@ -178,9 +181,7 @@ static AMX void amx_pack_keys(const float *keys, size_t ldk, size_t count, size_
             __m512i r[16];
             for (int i = 0; i < 16; i++)
                 r[i] = key + i < count ? round32(keys + (key + i) * ldk + db * 32) : _mm512_setzero_si512();
-            avx512_transpose16(r);
-            uint16_t *tile = packed + ((key / 16) * dim_blocks + db) * 512;
-            for (int p = 0; p < 16; p++) _mm512_storeu_si512(tile + p * 32, r[p]);
+            store_b_tile(r, packed + ((key / 16) * dim_blocks + db) * 512);
         }
 }
 
@@ -267,6 +268,9 @@ static AMX int amx_attend(const uint16_t *q, size_t ldq, size_t rows, size_t d, 
     _tile_release();
     return 0;
 }
+
+/// Whether the amx path is active and a product over k (or a head of dimension k) fits its tiles.
+static int amx_fits(size_t k) { return blt_active_path() == BLT_PATH_AMX && k % 32 == 0 && k > 0; }
 #else
 int blt_amx_supported(void) { return 0; }
 #endif
@@ -275,7 +279,7 @@ size_t blt_amx_packed_count(size_t m, size_t k) { return (m + 31) / 32 * 32 * k;
 
 int blt_amx_pack(const float *x, size_t m, size_t k, uint16_t *packed) {
 #if defined(__x86_64__)
-    if (blt_active_path() == BLT_PATH_AMX && k % 32 == 0) {
+    if (amx_fits(k)) {
         amx_pack(x, m, k, packed);
         return 0;
     }
@@ -288,7 +292,7 @@ int blt_amx_matmul(const uint16_t *w, size_t k, const uint16_t *packed, size_t m
                    size_t row_begin, size_t row_end) {
     if (m == 0 || row_begin >= row_end) return 0;
 #if defined(__x86_64__)
-    if (blt_active_path() == BLT_PATH_AMX && k % 32 == 0 && k > 0) return amx_matmul(w, k, packed, m, y, ldy, row_begin, row_end);
+    if (amx_fits(k)) return amx_matmul(w, k, packed, m, y, ldy, row_begin, row_end);
 #endif
     (void)w; (void)packed; (void)y; (void)ldy;
     return -1;
@@ -298,7 +302,7 @@ size_t blt_amx_packed_keys_count(size_t count, size_t d) { return (count + 31) /
 
 int blt_amx_pack_keys(const float *keys, size_t ldk, size_t count, size_t d, uint16_t *packed) {
 #if defined(__x86_64__)
-    if (blt_active_path() == BLT_PATH_AMX && d % 32 == 0 && d > 0) {
+    if (amx_fits(d)) {
         amx_pack_keys(keys, ldk, count, d, packed);
         return 0;
     }
@@ -309,7 +313,7 @@ int blt_amx_pack_keys(const float *keys, size_t ldk, size_t count, size_t d, uin
 
 int blt_amx_pack_values(const float *values, size_t ldv, size_t count, size_t d, uint16_t *packed) {
 #if defined(__x86_64__)
-    if (blt_active_path() == BLT_PATH_AMX && d % 32 == 0 && d > 0) {
+    if (amx_fits(d)) {
         amx_pack_values(values, ldv, count, d, packed);
         return 0;
     }
@@ -322,8 +326,7 @@ int blt_amx_attend(const uint16_t *q, size_t ldq, size_t rows, size_t d, const u
                    const size_t *from, const size_t *to, const uint8_t *uniform, float scale, float *out, size_t ldo) {
     if (rows == 0) return 0;
 #if defined(__x86_64__)
-    if (blt_active_path() == BLT_PATH_AMX && d % 32 == 0 && d > 0)
-        return amx_attend(q, ldq, rows, d, keys, values, from, to, uniform, scale, out, ldo);
+    if (amx_fits(d)) return amx_attend(q, ldq, rows, d, keys, values, from, to, uniform, scale, out, ldo);
 #endif
     (void)q; (void)ldq; (void)keys; (void)values; (void)from; (void)to; (void)uniform; (void)scale; (void)out; (void)ldo;
     return -1;

@@ -72,7 +72,13 @@ private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys:
                            ranges: [Range<Int>], uniform: [Bool], output: UnsafeMutablePointer<Float>) {
     let d = shape.headDimension, width = shape.queryWidth
     let packedCount = blt_amx_packed_keys_count(keyCount, d)
-    let from = ranges.map(\.lowerBound), to = ranges.map(\.upperBound), flags = uniform.map { UInt8($0 ? 1 : 0) }
+    // Each query's key range and uniform flag as C arrays, for the blocks to take slices of.
+    let from = UnsafeMutablePointer<Int>.allocate(capacity: queryCount), to = UnsafeMutablePointer<Int>.allocate(capacity: queryCount)
+    let flags = UnsafeMutablePointer<UInt8>.allocate(capacity: queryCount)
+    defer { from.deallocate(); to.deallocate(); flags.deallocate() }
+    for i in 0..<queryCount {
+        (from[i], to[i], flags[i]) = (ranges[i].lowerBound, ranges[i].upperBound, uniform[i] ? 1 : 0)
+    }
     // 32 zero rows past the last query: the tiles read queries 32 rows at a time.
     ProductScratch.shared.withHalves(count: (queryCount + 32) * width) { q in
         blt_round_to_bf16(queries, q, queryCount * width)
@@ -85,23 +91,21 @@ private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys:
                     : blt_amx_pack_values(values + head * d, shape.keyWidth, keyCount, d, destination)
                 precondition(status == 0, "the amx path is active and d is a multiple of 32")
             }
-            from.withUnsafeBufferPointer { from in to.withUnsafeBufferPointer { to in flags.withUnsafeBufferPointer { flags in
-                withSingleThreadedBLAS {
-                    parallelFor(shape.headCount * blocks.count) { task in
-                        let head = task % shape.headCount, block = blocks[task / shape.headCount], first = block.lowerBound
-                        let keyValueHead = head / (shape.headCount / shape.keyValueHeadCount)
-                        let status = blt_amx_attend(q + first * width + head * d, width, block.count, d,
-                                                    packed + 2 * keyValueHead * packedCount,
-                                                    packed + (2 * keyValueHead + 1) * packedCount,
-                                                    from.baseAddress! + first, to.baseAddress! + first, flags.baseAddress! + first,
-                                                    1 / Float(d).squareRoot(), output + first * width + head * d, width)
-                        if status != 0 {   // no memory for the block's scores: the fp32 block
-                            attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
-                                        queryRange: block, ranges: ranges, uniform: uniform, output: output)
-                        }
+            withSingleThreadedBLAS {   // for the fp32 fallback's products
+                parallelFor(shape.headCount * blocks.count) { task in
+                    let head = task % shape.headCount, block = blocks[task / shape.headCount], first = block.lowerBound
+                    let keyValueHead = head / (shape.headCount / shape.keyValueHeadCount)
+                    let status = blt_amx_attend(q + first * width + head * d, width, block.count, d,
+                                                packed + 2 * keyValueHead * packedCount,
+                                                packed + (2 * keyValueHead + 1) * packedCount,
+                                                from + first, to + first, flags + first,
+                                                1 / Float(d).squareRoot(), output + first * width + head * d, width)
+                    if status != 0 {   // no memory for the block's scores: the fp32 block
+                        attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
+                                    queryRange: block, ranges: ranges, uniform: uniform, output: output)
                     }
                 }
-            } } }
+            }
         }
     }
 }

@@ -95,10 +95,10 @@ enum MatrixKernels {
                 }
                 return
             }
-            let widened = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            defer { widened.deallocate() }
-            blt_widen(WeightDType.bf16.kernelDType, rounded, widened, count)
-            DTypeKernels.for(weight.dtype).product(UnsafePointer(widened), rows, weight, y)
+            ProductScratch.shared.with(count: count) { widened in
+                blt_widen(WeightDType.bf16.kernelDType, rounded, widened, count)
+                DTypeKernels.for(weight.dtype).product(UnsafePointer(widened), rows, weight, y)
+            }
         }
     }
 }

@@ -139,35 +139,38 @@ public struct RotaryTable: Sendable {
         x.withUnsafeMutableBufferPointer { buffer in
             cosines.withUnsafeBufferPointer { cosines in
                 sines.withUnsafeBufferPointer { sines in
-                    let x = buffer.baseAddress!
+                    let x = buffer.baseAddress!, c = cosines.baseAddress!, s = sines.baseAddress!
                     parallelChunks(rows, minimumChunk: max(1, 32_768 / max(width, 1))) { rowRange in
                         for r in rowRange {
-                            let c = cosines.baseAddress! + r * half, s = sines.baseAddress! + r * half
-                            for h in 0..<heads {
-                                let v = x + r * width + h * headDimension
-                                var i = 0
-                                while i + 8 <= half {   // 8 pairs at a time: evens and odds of 16 lanes
-                                    let raw = UnsafeMutableRawPointer(v + 2 * i)
-                                    var pairs = raw.loadUnaligned(as: SIMD16<Float>.self)
-                                    let cs = UnsafeRawPointer(c + i).loadUnaligned(as: SIMD8<Float>.self)
-                                    let sn = UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self)
-                                    let a = pairs.evenHalf, b = pairs.oddHalf
-                                    pairs.evenHalf = a * cs - b * sn
-                                    pairs.oddHalf = b * cs + a * sn
-                                    raw.storeBytes(of: pairs, as: SIMD16<Float>.self)
-                                    i += 8
-                                }
-                                while i < half {
-                                    let a = v[2 * i], b = v[2 * i + 1]
-                                    v[2 * i] = a * c[i] - b * s[i]
-                                    v[2 * i + 1] = b * c[i] + a * s[i]
-                                    i += 1
-                                }
-                            }
+                            for h in 0..<heads { Self.rotate(x + r * width + h * headDimension, c + r * half, s + r * half, pairs: half) }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// One head's interleaved pairs (v[2i], v[2i+1]) rotated by (c[i], s[i]); 8 pairs at a time as
+    /// the evens and odds of 16 lanes, the same formula.
+    @inline(__always)
+    private static func rotate(_ v: UnsafeMutablePointer<Float>, _ c: UnsafePointer<Float>, _ s: UnsafePointer<Float>, pairs: Int) {
+        var i = 0
+        while i + 8 <= pairs {
+            let raw = UnsafeMutableRawPointer(v + 2 * i)
+            var lanes = raw.loadUnaligned(as: SIMD16<Float>.self)
+            let cs = UnsafeRawPointer(c + i).loadUnaligned(as: SIMD8<Float>.self)
+            let sn = UnsafeRawPointer(s + i).loadUnaligned(as: SIMD8<Float>.self)
+            let a = lanes.evenHalf, b = lanes.oddHalf
+            lanes.evenHalf = a * cs - b * sn
+            lanes.oddHalf = b * cs + a * sn
+            raw.storeBytes(of: lanes, as: SIMD16<Float>.self)
+            i += 8
+        }
+        while i < pairs {
+            let a = v[2 * i], b = v[2 * i + 1]
+            v[2 * i] = a * c[i] - b * s[i]
+            v[2 * i + 1] = b * c[i] + a * s[i]
+            i += 1
         }
     }
 }

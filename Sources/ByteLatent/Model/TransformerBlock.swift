@@ -31,9 +31,10 @@ final class TransformerBlock: @unchecked Sendable {
         let first = cache.endPosition
         precondition(packing == nil || (first == 0 && packing!.count == count), "a packed pass starts from an empty cache")
         let normed = rmsNorm(hidden, rows: count, weight: attentionNorm, epsilon: config.normEpsilon)
-        let projected = Linear.apply([query, key, value], to: normed, rows: count)
-        var q = projected[0], k = projected[1]
-        let v = projected[2]
+        // Moved out of the array: q and k are then the only references when RoPE rotates them in place.
+        var projected = Linear.apply([query, key, value], to: normed, rows: count)
+        let v = projected.removeLast()
+        var k = projected.removeLast(), q = projected.removeLast()
         rope.apply(&q, rows: count, heads: config.headCount)
         rope.apply(&k, rows: count, heads: config.keyValueHeadCount)
         cache.append(keys: k, values: v, rows: count)
@@ -61,9 +62,9 @@ final class TransformerBlock: @unchecked Sendable {
 
     func feedForward(_ hidden: inout [Float], count: Int) {
         let normed = rmsNorm(hidden, rows: count, weight: mlpNorm, epsilon: config.normEpsilon)
-        let projected = Linear.apply([gate, up], to: normed, rows: count)
-        var g = projected[0]
-        let u = projected[1]
+        var projected = Linear.apply([gate, up], to: normed, rows: count)
+        let u = projected.removeLast()
+        var g = projected.removeLast()   // moved out: SwiGLU writes into it in place without a copy
         g.withUnsafeMutableBufferPointer { gp in
             u.withUnsafeBufferPointer { siluMultiply(gp.baseAddress!, $0.baseAddress!, count: gp.count) }
         }
