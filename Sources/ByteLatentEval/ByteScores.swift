@@ -27,54 +27,17 @@ public struct ByteScores: Sendable {
 
 extension Evaluator {
     /// Scores one document (BOS + bytes [+ EOS]) and keeps every target's surprisal, entropy and
-    /// patch start. The windows, patches and logits are those of `score(bytes:name:)`; its totals
-    /// are returned in `score`.
+    /// patch start. It runs the passes of `score(bytes:name:)` (the one pass planner), so its totals,
+    /// returned in `score`, are that function's bit for bit.
     public func byteScores(bytes: [UInt8], name: String = "document") throws -> ByteScores {
-        try byteScores(ids: Tokenizer.encode(bytes, addEOS: options.addEOS), bytes: bytes.count, name: name, progress: nil)
+        let (work, score) = try scored([bytes], names: [name], keepDetails: true)[0]
+        return Self.byteScores(of: work, score: score)
     }
 
-    func byteScores(ids: [Int32], bytes: Int, name: String, progress: ((Int) -> Void)?) throws -> ByteScores {
-        let plan = try WindowPlan.plan(count: ids.count, window: window, context: options.context)
-        let targets = max(0, ids.count - 1)
-        var nats: [Double] = []
-        var entropies: [Float] = []
-        var starts: [Bool] = []
-        nats.reserveCapacity(targets)
-        entropies.reserveCapacity(targets)
-        starts.reserveCapacity(targets)
-        var patches = 0
-        for w in plan {
-            let windowIDs = w.ids(from: ids)
-            let entropy = try model.entropies(windowIDs)
-            let lengths = model.patchLengths(entropies: entropy, threshold: options.threshold)
-            let logits = try model.logits(windowIDs, patchLengths: lengths)
-            let first = w.position(ofDocumentID: w.scored.lowerBound)
-            nats += Scoring.targetNLLs(logits: logits, ids: windowIDs, from: first - 1, width: model.vocabularySize)
-            var startsHere = [Bool](repeating: false, count: windowIDs.count)
-            var position = 0
-            for length in lengths {
-                if length > 0, position >= 1 { startsHere[position] = true }
-                position += length
-            }
-            for p in first ..< windowIDs.count {
-                entropies.append(entropy[p - 1])
-                starts.append(startsHere[p])
-                if startsHere[p] { patches += 1 }
-            }
-            progress?(w.scored.upperBound)
-        }
-        let nll = nats.reduce(0, +)
-        guard nll.isFinite, abs(nll) < ExactSum.limit else { throw EvalError.nonFiniteLoss(document: name) }
-        var chunks: [(bits: Double, targets: Int)] = []
-        var start = 0
-        while start < nats.count {
-            let end = min(nats.count, start + options.chunkTargets)
-            chunks.append((bits: nats[start..<end].reduce(0, +) / M_LN2, targets: end - start))
-            start = end
-        }
-        let score = DocumentScore(nllNats: nll, targets: nats.count, bytes: bytes, patches: patches, windows: plan.count, chunks: chunks)
-        return ByteScores(ids: Array(ids.dropFirst()), surprisalBits: nats.map { $0 / M_LN2 }, entropyNats: entropies,
-                          patchStarts: starts, score: score)
+    /// The per-target details of a finished document kept with `keepDetails`.
+    static func byteScores(of work: DocumentWork, score: DocumentScore) -> ByteScores {
+        ByteScores(ids: Array(work.ids.dropFirst()), surprisalBits: work.values.map { $0 / M_LN2 },
+                   entropyNats: work.entropies ?? [], patchStarts: work.patchStarts ?? [], score: score)
     }
 }
 

@@ -125,21 +125,22 @@ public final class Evaluator {
     /// `options.batchBytes` ids; one result per document, in order, each equal to what `score(bytes:)`
     /// gives for that document alone (up to fp32 summation order). `names` label errors.
     public func score(documents: [[UInt8]], names: [String]? = nil) throws -> [DocumentScore] {
-        let works = try documents.enumerated().map { i, bytes in
-            try DocumentWork(ordinal: i, name: names?[i] ?? "document \(i + 1)", byteCount: bytes.count, inputRange: 0..<0,
-                             ids: Tokenizer.encode(bytes, addEOS: options.addEOS), window: window, context: options.context)
-        }
-        var batcher = Batcher(budget: options.batchBytes)
-        var results: [DocumentScore] = []
+        try scored(documents, names: names, keepDetails: false).map(\.score)
+    }
+
+    /// Runs `documents` through the pass planner and the packed passes, as `run` does, in the
+    /// caller's thread; empty documents are scored (their EOS), not skipped.
+    func scored(_ documents: [[UInt8]], names: [String]?, keepDetails: Bool) throws -> [(work: DocumentWork, score: DocumentScore)] {
+        var planner = PassPlanner(options: options, window: window, emptyDocuments: .scored, keepDetails: keepDetails)
+        var results: [(work: DocumentWork, score: DocumentScore)] = []
         func run(_ batch: Batch) throws {
-            try process(batch) { work in results.append(try self.finish(work)) }
+            try process(batch) { work in results.append((work, try self.finish(work))) }
         }
-        for work in works {
-            // A document with no target (empty, no EOS) keeps its place in the order.
-            let steps: [Step] = work.plan.isEmpty ? [.unscored(work)] : work.plan.indices.map { .window(work, $0) }
-            for step in steps { if let full = batcher.add(step) { try run(full) } }
+        for (i, bytes) in documents.enumerated() {
+            let document = Document(ordinal: i, name: names?[i] ?? "document \(i + 1)", bytes: bytes, inputRange: 0..<0)
+            for batch in try planner.add(document) { try run(batch) }
         }
-        if let last = batcher.flush() { try run(last) }
+        if let last = planner.finish() { try run(last) }
         return results
     }
 
@@ -171,12 +172,11 @@ public final class Evaluator {
     /// split the packed passes). Empty documents (no targets) are skipped and
     /// counted; so are malformed JSONL lines when the reader skips them. `progress` is called after
     /// every forward pass; `badLine` for each skipped line. Both are called on the caller's thread,
-    /// in input order. With `byteScores`, each document is scored alone by
-    /// `byteScores(bytes:name:)` and handed to it with its per-target details (not packed).
+    /// in input order. With `byteScores`, each document is also handed over with its per-target
+    /// details as it finishes; they come from the same passes, so no figure of the run changes.
     public func run(_ reader: DocumentReader, shard: Shard = .whole, progress: ((EvalProgress) -> Void)? = nil,
                     badLine: ((BadLine) -> Void)? = nil,
                     byteScores perDocument: ((Document, ByteScores) throws -> Void)? = nil) throws -> EvalSummary {
-        if let perDocument { return try runOneByOne(reader, shard: shard, progress: progress, badLine: badLine, byteScores: perDocument) }
         try reader.checkInputs()
         let total = reader.totalInputBytes()
         let elapsed = Stopwatch().seconds
@@ -186,37 +186,29 @@ public final class Evaluator {
         // Reading, tokenizing, window planning and the hash n-gram embeddings of the next packed
         // pass run on this queue while the model works on the current one; one pass waits ready.
         let batches = BatchQueue(capacity: 1)
-        let (addEOS, window, context, budget) = (options.addEOS, self.window, options.context, options.batchBytes)
+        let plan = PassPlanner(options: options, window: window, emptyDocuments: .skipped, keepDetails: perDocument != nil)
         let model = self.model
         DispatchQueue.global(qos: .userInitiated).async {
-            var batcher = Batcher(budget: budget)
-            func send(_ batch: Batch?) throws {
-                guard var batch, shard.owns(batch.group) else { return }
-                batch.embeddings = model.packedEmbeddings(batch.sequences)
-                guard batches.put(.success(batch)) else { throw CancellationError() }
+            var planner = plan
+            func send(_ closed: [Batch]) throws {
+                for var batch in closed where shard.owns(batch.group) {
+                    batch.embeddings = model.packedEmbeddings(batch.sequences)
+                    guard batches.put(.success(batch)) else { throw CancellationError() }
+                }
             }
             do {
                 try reader.forEach { event in
                     switch event {
-                    case .badLine(let line):
-                        try send(batcher.add(.badLine(line)))
-                    case .document(let document):
-                        let ids = Tokenizer.encode(document.bytes, addEOS: addEOS)
-                        guard ids.count >= 2, !document.bytes.isEmpty else {
-                            try send(batcher.add(.empty(document.inputRange)))
-                            return
-                        }
-                        let work = try DocumentWork(ordinal: document.ordinal, name: document.name, byteCount: document.bytes.count,
-                                                    inputRange: document.inputRange, ids: ids, window: window, context: context)
-                        for w in work.plan.indices { try send(batcher.add(.window(work, w))) }
+                    case .badLine(let line): try send(planner.add(line))
+                    case .document(let document): try send(planner.add(document))
                     }
                 }
-                try send(batcher.flush())
+                try send(planner.finish().map { [$0] } ?? [])
                 batches.put(.success(nil))
             } catch is CancellationError {
             } catch {
                 // Score what came before the error first, as a one-at-a-time run would.
-                do { try send(batcher.flush()) } catch {}
+                do { try send(planner.finish().map { [$0] } ?? []) } catch {}
                 batches.put(.failure(error))
             }
         }
@@ -229,6 +221,7 @@ public final class Evaluator {
             try process(batch) { work in
                 let score = try self.finish(work)
                 try Self.accumulate(score, into: &sums, name: work.name)
+                try perDocument?(work.document, Self.byteScores(of: work, score: score))
                 if options.keepPerDocument {
                     results.append(DocumentResult(index: work.ordinal, name: work.name, bytes: score.bytes, targets: score.targets,
                                                   patches: score.patches, windows: score.windows, nllNats: score.nllNats))
@@ -261,61 +254,6 @@ public final class Evaluator {
                            perDocument: options.keepPerDocument ? results : nil)
     }
 
-    /// `run` with per-byte details: one document at a time, each scored by `byteScores`.
-    private func runOneByOne(_ reader: DocumentReader, shard: Shard, progress: ((EvalProgress) -> Void)?, badLine: ((BadLine) -> Void)?,
-                             byteScores perDocument: (Document, ByteScores) throws -> Void) throws -> EvalSummary {
-        try reader.checkInputs()
-        let total = reader.totalInputBytes()
-        let elapsed = Stopwatch().seconds
-        var sums = EvalSums()
-        var results: [DocumentResult] = []
-        // Shards own the same documents as in a packed run with these options: the batches are
-        // planned (not run) to learn each document's group.
-        var planner = Batcher(budget: options.batchBytes)
-        try reader.forEach { event in
-            switch event {
-            case .badLine(let line):
-                _ = planner.add(.badLine(line))
-                guard shard.owns(planner.group) else { return }
-                sums.skippedBadLines += 1
-                badLine?(line)
-            case .document(let document):
-                let ids = Tokenizer.encode(document.bytes, addEOS: options.addEOS)
-                guard ids.count >= 2, !document.bytes.isEmpty else {
-                    _ = planner.add(.empty(document.inputRange))
-                    guard shard.owns(planner.group) else { return }
-                    sums.skippedEmpty += 1
-                    progress?(EvalProgress(inputBytesDone: document.inputRange.upperBound, inputBytesTotal: total,
-                                           documents: sums.documents, bytesScored: sums.bytes, seconds: elapsed()))
-                    return
-                }
-                let work = try DocumentWork(ordinal: document.ordinal, name: document.name, byteCount: document.bytes.count,
-                                            inputRange: document.inputRange, ids: ids, window: self.window, context: options.context)
-                _ = planner.add(.window(work, 0))
-                let group = planner.group
-                for w in work.plan.indices.dropFirst() { _ = planner.add(.window(work, w)) }
-                guard shard.owns(group) else { return }
-                let range = document.inputRange
-                let report = { (scoredEnd: Int) in
-                    let done = range.lowerBound + Int(Double(range.count) * Double(scoredEnd) / Double(ids.count))
-                    progress?(EvalProgress(inputBytesDone: done, inputBytesTotal: total, documents: sums.documents,
-                                           bytesScored: sums.bytes + min(document.bytes.count, scoredEnd), seconds: elapsed()))
-                }
-                let scores = try self.byteScores(ids: ids, bytes: document.bytes.count, name: document.name, progress: report)
-                try perDocument(document, scores)
-                let score = scores.score
-                try Self.accumulate(score, into: &sums, name: document.name)
-                if options.keepPerDocument {
-                    results.append(DocumentResult(index: document.ordinal, name: document.name, bytes: score.bytes, targets: score.targets,
-                                                  patches: score.patches, windows: score.windows, nllNats: score.nllNats))
-                }
-            }
-        }
-        sums.seconds = elapsed()
-        return EvalSummary(settings: settings(reader: reader), shard: shard, sums: sums,
-                           perDocument: options.keepPerDocument ? results : nil)
-    }
-
     // MARK: Packed passes
 
     /// Runs the windows of `batch` in one packed forward pass, records each window's target NLLs
@@ -325,13 +263,13 @@ public final class Evaluator {
         let windows = batch.windows
         if !windows.isEmpty {
             let sequences = batch.sequences
-            let lengths = try model.patchLengths(batch: sequences, threshold: options.threshold)
-            let pass = try model.packedLogits(sequences, patchLengths: lengths, embeddings: batch.embeddings)
+            let patching = try model.patching(batch: sequences, threshold: options.threshold)
+            let pass = try model.packedLogits(sequences, patchLengths: patching.map(\.lengths), embeddings: batch.embeddings)
             let width = model.vocabularySize
             for (s, (work, w)) in windows.enumerated() {
                 let rows = pass.byteRanges[s]
-                let logits = Array(pass.logits[rows.lowerBound * width ..< rows.upperBound * width])
-                work.record(window: w, logits: logits, ids: sequences[s], patchLengths: lengths[s], width: width)
+                work.record(window: w, logits: pass.logits[rows.lowerBound * width ..< rows.upperBound * width], ids: sequences[s],
+                            entropies: patching[s].entropies, patchLengths: patching[s].lengths, width: width)
             }
         }
         for step in batch.steps {
@@ -358,114 +296,6 @@ public final class Evaluator {
         }
         return DocumentScore(nllNats: nll, targets: values.count, bytes: work.byteCount, patches: work.patches,
                              windows: work.plan.count, chunks: chunks)
-    }
-}
-
-/// A document on its way through the evaluator: its ids, its windows, and what the windows scored
-/// so far (only the thread running the model records into it).
-final class DocumentWork: @unchecked Sendable {
-    let ordinal: Int
-    let name: String
-    let byteCount: Int
-    let inputRange: Range<Int>
-    let ids: [Int32]
-    let plan: [EvalWindow]
-    /// Target NLLs in document order.
-    private(set) var values: [Double] = []
-    /// Patches starting at a scored id (the BOS patch never counts).
-    private(set) var patches = 0
-
-    init(ordinal: Int, name: String, byteCount: Int, inputRange: Range<Int>, ids: [Int32], window: Int, context: Int) throws {
-        self.ordinal = ordinal
-        self.name = name
-        self.byteCount = byteCount
-        self.inputRange = inputRange
-        self.ids = ids
-        plan = try WindowPlan.plan(count: ids.count, window: window, context: context)
-        values.reserveCapacity(max(0, ids.count - 1))
-    }
-
-    func windowIDs(_ w: Int) -> [Int32] { plan[w].ids(from: ids) }
-
-    /// Records window `w` (windows are recorded in order) from its own logits and patch lengths.
-    func record(window w: Int, logits: [Float], ids windowIDs: [Int32], patchLengths: [Int], width: Int) {
-        let window = plan[w]
-        precondition(values.count == window.scored.lowerBound - 1, "windows are recorded in order")
-        let first = window.position(ofDocumentID: window.scored.lowerBound)
-        values += Scoring.targetNLLs(logits: logits, ids: windowIDs, from: first - 1, width: width)
-        // Patches that start at a scored id (window position p holds document id p + shift).
-        var position = 0
-        let shift = window.input.lowerBound - (window.prependsBOS ? 1 : 0)
-        for length in patchLengths {
-            if length > 0, position >= 1, window.scored.contains(position + shift) { patches += 1 }
-            position += length
-        }
-    }
-}
-
-/// One item of the evaluation stream, in input order.
-enum Step {
-    /// Window `w` of a document.
-    case window(DocumentWork, Int)
-    /// A document with no window (nothing to score), reported in its place.
-    case unscored(DocumentWork)
-    /// An empty document (skipped and counted), with its place in the input.
-    case empty(Range<Int>)
-    case badLine(BadLine)
-}
-
-/// Steps whose windows run in one packed forward pass, with their ids and (when computed ahead)
-/// their embeddings.
-struct Batch: @unchecked Sendable {
-    var steps: [Step] = []
-    var sequences: [[Int32]] = []
-    var embeddings: [Float]?
-    var idCount = 0
-    /// See `Batcher`: the unit of work that shards split.
-    var group = 0
-
-    var windows: [(DocumentWork, Int)] {
-        steps.compactMap { if case .window(let work, let w) = $0 { return (work, w) } else { return nil } }
-    }
-}
-
-/// Gathers steps into batches of at most `budget` window ids (a longer window forms a batch alone).
-///
-/// Batches are numbered into groups: a new group starts with every batch except one that continues
-/// a document from the batch before. Shards own whole groups (`Shard.owns(group)`), so a sharded
-/// run computes exactly the passes a whole run computes and merges to its sums bit for bit.
-struct Batcher {
-    let budget: Int
-    var current = Batch()
-
-    init(budget: Int) { self.budget = budget }
-
-    /// The group of the batch being filled (and of every step added to it).
-    var group: Int { current.group }
-
-    /// Adds `step`; returns the batch it closed, if any.
-    mutating func add(_ step: Step) -> Batch? {
-        var closed: Batch?
-        if case .window(let work, let w) = step {
-            let ids = work.windowIDs(w)
-            if !current.sequences.isEmpty, current.idCount + ids.count > budget {
-                closed = current
-                current = Batch()
-                current.group = w > 0 ? closed!.group : closed!.group + 1
-            }
-            current.sequences.append(ids)
-            current.idCount += ids.count
-        }
-        current.steps.append(step)
-        return closed
-    }
-
-    /// The last, partly filled batch (the next batch starts a new group).
-    mutating func flush() -> Batch? {
-        let last = current
-        current = Batch()
-        current.group = last.group + (last.steps.isEmpty ? 0 : 1)
-        return last.steps.isEmpty ? nil : last
     }
 }
 

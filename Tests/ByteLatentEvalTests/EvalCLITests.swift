@@ -61,9 +61,19 @@ final class EvalCLITests: XCTestCase {
             let whole = try blt(["eval", "--model", model] + settings + [jsonl.path])
             XCTAssertEqual(whole.status, 0, whole.stderr)
             parts = []
+            // --per-byte runs the same passes: the same sums, and a shard run with it merges with shards run without.
+            let perByte = scratch.appendingPathComponent("bytes-\(budget).jsonl").path
+            let wholeWithBytes = try blt(["eval", "--model", model] + settings + ["--per-byte", perByte, jsonl.path])
+            XCTAssertEqual(wholeWithBytes.status, 0, wholeWithBytes.stderr)
+            var withBytes = try XCTUnwrap(try object(wholeWithBytes.stdout)["sums"] as? [String: Any])
+            var withoutBytes = try XCTUnwrap(try object(whole.stdout)["sums"] as? [String: Any])
+            withBytes["seconds"] = nil
+            withoutBytes["seconds"] = nil
+            XCTAssertEqual(NSDictionary(dictionary: withBytes), NSDictionary(dictionary: withoutBytes), "--per-byte, --batch-bytes \(budget)")
             for i in 0..<3 {
                 let part = scratch.appendingPathComponent("part\(i).json").path
-                let run = try blt(["eval", "--model", model] + settings + ["--shard", "\(i)/3", "--output", part, jsonl.path])
+                let bytes = i == 1 ? ["--per-byte", scratch.appendingPathComponent("part\(i).bytes.jsonl").path] : []
+                let run = try blt(["eval", "--model", model] + settings + bytes + ["--shard", "\(i)/3", "--output", part, jsonl.path])
                 XCTAssertEqual(run.status, 0, run.stderr)
                 XCTAssertEqual(try object(run.stdout)["shards"] as? [Int], [i])
                 parts.append(part)

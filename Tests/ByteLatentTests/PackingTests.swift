@@ -166,10 +166,12 @@ final class PackingTests: XCTestCase {
             let inputs = [DocumentInput(path: path), DocumentInput(path: plain)]
             let model = try BLTModel(directory: directory)
 
-            func run(_ budget: Int, shard: Shard = .whole) throws -> (EvalSummary, [BadLine]) {
+            var perByte: [(Document, ByteScores)] = []
+            func run(_ budget: Int, shard: Shard = .whole, keepingBytes: Bool = false) throws -> (EvalSummary, [BadLine]) {
                 var skipped: [BadLine] = []
                 let evaluator = try Evaluator(model: model, options: EvalOptions(window: 48, context: 8, keepPerDocument: true, batchBytes: budget))
-                let summary = try evaluator.run(DocumentReader(inputs: inputs, skipBadLines: true), shard: shard, badLine: { skipped.append($0) })
+                let summary = try evaluator.run(DocumentReader(inputs: inputs, skipBadLines: true), shard: shard, badLine: { skipped.append($0) },
+                                                byteScores: keepingBytes ? { perByte.append(($0, $1)) } : nil)
                 return (summary, skipped)
             }
             let (single, singleBad) = try run(0)
@@ -197,7 +199,20 @@ final class PackingTests: XCTestCase {
             // Shards of a packed run own whole groups of passes, so they compute exactly the whole
             // run's passes and merge to its figures bit for bit, NLLs included.
             let (whole, _) = try run(100)
-            let parts = try (0..<3).map { try run(100, shard: Shard(index: $0, count: 3)).0 }
+            // Per-byte details come from the same passes: they change no figure of the run.
+            var withBytes = try run(100, keepingBytes: true).0, withoutBytes = whole
+            withBytes.sums.seconds = 0; withoutBytes.sums.seconds = 0
+            XCTAssertEqual(withBytes.sums, withoutBytes.sums, "per-byte run, bit for bit: \(label)")
+            XCTAssertEqual(withBytes.perDocument, whole.perDocument, label)
+            XCTAssertEqual(perByte.map(\.1.score.nllNats), whole.perDocument?.map(\.nllNats), label)
+            XCTAssertEqual(perByte.map(\.0.ordinal), whole.perDocument?.map(\.index), label)
+            for (document, scores) in perByte {
+                XCTAssertEqual(scores.ids.count, scores.score.targets, "\(label) \(document.name)")
+                XCTAssertEqual(Tokenizer.decodeBytes(scores.ids), document.bytes, "\(label) \(document.name)")
+                XCTAssertEqual(scores.surprisalBits.reduce(0, +), scores.score.nllNats / M_LN2, accuracy: 1e-12 * scores.score.nllNats)
+            }
+            // Shards merge to the whole run bit for bit, whether or not each kept per-byte details.
+            let parts = try (0..<3).map { try run(100, shard: Shard(index: $0, count: 3), keepingBytes: $0 == 1).0 }
             XCTAssertTrue(parts.allSatisfy { $0.sums.documents > 0 }, "every shard scores something: \(label)")
             let merged = try EvalSummary.merge(parts)
             var mergedSums = merged.sums, wholeSums = whole.sums
@@ -222,8 +237,9 @@ final class PackingTests: XCTestCase {
     }
 
     func testBatchBudgetGroupsConsecutiveWindows() throws {
-        let work = try DocumentWork(ordinal: 0, name: "d", byteCount: 30, inputRange: 0..<30,
-                                    ids: Tokenizer.encode(Array(repeating: 65, count: 30)), window: 10, context: 0)
+        let bytes = [UInt8](repeating: 65, count: 30)
+        let work = try DocumentWork(Document(ordinal: 0, name: "d", bytes: bytes, inputRange: 0..<30),
+                                    ids: Tokenizer.encode(bytes), window: 10, context: 0, keepDetails: false)
         XCTAssertEqual(work.plan.count, 4)   // 32 ids: 10 + (1 + 9) + (1 + 9) + (1 + 4)
         var batcher = Batcher(budget: 21)
         var batches: [Batch] = []
@@ -261,7 +277,7 @@ final class PackingTests: XCTestCase {
     }
 }
 
-/// `blt eval --batch-bytes` end to end (skipped when the executable is not built).
+/// `blt eval --batch-bytes` end to end (fails when the executable is not built).
 final class PackingCLITests: XCTestCase {
     func blt(_ arguments: [String]) throws -> BLTRun { try runBLT(arguments) }
 

@@ -108,12 +108,19 @@ public final class BLTModel: @unchecked Sendable {
     /// entropy may move by ~1e-6; a sequence with any entropy that close to the threshold gets its
     /// entropies recomputed alone, and so every threshold decision is the one-at-a-time decision.
     public func patchLengths(batch: [[Int32]], threshold: Float? = nil) throws -> [[Int]] {
+        try patching(batch: batch, threshold: threshold).map(\.lengths)
+    }
+
+    /// `patchLengths(batch:threshold:)` with the entropies each sequence's patches were decided on
+    /// (the packed pass's, or the pass alone's where one was close to the threshold).
+    package func patching(batch: [[Int32]], threshold: Float? = nil) throws -> [(entropies: [Float], lengths: [Int])] {
         let t = threshold ?? config.patchingThreshold
         let margin = Self.thresholdRecheckMargin * max(1, abs(t))
         return try zip(batch, entropies(batch: batch)).map { ids, packed in
             // H[0] is never compared with the threshold; a batch of one is the pass alone.
             let close = batch.count > 1 && packed.dropFirst().contains { abs($0 - t) <= margin }
-            return patchLengths(entropies: close ? try entropies(ids) : packed, threshold: t)
+            let entropies = close ? try entropies(ids) : packed
+            return (entropies, patchLengths(entropies: entropies, threshold: t))
         }
     }
 
