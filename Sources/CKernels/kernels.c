@@ -193,39 +193,47 @@ const char *blt_path_name(int path) {
     return "unknown";
 }
 
-static int active_path = -1;  // resolved on first use; a race only writes the same value twice
-static int forced_unsupported = 0;
-
-static int resolve_path(void) {
-    int path = blt_best_path();
-    const char *forced = getenv("BLT_CPU");
-    if (forced && *forced) {
-        int wanted = -1;
-        for (int p = BLT_PATH_GENERIC; p <= BLT_PATH_AMX; p++)
-            if (strcmp(forced, blt_path_name(p)) == 0) wanted = p;
-        if (wanted >= 0 && cpu_supports(wanted)) path = wanted;
-        else forced_unsupported = 1;
+int blt_resolve_request(const char *value, int *path) {
+    *path = blt_best_path();
+    if (!value || !*value) return BLT_REQUEST_UNSET;
+    for (int p = BLT_PATH_GENERIC; p <= BLT_PATH_AMX; p++) {
+        if (strcmp(value, blt_path_name(p)) != 0) continue;
+        if (!cpu_supports(p)) return BLT_REQUEST_UNSUPPORTED;
+        *path = p;
+        return BLT_REQUEST_HONOURED;
     }
-    return path;
+    return BLT_REQUEST_UNKNOWN;
+}
+
+// BLT_CPU is read once, at first use.
+static pthread_once_t request_once = PTHREAD_ONCE_INIT;
+static int request = BLT_REQUEST_UNSET;
+static char *request_value = NULL;          // BLT_CPU's value when set
+static int resolved_path = BLT_PATH_GENERIC;
+static int selected_path = -1;              // blt_select_path's choice, else -1
+
+static void read_request(void) {
+    const char *value = getenv("BLT_CPU");
+    request = blt_resolve_request(value, &resolved_path);
+    if (request != BLT_REQUEST_UNSET) request_value = strdup(value);
 }
 
 int blt_active_path(void) {
-    int path = __atomic_load_n(&active_path, __ATOMIC_ACQUIRE);
-    if (path < 0) {
-        path = resolve_path();
-        __atomic_store_n(&active_path, path, __ATOMIC_RELEASE);
-    }
-    return path;
+    int selected = __atomic_load_n(&selected_path, __ATOMIC_ACQUIRE);
+    if (selected >= 0) return selected;
+    pthread_once(&request_once, read_request);
+    return resolved_path;
 }
 
-int blt_forced_path_unsupported(void) {
-    (void)blt_active_path();
-    return forced_unsupported;
+int blt_path_request(const char **value) {
+    pthread_once(&request_once, read_request);
+    if (value) *value = request_value;
+    return request;
 }
 
 int blt_select_path(int path) {
     if (!blt_path_supported(path)) return 0;
-    __atomic_store_n(&active_path, path, __ATOMIC_RELEASE);
+    __atomic_store_n(&selected_path, path, __ATOMIC_RELEASE);
     return 1;
 }
 

@@ -8,7 +8,11 @@ struct BLT: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blt",
         abstract: "Run Meta's Byte Latent Transformer (BLT) on the CPU.",
-        version: "0.1.0 (kernels: \(KernelPath.active) of \(KernelPath.supported.map(\.description).joined(separator: ", ")) on this CPU)",
+        version: """
+            0.1.0
+            kernels: \(KernelPath.active) of \(KernelPath.supported.map(\.description).joined(separator: ", "))
+            gemm: \(ManyRowBackend.current) (\(ManyRowBackend.reason))
+            """,
         subcommands: [
             EvalCommand.self,
             EvalMergeCommand.self,
@@ -24,6 +28,12 @@ struct BLT: ParsableCommand {
     static func main() {
         StandardStreams.setUp()
         FreedMemory.keepForReuse()
+        // A BLT_CPU or BLT_GEMM this CPU cannot honour fails every command (and --version, --help)
+        // before anything runs: a run must never measure another configuration than the one asked for.
+        do { try KernelPath.checkEnvironment() } catch {
+            StandardStreams.error("Error: \(error)\n")
+            Glibc.exit(1)
+        }
         main(nil)
         // Output still buffered (print) is written now; a full disk or closed stream must not pass as success.
         do { try StandardStreams.flush() } catch {

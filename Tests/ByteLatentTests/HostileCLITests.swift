@@ -27,7 +27,7 @@ final class HostileCLITests: XCTestCase {
     /// Runs `sh -c script` with $BLT set, in `work` (shell redirections model closed and full streams),
     /// for at most `timeout` seconds.
     func sh(_ script: String, in directory: String? = nil, timeout: Double = 60) throws -> Run {
-        guard let blt = bltExecutable() else { throw XCTSkip("blt is not built; run `swift build` first") }
+        guard let blt = bltExecutable() else { throw TestSupportError("blt is not built; run `swift build` first") }
         let process = Process()
         // GNU timeout signals its whole process group, so a hung `blt` under `sh` is killed too
         // (status 124): a hang fails the test instead of blocking the suite.
@@ -256,5 +256,55 @@ final class HostileCLITests: XCTestCase {
         assertRefused(try sh("$BLT inspect M"), [1], mentions: "encoder_hash_byte_group_size")
         // Was: SIGABRT "failed to allocate 8000000000032 bytes".
         assertRefused(try sh("$BLT eval --model M doc.txt"), [1], mentions: "encoder_hash_byte_group_size")
+    }
+
+    // MARK: BLT_CPU and BLT_GEMM are honoured or refused
+
+    /// The kernel paths this CPU runs, as the messages list them.
+    var supportedPaths: String { KernelPath.supported.map(\.description).joined(separator: ", ") }
+
+    /// A BLT_CPU or BLT_GEMM this CPU cannot honour (an unknown word, a path it cannot run) fails
+    /// every command and --version with a message naming what it runs, before anything else.
+    func testUnhonourableKernelSettingsAreErrors() throws {
+        func assertRefused(_ environment: [String: String], _ arguments: [String], mentions texts: String...,
+                           line: UInt = #line) throws {
+            let run = try runBLT(arguments, environment: environment)
+            XCTAssertEqual(run.status, 1, "\(environment) blt \(arguments): \(run.stderr)", line: line)
+            XCTAssertTrue(run.stdout.isEmpty, "\(environment) blt \(arguments) wrote to stdout", line: line)
+            for text in texts { XCTAssertTrue(run.stderr.contains(text), "'\(text)' not in: \(run.stderr)", line: line) }
+        }
+        let doc = work + "/doc.txt", tinyA = Fixtures.path("models/tiny-a")
+        let runs = "this CPU runs: \(supportedPaths) (unset BLT_CPU to use the best)"
+        try assertRefused(["BLT_CPU": "nonsense", "BLT_GEMM": ""], ["--version"], mentions: "BLT_CPU=\"nonsense\" names no kernel path", runs)
+        try assertRefused(["BLT_CPU": "", "BLT_GEMM": "nonsense"], ["eval", "--model", tinyA, doc],
+                          mentions: "BLT_GEMM=\"nonsense\" names no many-row backend; this CPU runs: openblas, blocked")
+        // Every path this CPU cannot run (none on a CPU with AMX; the unknown words still are checked).
+        for path in KernelPath.allCases where !KernelPath.supported.contains(path) {
+            try assertRefused(["BLT_CPU": path.description, "BLT_GEMM": ""], ["--version"],
+                              mentions: "BLT_CPU=\(path) asks for a kernel path this CPU cannot run", runs)
+        }
+        // Before anything else: not the missing model's message, nor a subcommand's usage error.
+        try assertRefused(["BLT_CPU": "nonsense"], ["eval", "--model", work + "/missing", doc], mentions: runs)
+        for subcommand in ["eval", "eval-merge", "generate", "patch", "convert", "inspect", "serve", "bench-kernels"] {
+            try assertRefused(["BLT_CPU": "nonsense"], [subcommand], mentions: runs)
+        }
+    }
+
+    /// --version names the kernel path and the many-row backend that run, as BLT_CPU / BLT_GEMM force them.
+    func testVersionNamesTheKernelPathAndBackendThatRun() throws {
+        for path in KernelPath.supported {
+            let run = try runBLT(["--version"], environment: ["BLT_CPU": path.description, "BLT_GEMM": ""])
+            let out = String(decoding: run.stdout, as: UTF8.self)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertTrue(out.contains("kernels: \(path) of \(supportedPaths)\n"), out)
+            XCTAssertTrue(out.contains("gemm: openblas (") || out.contains("gemm: blocked ("), out)
+        }
+        for backend in ManyRowBackend.allCases {
+            let run = try runBLT(["--version"], environment: ["BLT_CPU": "", "BLT_GEMM": backend.rawValue])
+            let out = String(decoding: run.stdout, as: UTF8.self)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertTrue(out.contains("kernels: \(KernelPath.supported.last!) of "), out)
+            XCTAssertTrue(out.contains("gemm: \(backend) (forced by BLT_GEMM; OpenBLAS"), out)
+        }
     }
 }

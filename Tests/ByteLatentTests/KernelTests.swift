@@ -97,7 +97,7 @@ final class KernelTests: XCTestCase {
             ("widen+sgemm", { DTypeKernels.widenedProduct($0, rows: $1, weight: $2, into: $3) }),
             ("direct", { DTypeKernels.directProduct($0, rows: $1, weight: $2, into: $3) }),
         ]
-        print("many-row products on this machine: \(KernelBenchmark.backends)")
+        print("on this machine: \(KernelBenchmark.backends)")
         forEachKernelPath { path in
             for dtype in WeightDType.allCases {
                 // (37, 33, 600): three column blocks of the AVX-512 packed panels (256 + 256 + 88);
@@ -437,5 +437,72 @@ final class KernelTests: XCTestCase {
         var peaked = [Float](repeating: -1000, count: 260)
         peaked[7] = 0
         XCTAssertEqual(entropies(logits: peaked, width: 260)[0], 0, accuracy: 1e-6)
+    }
+
+    /// BLT_CPU / BLT_GEMM values this CPU cannot honour are `KernelConfigurationError`s naming what it
+    /// runs: the decision behind `KernelPath.checkEnvironment`, on given values (the process's own
+    /// are read once).
+    func testKernelSettingsThisCPUCannotHonourAreErrors() {
+        let supported = KernelPath.supported, best = Int32(blt_best_path())
+        let runs = "this CPU runs: \(supported.map(\.description).joined(separator: ", ")) (unset BLT_CPU to use the best)"
+        XCTAssertEqual(KernelPath(rawValue: best), supported.last)
+        for unset in [nil, ""] {
+            XCTAssertEqual(PathRequest(unset), .unset)
+            XCTAssertEqual(BackendRequest(unset), .unset)
+        }
+        XCTAssertNoThrow(try KernelPath.check(cpu: .unset, gemm: .unset))
+        for path in KernelPath.allCases {
+            var runsPath: Int32 = -1
+            let request = blt_resolve_request(path.description, &runsPath)
+            if supported.contains(path) {
+                XCTAssertEqual(request, Int32(BLT_REQUEST_HONOURED.rawValue))
+                XCTAssertEqual(runsPath, path.rawValue)
+                XCTAssertEqual(PathRequest(path.description), .honoured(path))
+                XCTAssertNoThrow(try KernelPath.check(cpu: PathRequest(path.description), gemm: .unset))
+            } else {
+                XCTAssertEqual(request, Int32(BLT_REQUEST_UNSUPPORTED.rawValue))
+                XCTAssertEqual(runsPath, best, "the best path runs, and the engine refuses")
+                XCTAssertEqual(PathRequest(path.description), .unsupported(path))
+                XCTAssertThrowsError(try KernelPath.check(cpu: PathRequest(path.description), gemm: .unset)) {
+                    XCTAssertEqual($0 as? KernelConfigurationError, .unsupportedPath(path, supported: supported))
+                    XCTAssertEqual("\($0)", "BLT_CPU=\(path) asks for a kernel path this CPU cannot run; \(runs)")
+                }
+            }
+        }
+        // Names are exact: no case folding, no trimming.
+        for word in ["nonsense", "AVX2", " avx2", "avx2 "] {
+            var runsPath: Int32 = -1
+            XCTAssertEqual(blt_resolve_request(word, &runsPath), Int32(BLT_REQUEST_UNKNOWN.rawValue), word)
+            XCTAssertEqual(runsPath, best)
+            XCTAssertThrowsError(try KernelPath.check(cpu: PathRequest(word), gemm: .unset)) {
+                XCTAssertEqual($0 as? KernelConfigurationError, .unknownPath(word, supported: supported))
+            }
+        }
+        XCTAssertEqual("\(KernelConfigurationError.unknownPath("nonsense", supported: supported))",
+                       "BLT_CPU=\"nonsense\" names no kernel path (generic, avx2, avx512, avx512bf16, amx); \(runs)")
+
+        for backend in ManyRowBackend.allCases {
+            XCTAssertEqual(BackendRequest(backend.rawValue), .honoured(backend))
+            XCTAssertNoThrow(try KernelPath.check(cpu: .unset, gemm: .honoured(backend)))
+            let choice = ManyRowBackend.choose(gemm: .honoured(backend), cpu: .unset)
+            XCTAssertEqual(choice.backend, backend)
+            XCTAssertTrue(choice.reason.hasPrefix("forced by BLT_GEMM; OpenBLAS"), choice.reason)
+        }
+        XCTAssertEqual(BackendRequest("OpenBLAS"), .unknown("OpenBLAS"))
+        XCTAssertThrowsError(try KernelPath.check(cpu: .unset, gemm: BackendRequest("nonsense"))) {
+            XCTAssertEqual($0 as? KernelConfigurationError, .unknownBackend("nonsense"))
+            XCTAssertEqual("\($0)", "BLT_GEMM=\"nonsense\" names no many-row backend; this CPU runs: openblas, blocked (unset BLT_GEMM to let the engine choose)")
+        }
+        // An unknown BLT_GEMM leaves the choice to the engine (and is refused); BLT_CPU is reported first.
+        XCTAssertEqual(ManyRowBackend.choose(gemm: .unknown("nonsense"), cpu: .unset).backend,
+                       ManyRowBackend.choose(gemm: .unset, cpu: .unset).backend)
+        XCTAssertThrowsError(try KernelPath.check(cpu: .unknown("x"), gemm: .unknown("y"))) {
+            XCTAssertEqual($0 as? KernelConfigurationError, .unknownPath("x", supported: supported))
+        }
+
+        // The process's own settings, as the C target recorded BLT_CPU: the tests run with good ones.
+        XCTAssertEqual(PathRequest.environment, PathRequest(ProcessInfo.processInfo.environment["BLT_CPU"]))
+        XCTAssertEqual(BackendRequest.environment, BackendRequest(ProcessInfo.processInfo.environment["BLT_GEMM"]))
+        XCTAssertNoThrow(try KernelPath.checkEnvironment())
     }
 }

@@ -12,15 +12,19 @@ public func bltExecutable() -> String? {
 /// A finished `blt` run: exit status and what it printed.
 public struct BLTRun { public var status: Int32; public var stdout: Data; public var stderr: String }
 
-/// Runs the built `blt` executable with `arguments` (and `stdin`, else an empty standard input); the
-/// one process helper of the CLI tests. A missing executable is a failure, not a skip.
-public func runBLT(_ arguments: [String], stdin: Data? = nil) throws -> BLTRun {
+/// Runs the built `blt` executable with `arguments` (and `stdin`, else an empty standard input), in
+/// this process's environment with `environment` set over it; the one process helper of the CLI
+/// tests. A missing executable is a failure, not a skip.
+public func runBLT(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> BLTRun {
     guard let path = bltExecutable() else {
         throw TestSupportError("missing the blt executable next to the tests or in .build/debug; run `swift build` first")
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     let out = Pipe(), err = Pipe(), input = Pipe()
     process.standardOutput = out
     process.standardError = err

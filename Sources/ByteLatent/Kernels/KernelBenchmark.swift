@@ -14,10 +14,10 @@ public enum KernelBenchmark {
         public var gflops: Double { 2 * Double(rows * outputs * inputs) / seconds / 1e9 }
     }
 
-    /// Best-of-`repetitions` time of each method for rows × [outputs, inputs] on the active path.
-    /// OpenBLAS's kernel family and who runs many-row products here.
-    public static var backends: String { "OpenBLAS core \(ManyRowBackend.openBLASCore), many-row products: \(ManyRowBackend.current.rawValue)" }
+    /// Who runs many-row products here, and why (OpenBLAS's version and kernel family).
+    public static var backends: String { "many-row products: \(ManyRowBackend.current) (\(ManyRowBackend.reason))" }
 
+    /// Best-of-`repetitions` time of each method for rows × [outputs, inputs] on the active path.
     public static func run(rows: Int, outputs: Int, inputs: Int, repetitions: Int = 5) -> [Result] {
         var state: UInt64 = 1
         let bits = (0..<outputs * inputs).map { _ -> UInt16 in

@@ -14,15 +14,14 @@ public enum Precision: String, Sendable, CaseIterable {
 }
 
 /// The kernel paths this CPU runs, and the one in use (BLT_CPU=generic|avx2|avx512|avx512bf16|amx
-/// forces a supported one). `amx` is avx512bf16 plus AMX tiles for bf16-precision products.
+/// forces one; see `checkEnvironment` for a value this CPU cannot honour). `amx` is avx512bf16 plus
+/// AMX tiles for bf16-precision products.
 public enum KernelPath: Int32, Sendable, CaseIterable, CustomStringConvertible {
     case generic = 0, avx2, avx512, avx512bf16, amx
 
     public static var active: KernelPath { KernelPath(rawValue: blt_active_path()) ?? .generic }
     public static var supported: [KernelPath] { allCases.filter { blt_path_supported($0.rawValue) != 0 } }
     public var description: String { String(cString: blt_path_name(rawValue)) }
-    /// Whether BLT_CPU named a path this CPU cannot run (the best supported one runs instead).
-    public static var forcedPathUnsupported: Bool { blt_forced_path_unsupported() != 0 }
 
     /// Selects a path for what follows (tests); false when the CPU cannot run it.
     @discardableResult
@@ -224,25 +223,45 @@ struct DTypeKernels {
 /// OpenBLAS 0.3.21 does not know CPUs newer than it (e.g. Intel's Emerald Rapids, family 6 model
 /// 207) and falls back to its SSE3 "Prescott" kernels, far below what AVX2/AVX-512 reach.
 /// BLT_GEMM=openblas|blocked overrides the choice (benchmarks).
-enum ManyRowBackend: String {
+public enum ManyRowBackend: String, Sendable, CaseIterable, CustomStringConvertible {
     case openBLAS = "openblas", blocked
 
-    static let current: ManyRowBackend = {
-        if let forced = ProcessInfo.processInfo.environment["BLT_GEMM"], let backend = ManyRowBackend(rawValue: forced) {
-            return backend
-        }
+    /// The backend in use.
+    public static var current: ManyRowBackend { choice.backend }
+    /// Why `current` runs, e.g. "forced by BLT_GEMM; OpenBLAS 0.3.21 core Haswell" or
+    /// "OpenBLAS 0.3.21 core Prescott has no kernel for this CPU".
+    public static var reason: String { choice.reason }
+    public var description: String { rawValue }
+
+    private static let choice = choose(gemm: .environment, cpu: .environment)
+
+    /// The backend for BLT_GEMM and BLT_CPU on this CPU and OpenBLAS, and why. An unknown BLT_GEMM
+    /// leaves the choice to the engine (`KernelPath.checkEnvironment` reports it).
+    static func choose(gemm: BackendRequest, cpu: PathRequest) -> (backend: ManyRowBackend, reason: String) {
+        if case .honoured(let backend) = gemm { return (backend, "forced by BLT_GEMM; \(openBLASBuild)") }
         #if arch(x86_64)
-        let native = ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"]
         // Decided from what the CPU can run (BLT_CPU=generic asks for portable code everywhere),
         // not from the path selected at the moment, which tests change.
-        let portableOnly = ProcessInfo.processInfo.environment["BLT_CPU"] == "generic"
-        if !portableOnly, KernelPath.supported.contains(.avx2), !native.contains(openBLASCore.lowercased()) { return .blocked }
+        if cpu == .honoured(.generic) { return (.openBLAS, "\(openBLASBuild); BLT_CPU=generic asks for portable kernels") }
+        if !KernelPath.supported.contains(.avx2) { return (.openBLAS, "\(openBLASBuild); no AVX2 for the blocked GEMM") }
+        let native = ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"]
+        if !native.contains(openBLASCore.lowercased()) { return (.blocked, "\(openBLASBuild) has no kernel for this CPU") }
+        return (.openBLAS, "\(openBLASBuild) has a kernel for this CPU")
+        #else
+        return (.openBLAS, openBLASBuild)
         #endif
-        return .openBLAS
-    }()
+    }
 
     /// OpenBLAS's kernel family, e.g. "Haswell", "SkylakeX", "Prescott".
     static var openBLASCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
+    /// OpenBLAS's version and kernel family, e.g. "OpenBLAS 0.3.21 core Haswell".
+    static var openBLASBuild: String {
+        let config = openblas_get_config().map { String(cString: $0) } ?? ""
+        let words = config.split(separator: " ")
+        let version = words.count > 1 && words[0] == "OpenBLAS" ? " \(words[1])" : ""
+        return "OpenBLAS\(version) core \(openBLASCore)"
+    }
 }
 
 /// Scratch buffers reused across products (one per concurrent caller): widened weight panels, and

@@ -23,6 +23,7 @@ public final class BLTModel: @unchecked Sendable {
 
     /// Maps the checkpoint; weights stay in their stored dtype (bf16 for the released models).
     public init(directory: String, precision: Precision = .float32) throws {
+        try KernelPath.checkEnvironment()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw BLTError.modelDirectoryNotFound(directory)

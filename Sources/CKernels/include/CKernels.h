@@ -2,7 +2,8 @@
 // that read bf16/f16 weights directly, and bf16 dot products (AVX-512-BF16). Every function has a
 // portable C version; AVX2 and AVX-512 versions are compiled per function with
 // __attribute__((target(...))) and picked at run time from the CPU's features, so the package
-// needs no compiler flags. BLT_CPU=generic|avx2|avx512|avx512bf16|amx forces a (supported) path.
+// needs no compiler flags. BLT_CPU=generic|avx2|avx512|avx512bf16|amx forces a path; one this CPU
+// cannot run, or an unknown word, is recorded (blt_path_request) for the engine to refuse.
 #ifndef BLT_CKERNELS_H
 #define BLT_CKERNELS_H
 
@@ -29,15 +30,27 @@ typedef enum { BLT_DTYPE_F32 = 0, BLT_DTYPE_BF16 = 1, BLT_DTYPE_F16 = 2 } blt_dt
 int blt_path_supported(int path);
 /// The best path this CPU supports.
 int blt_best_path(void);
-/// The path in use: the best supported one, or BLT_CPU's choice when it names a supported path.
+/// What became of a BLT_CPU value.
+typedef enum {
+    BLT_REQUEST_UNSET = 0,        // unset or empty: the best path this CPU runs
+    BLT_REQUEST_HONOURED = 1,     // names a path this CPU runs: that path
+    BLT_REQUEST_UNSUPPORTED = 2,  // names a path this CPU cannot run: not honoured (the best path runs)
+    BLT_REQUEST_UNKNOWN = 3,      // names no path: not honoured (the best path runs)
+} blt_request;
+
+/// How BLT_CPU=`value` (NULL when unset) resolves on this CPU: the one place that decides. *path
+/// receives the path that runs.
+int blt_resolve_request(const char *value, int *path);
+/// What became of BLT_CPU, read once at first use; *value (when `value` is not NULL) receives
+/// BLT_CPU's value, NULL when it was unset or empty.
+int blt_path_request(const char **value);
+/// The path in use: the one BLT_CPU resolved to (blt_resolve_request), or blt_select_path's.
 int blt_active_path(void);
 /// Selects `path` for the calls that follow (tests run every supported path). Returns 0 and
 /// changes nothing when the CPU cannot run it.
 int blt_select_path(int path);
 /// "generic", "avx2", "avx512", "avx512bf16" or "amx".
 const char *blt_path_name(int path);
-/// 1 when BLT_CPU asked for a path this CPU cannot run (the best supported one is used instead).
-int blt_forced_path_unsupported(void);
 
 /// dst[i] = float(src[i]) for i < count. `dtype` is BF16 or F16 (F32 copies).
 void blt_widen(int dtype, const void *src, float *dst, size_t count);
