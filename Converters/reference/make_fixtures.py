@@ -5,13 +5,15 @@ Run from the repository root with the pinned reference venv (see Converters/refe
 
     .venv-ref/bin/python Converters/reference/make_fixtures.py                  # everything
     .venv-ref/bin/python Converters/reference/make_fixtures.py --derived-only   # only the derived copies
+    .venv-ref/bin/python Converters/reference/make_fixtures.py --windowed-only  # only the `windowed` keys
 
 Everything under Tests/Fixtures/models/ (except README.md) is deleted and regenerated.
 The script is deterministic: fixed seeds, eager attention, fp32, CPU, batch size 1. The weights are bitwise the
 same on every machine, but torch's float results (hence thresholds and expected numbers) differ in the last bits
 between CPUs (AVX2 vs AVX-512 kernels): a full re-run on another CPU rewrites the expected files. `--derived-only`
 rebuilds only the derived copies (tiny-a-f16 and tiny-b-sharded) from the committed base directories and leaves
-every other file byte-identical.
+every other file byte-identical. `--windowed-only` recomputes only the `windowed` key of every expected.json that has a
+`long` case, from the committed model files (no model is rebuilt; every other key stays byte-identical).
 
 Per model directory:
   config.json, model.safetensors   exactly as `save_pretrained` writes them (generation_config.json removed)
@@ -590,6 +592,132 @@ def compute_expected(model, name: str, weights_dtype: str):
     return expected, tensors
 
 
+# ---------------------------------------------------------------------------------------------
+# Windowed scoring oracle: transformers' NLL of every evaluation window of the `long` case
+# ---------------------------------------------------------------------------------------------
+WINDOWED_CASE = "long"
+WINDOWED_PAIRS = [(48, 8), (64, 0), (10, 7), (64, 16), (100, 98), (8, 0)]  # (window, context)
+BOS_ID = 1
+
+
+def window_plan(count: int, window: int, context: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Port of the Swift evaluator's `WindowPlan.plan` (Sources/ByteLatentEval/Windows.swift): a list of
+    (input, scored) half-open ranges of document id indices. A window with input.lower > 0 is fed a fresh BOS
+    followed by ids[input]; the first window is fed ids[input]."""
+    assert window >= 2 and 0 <= context <= window - 2, (window, context)
+    if count < 2:
+        return []
+    first = ((0, min(count, window)), (1, min(count, window)))
+    plan = [first]
+    nxt = first[1][1]
+    while nxt < count:
+        start = max(1, nxt - context)
+        end = min(count, start + window - 1)
+        plan.append(((start, end), (nxt, end)))
+        nxt = end
+    return plan
+
+
+@torch.no_grad()
+def window_nll(model, ids: list[int], inp: tuple[int, int], scored: tuple[int, int]):
+    """One window run alone through transformers (its own patching from its own entropies, as for a whole case).
+    Returns (nll in nats: float64 sum in target order, smallest |entropy - threshold| of the window, the forward's
+    captures)."""
+    lo, hi = inp
+    prepend = lo > 0
+    fed = ([BOS_ID] if prepend else []) + ids[lo:hi]
+    d = run(model, fed)
+    logits = d["logits"]
+    assert logits.shape == (1, len(fed), 260) and logits.dtype == torch.float32
+    threshold = float(model.config.patching_threshold)
+    ent = d["entropies"][0]
+    pl = d["patch_lengths"][0].tolist()
+    assert sum(pl) == len(fed) and pl == hf_patch_lengths(ent, threshold, model.config.max_patch_length), pl
+    rows = [t - lo + (1 if prepend else 0) - 1 for t in range(*scored)]  # logits row predicting target t
+    assert all(fed[r + 1] == ids[t] for r, t in zip(rows, range(*scored)))
+    per_target = F.cross_entropy(logits[0, rows].double(), torch.tensor(ids[scored[0]:scored[1]]), reduction="none")
+    nll = 0.0
+    for x in per_target.tolist():
+        nll += x
+    return nll, float((ent - threshold).abs().min()), d
+
+
+@torch.no_grad()
+def compute_windowed(model, case: dict, name: str, committed_logits: torch.Tensor) -> list[dict]:
+    ids = case["ids"]
+    n = len(ids)
+    # Self-check: one window over the whole document (window = len(ids), context 0) is the case's own forward.
+    # Its per-target values summed as nll_nats sums them (torch's reduction) must give the case's nll_nats exactly;
+    # the in-order float64 sum used for the windows may differ from that only by rounding.
+    whole_plan = window_plan(n, n, 0)
+    assert whole_plan == [((0, n), (1, n))], whole_plan
+    whole, _, d = window_nll(model, ids, *whole_plan[0])
+    same_cpu = torch.equal(d["logits"][0], committed_logits)
+    if same_cpu:
+        assert nll_nats(d["logits"], ids) == case["nll_nats"], (name, nll_nats(d["logits"], ids), case["nll_nats"])
+        assert abs(whole - case["nll_nats"]) <= 1e-12 * abs(case["nll_nats"]), (name, whole, case["nll_nats"])
+    else:
+        # expected.json was computed on a CPU whose torch kernels round differently (AVX2 vs AVX-512): the windows are
+        # computed on this CPU, so they agree with the committed case numbers only to float32 rounding.
+        assert abs(whole - case["nll_nats"]) <= 1e-6 * (n - 1), (name, whole, case["nll_nats"])
+        print(f"  WARNING {name}: this CPU does not reproduce the committed `{case['name']}` logits bitwise; one window "
+              f"over it gives nll {whole!r} vs committed {case['nll_nats']!r} (diff {whole - case['nll_nats']:.3g})",
+              flush=True)
+    entries = []
+    for window, context in WINDOWED_PAIRS:
+        if context > window - 2:
+            continue
+        plan = window_plan(n, window, context)
+        # every target 1 ..< n scored exactly once, in order; each window holds its scored targets and fits
+        assert sum(s[1] - s[0] for _, s in plan) == n - 1, (window, context)
+        nxt = 1
+        for (lo, hi), (s_lo, s_hi) in plan:
+            assert s_lo == nxt < s_hi == hi and lo <= s_lo and hi - lo + (1 if lo > 0 else 0) <= window
+            nxt = s_hi
+        assert nxt == n
+        windows = []
+        total = 0.0
+        margin = math.inf
+        for inp, scored in plan:
+            nll, m, _ = window_nll(model, ids, inp, scored)
+            margin = min(margin, m)
+            total += nll
+            windows.append({"input": list(inp), "scored": list(scored), "nll": nll})
+        entries.append({"case": case["name"], "window": window, "context": context, "windows": windows, "nll": total})
+        note = "" if margin >= ENTROPY_MARGIN else f"  WARNING: an entropy within {ENTROPY_MARGIN} of the threshold"
+        print(f"  {name} window {window} context {context}: {len(windows)} windows, nll {total!r} "
+              f"(whole case {case['nll_nats']!r}), min entropy margin {margin:.3g}{note}", flush=True)
+    return entries
+
+
+def write_windowed(names: list[str] | None = None):
+    """Adds (or replaces) the top-level `windowed` key of every fixture model's expected.json that has a `long`
+    case, from the committed model files, keeping every other key byte-for-byte. expected.json files that are
+    symlinks (tiny-b-sharded) are skipped: their target is done under its own directory."""
+    names = sorted(os.listdir(OUT_ROOT)) if names is None else names
+    for name in names:
+        out_dir = os.path.join(OUT_ROOT, name)
+        path = os.path.join(out_dir, "expected.json")
+        if not os.path.isfile(path) or os.path.islink(path):
+            continue
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        exp = json.loads(text)
+        assert format_json(exp) + "\n" == text, f"{path} is not in format_json's form"
+        case = next((c for c in exp["cases"] if c["name"] == WINDOWED_CASE), None)
+        if case is None:
+            continue
+        model = load_reference(out_dir)
+        assert float(model.config.patching_threshold) == exp["threshold"], name
+        committed = load_file(os.path.join(out_dir, "expected.safetensors"))[case["logits"]]
+        exp["windowed"] = compute_windowed(model, case, name, committed)
+        new = format_json(exp) + "\n"
+        without = {k: v for k, v in json.loads(new).items() if k != "windowed"}
+        assert without == {k: v for k, v in json.loads(text).items() if k != "windowed"}
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(new)
+
+
 @torch.no_grad()
 def check_generate_api(model, prompt_ids, new_ids):
     out = model.generate(
@@ -731,6 +859,9 @@ def main():
         write_derived_readme(make_derived())
         print(f"total fixture size: {dir_size(OUT_ROOT)} bytes")
         return
+    if sys.argv[1:] == ["--windowed-only"]:
+        write_windowed()
+        return
     if sys.argv[1:]:
         raise SystemExit(__doc__)
     os.makedirs(OUT_ROOT, exist_ok=True)
@@ -777,6 +908,7 @@ def main():
     summary.append((name, summary[0][1], expected, param_count(m32), diff))
     print(f"{name}: threshold {t!r} margin {expected['min_entropy_margin']:.3g}", flush=True)
 
+    write_windowed([n for n, *_ in summary])
     write_readme(summary)
     derived = make_derived()
     write_derived_readme(derived)
@@ -829,6 +961,7 @@ def make_f16_copy():
     self_check(out_dir)
     with safe_open_dtypes(os.path.join(out_dir, "model.safetensors")) as dtypes:
         assert dtypes == {"F16"}, dtypes
+    write_windowed([name])
     # the saved weights are exactly torch's float32 -> float16 rounding of the base weights
     w32, w16 = load_file(os.path.join(base_dir, "model.safetensors")), load_file(os.path.join(out_dir, "model.safetensors"))
     assert sorted(w32) == sorted(w16) and all(torch.equal(w32[k].to(torch.float16), w16[k]) for k in w32)
@@ -1004,6 +1137,11 @@ Generation prompts (ids = [1] + bytes, no EOS), {ngen} greedy new ids each:
 - `generation[]`: greedy argmax of the last logits of a full forward over all ids so far (identical to
   `generate(do_sample=False, use_cache=False)`), `min_top2_margin` >= {top2} (smallest top1 - top2 logit gap over steps),
   `min_entropy_margin`.
+- `windowed[]`: the `long` case scored in windows as the Swift evaluator plans them (`WindowPlan.plan`, ported as
+  `window_plan` in the script), one entry per (`window`, `context`): `windows[]` = the `input` and `scored` half-open
+  ranges of document id indices and the `nll` (nats, float64, summed in target order) transformers gives when the
+  window is run alone (a fresh BOS before `input` unless it starts at 0; its own patching), and `nll` = the windows'
+  sum in order. Some windows have an entropy within {margin} of the threshold (the script prints each entry's margin).
 - extra keys: `seed`, `intermediates_shapes`.
 
 ## transformers {transformers} behaviour these fixtures pin down (checked in this venv)

@@ -143,6 +143,7 @@ final class EvaluationTests: XCTestCase {
         let long = try XCTUnwrap(try Self.referenceCases(directory).first { $0.name == "long" })
         let bytes = Array(long.text.utf8)
         let whole = try Evaluator(model: model).score(bytes: bytes)
+        let references = try WindowedReference.all(directory).filter { $0.caseName == "long" }
         for (window, context) in [(64, 0), (64, 16), (100, 98), (8, 0), (10, 7), (long.ids.count, 0), (long.ids.count - 1, 0)] {
             // One pass per window, so the sum below is the same arithmetic (PackingTests packs them).
             let evaluator = try Evaluator(model: model, options: EvalOptions(window: window, context: context, batchBytes: 0))
@@ -157,8 +158,10 @@ final class EvaluationTests: XCTestCase {
             let perLaterWindow = window - 1 - context
             let windows = 1 + (max(0, long.ids.count - window) + perLaterWindow - 1) / perLaterWindow
             XCTAssertEqual(score.windows, windows, label)
+            // Bit for bit: one window is the same single pass as the whole document's.
             if windows == 1 { XCTAssertEqual(score, whole, "a document that fits in one window: \(label)") }
-            // The windowed NLL is the sum of each window's own scored rows.
+            // The windowed NLL is the sum of each window's own scored rows: bit for bit, since with
+            // --batch-bytes 0 each window is the same single pass as model.logits(ids).
             var expected = 0.0
             for w in plan {
                 let ids = w.ids(from: long.ids)
@@ -166,8 +169,46 @@ final class EvaluationTests: XCTestCase {
                 for v in Scoring.targetNLLs(logits: logits, ids: ids, from: w.position(ofDocumentID: w.scored.lowerBound) - 1) { expected += v }
             }
             XCTAssertEqual(score.nllNats, expected, label)
+            // And transformers' NLL of the same windows, each run alone (expected.json's `windowed`); a
+            // tolerance, since the reference sums in its own order (the parity tests' 1e-5 nats per target).
+            if window < long.ids.count - 1 {
+                let reference = try XCTUnwrap(references.first { $0.window == window && $0.context == context }, "no reference for \(label)")
+                XCTAssertEqual(plan.map(\.input), reference.windows.map(\.input), label)
+                XCTAssertEqual(score.nllNats, reference.nll, accuracy: 1e-5 * Double(long.targets), label)
+            }
         }
         XCTAssertEqual(whole.bitsPerByte, long.bitsPerByte, accuracy: 1e-5)
+    }
+
+    /// Every fixture model, every windowed reference: each window alone against transformers' NLL of
+    /// that window, and the evaluator's packed total against the reference's total.
+    func testWindowedNLLMatchesTransformersWindowByWindow() throws {
+        var checked = 0
+        for directory in Self.modelDirectories {
+            let name = URL(fileURLWithPath: directory).lastPathComponent
+            let references = try WindowedReference.all(directory)
+            XCTAssertGreaterThanOrEqual(references.count, 6, "windowed references in \(name)/expected.json")
+            let model = try BLTModel(directory: directory)
+            let cases = try Self.referenceCases(directory)
+            for reference in references {
+                let c = try XCTUnwrap(cases.first { $0.name == reference.caseName })
+                let label = "\(name)/\(c.name) window \(reference.window) context \(reference.context)"
+                let plan = try WindowPlan.plan(count: c.ids.count, window: reference.window, context: reference.context)
+                XCTAssertEqual(plan.map(\.input), reference.windows.map(\.input), label)
+                XCTAssertEqual(plan.map(\.scored), reference.windows.map(\.scored), label)
+                for (w, expected) in zip(plan, reference.windows) {
+                    let ids = w.ids(from: c.ids)
+                    let nll = Scoring.targetNLLs(logits: try model.logits(ids), ids: ids, from: w.position(ofDocumentID: w.scored.lowerBound) - 1)
+                    XCTAssertEqual(nll.reduce(0, +), expected.nll, accuracy: 1e-5 * Double(w.scored.count), "\(label) \(w)")
+                }
+                let evaluator = try Evaluator(model: model, options: EvalOptions(window: reference.window, context: reference.context))
+                let score = try evaluator.score(bytes: Array(c.text.utf8))
+                XCTAssertEqual(score.windows, reference.windows.count, label)
+                XCTAssertEqual(score.nllNats, reference.nll, accuracy: 1e-5 * Double(c.targets), label)
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(checked, 6 * Self.modelDirectories.count)
     }
 
     // MARK: Documents, JSONL, shards

@@ -51,6 +51,37 @@ public struct ReferenceCase {
     }
 }
 
+/// transformers' NLL of a fixture text scored in windows (expected.json's `windowed`): each window's
+/// ids run alone through the reference, with its own patches — an oracle for windowed evaluation
+/// that does not come from our own unwindowed path.
+public struct WindowedReference {
+    public struct Window {
+        /// Document ids fed (after a fresh BOS when it does not start at 0) and targets scored.
+        public var input: Range<Int>
+        public var scored: Range<Int>
+        public var nll: Double
+    }
+    public var caseName: String
+    public var window: Int
+    public var context: Int
+    public var windows: [Window]
+    public var nll: Double
+
+    /// The windowed references of the fixture model in `directory` (none is a failure of the caller's test).
+    public static func all(_ directory: String) throws -> [WindowedReference] {
+        let expected = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: directory + "/expected.json")))
+        func range(_ value: JSONValue?) -> Range<Int> {
+            let bounds = value.ints
+            return bounds.count == 2 && bounds[0] <= bounds[1] ? bounds[0] ..< bounds[1] : 0 ..< 0
+        }
+        return expected["windowed"].array.map { entry in
+            WindowedReference(caseName: entry["case"].string ?? "?", window: entry["window"].int ?? -1, context: entry["context"].int ?? -1,
+                              windows: entry["windows"].array.map { Window(input: range($0["input"]), scored: range($0["scored"]), nll: $0["nll"].double ?? .nan) },
+                              nll: entry["nll"].double ?? .nan)
+        }
+    }
+}
+
 /// Test-side accessors: `json["a"]["b"].ints` reads nested fixture fields, giving empty/nil
 /// values for anything missing (the assertions then fail with a readable message).
 extension Optional where Wrapped == JSONValue {
