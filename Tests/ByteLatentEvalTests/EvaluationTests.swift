@@ -196,10 +196,13 @@ final class EvaluationTests: XCTestCase {
                 let plan = try WindowPlan.plan(count: c.ids.count, window: reference.window, context: reference.context)
                 XCTAssertEqual(plan.map(\.input), reference.windows.map(\.input), label)
                 XCTAssertEqual(plan.map(\.scored), reference.windows.map(\.scored), label)
+                // A target's NLL moves by at most twice the largest logit difference (2e-4, the parity
+                // tests' bound): a window of one or two targets gets no averaging. Whole documents below
+                // keep the parity tests' 1e-5 nats per target.
                 for (w, expected) in zip(plan, reference.windows) {
                     let ids = w.ids(from: c.ids)
                     let nll = Scoring.targetNLLs(logits: try model.logits(ids), ids: ids, from: w.position(ofDocumentID: w.scored.lowerBound) - 1)
-                    XCTAssertEqual(nll.reduce(0, +), expected.nll, accuracy: 1e-5 * Double(w.scored.count), "\(label) \(w)")
+                    XCTAssertEqual(nll.reduce(0, +), expected.nll, accuracy: 4e-4 * Double(w.scored.count), "\(label) \(w)")
                 }
                 let evaluator = try Evaluator(model: model, options: EvalOptions(window: reference.window, context: reference.context))
                 let score = try evaluator.score(bytes: Array(c.text.utf8))

@@ -146,7 +146,7 @@ final class ServeTests: XCTestCase {
     /// `blt serve --stdio` end to end: one response line per request line, in order, errors included,
     /// and the service keeps serving after each bad line.
     func testServeSubprocessAnswersEveryLineInOrder() throws {
-        guard let executable = bltExecutable() else { throw XCTSkip("blt is not built; run `swift build` first") }
+        guard let executable = bltExecutable() else { throw TestSupportError("blt is not built; run `swift build` first") }
         let (path, requests) = try XCTUnwrap(try Self.fixtureModels().first { $0.path.hasSuffix("tiny-b") })
         func line(_ r: Expected) -> Data {
             Data(JSONValue.object([("type", .string("loglikelihood")), ("context", .string(r.context)),

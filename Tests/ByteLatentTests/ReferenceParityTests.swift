@@ -66,6 +66,7 @@ final class ReferenceParityTests: XCTestCase {
                 let where_ = "\(label)/\(c.name)"
                 let entropies = try model.entropies(c.ids)
                 XCTAssertLessThan(maxDifference(entropies, c.entropies), 1e-4, "entropies \(where_)")
+                // Exact: the fixture's threshold lies min_entropy_margin (≫ 1e-4) away from every entropy.
                 XCTAssertEqual(model.patchLengths(entropies: entropies), c.patchLengths, "patch lengths \(where_)")
                 let forward = try model.forward(c.ids)
                 XCTAssertEqual(forward.patchLengths, c.patchLengths, where_)
@@ -75,7 +76,7 @@ final class ReferenceParityTests: XCTestCase {
                 XCTAssertEqual(score.targets, c.targets, where_)
                 XCTAssertEqual(score.bitsPerByte, c.bitsPerByte, accuracy: 1e-5, "bits per byte \(where_)")
                 XCTAssertEqual(score.nllNats, c.nll, accuracy: 1e-5 * Double(c.targets), where_)
-                // Patch lengths supplied by the caller give the same logits.
+                // Patch lengths supplied by the caller give the same logits (the same pass, bit for bit).
                 let supplied = try model.logits(c.ids, patchLengths: c.patchLengths)
                 XCTAssertEqual(supplied, forward.logits, where_)
             }

@@ -6,7 +6,7 @@ import TestSupport
 
 /// `blt patch --svg`, `blt eval --per-byte` and `blt eval --svg` end to end: the files agree with
 /// `blt patch --json` and the fixtures, and output paths never destroy what the user did not ask
-/// to replace. Skipped when the executable has not been built.
+/// to replace. Fails when the executable has not been built.
 final class VisualizationCLITests: XCTestCase {
     var scratch: URL!
 
