@@ -24,6 +24,13 @@ final class EvalCLITests: XCTestCase {
         try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
+    /// A run's JSON sums without `seconds`, the one figure that differs between equal runs.
+    func sums(_ run: Run) throws -> NSDictionary {
+        var sums = try XCTUnwrap(try object(run.stdout)["sums"] as? [String: Any])
+        sums["seconds"] = nil
+        return NSDictionary(dictionary: sums)
+    }
+
     func testEvalEndToEnd() throws {
         let model = try XCTUnwrap(Fixtures.modelDirectories.first)
         let cases = try EvaluationTests.referenceCases(model)
@@ -65,11 +72,7 @@ final class EvalCLITests: XCTestCase {
             let perByte = scratch.appendingPathComponent("bytes-\(budget).jsonl").path
             let wholeWithBytes = try blt(["eval", "--model", model] + settings + ["--per-byte", perByte, jsonl.path])
             XCTAssertEqual(wholeWithBytes.status, 0, wholeWithBytes.stderr)
-            var withBytes = try XCTUnwrap(try object(wholeWithBytes.stdout)["sums"] as? [String: Any])
-            var withoutBytes = try XCTUnwrap(try object(whole.stdout)["sums"] as? [String: Any])
-            withBytes["seconds"] = nil
-            withoutBytes["seconds"] = nil
-            XCTAssertEqual(NSDictionary(dictionary: withBytes), NSDictionary(dictionary: withoutBytes), "--per-byte, --batch-bytes \(budget)")
+            XCTAssertEqual(try sums(wholeWithBytes), try sums(whole), "--per-byte, --batch-bytes \(budget)")
             for i in 0..<3 {
                 let part = scratch.appendingPathComponent("part\(i).json").path
                 let bytes = i == 1 ? ["--per-byte", scratch.appendingPathComponent("part\(i).bytes.jsonl").path] : []
@@ -80,11 +83,7 @@ final class EvalCLITests: XCTestCase {
             }
             let merged = try blt(["eval-merge", "--json"] + parts.reversed())
             XCTAssertEqual(merged.status, 0, merged.stderr)
-            var a = try XCTUnwrap(try object(merged.stdout)["sums"] as? [String: Any])
-            var b = try XCTUnwrap(try object(whole.stdout)["sums"] as? [String: Any])
-            a["seconds"] = nil
-            b["seconds"] = nil
-            XCTAssertEqual(NSDictionary(dictionary: a), NSDictionary(dictionary: b), "--batch-bytes \(budget)")
+            XCTAssertEqual(try sums(merged), try sums(whole), "--batch-bytes \(budget)")
             XCTAssertEqual(try object(merged.stdout)["bits_per_byte"] as? Double, try object(whole.stdout)["bits_per_byte"] as? Double)
             XCTAssertEqual((try object(merged.stdout)["per_document"] as? [Any])?.count, 2 * cases.count)
         }
