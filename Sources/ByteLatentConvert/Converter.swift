@@ -156,37 +156,61 @@ public enum Converter {
         let base = place.base
         place.removeStaleTemporaries(notice: options.notice)
         let tmp = join(parent, ".\(base).tmp-\(getpid())")
-        if fileExists(tmp) { try? FileManager.default.removeItem(atPath: tmp) }   // only ever ours: this process's id
-        do {
-            try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: false)
-        } catch {
-            throw ConvertError.io(path: tmp, reason: "cannot create the temporary output directory: \(error.localizedDescription)")
+        // A directory under this process's id is a killed run's whose id came back: removed only
+        // when it is a marked temporary with nothing but conversion output in it.
+        if fileExists(tmp), !(OutputManifest.isMarkedTemporary(tmp) && OutputManifest.removeOwnFiles(in: tmp, names: OutputPlace.isConversionFile)) {
+            throw ConvertError.io(path: tmp, reason: "the temporary output directory's name is taken by something blt convert did not leave; move it away")
         }
+        try OutputManifest.makeTemporary(tmp)
         do {
             try writeText(plan.config.serialized() + "\n", to: join(tmp, "config.json"))
             try writeText(HubLayout.tokenizerJSON().serialized() + "\n", to: join(tmp, "tokenizer.json"))
             try writeText(HubLayout.tokenizerConfigJSON(config: plan.config).serialized() + "\n", to: join(tmp, "tokenizer_config.json"))
             try writeTensors(plan, directory: tmp, options: options, progress: progress)
+            try OutputManifest.of(directory: tmp).write(into: tmp)
             try checkInterrupted()
-            if fileExists(dst) {
-                let trash = join(parent, ".\(base).old-\(getpid())")
-                guard rename(dst, trash) == 0 else { throw ConvertError.io(path: dst, reason: "cannot move the old output aside: " + String(cString: strerror(errno))) }
-                guard rename(tmp, dst) == 0 else {
-                    let reason = String(cString: strerror(errno))
-                    _ = rename(trash, dst)
-                    throw ConvertError.io(path: dst, reason: "cannot rename the finished output into place: \(reason)")
-                }
-                try? FileManager.default.removeItem(atPath: trash)
-            } else {
-                guard rename(tmp, dst) == 0 else {
-                    throw ConvertError.io(path: dst, reason: "cannot rename the finished output into place: " + String(cString: strerror(errno)))
-                }
-            }
+            try moveIntoPlace(tmp, place, force: options.force, shownAs: destination, notice: options.notice)
         } catch {
-            try? FileManager.default.removeItem(atPath: tmp)
+            OutputManifest.removeOwnFiles(in: tmp, names: OutputPlace.isConversionFile)
             throw error
         }
         return plan
+    }
+
+    /// Renames the finished `tmp` to the destination without ever replacing what was not checked:
+    /// a destination that appeared during the run is refused; one that is replaced (with `force`) is
+    /// checked again, moved aside, and removed file by file, keeping anything its manifest does not list.
+    static func moveIntoPlace(_ tmp: String, _ place: OutputPlace, force: Bool, shownAs destination: String,
+                              notice: ((String) -> Void)?) throws {
+        let dst = place.path
+        unlink(join(tmp, OutputManifest.temporaryMarker))
+        let appeared = ConvertError.unsafeDestination(path: destination, reason: "it appeared while the conversion ran (another program or conversion made it) and was left alone; remove it, or convert again with --force if it is an earlier conversion")
+        var info = stat()
+        guard lstat(dst, &info) == 0 else {
+            guard renameWithoutReplacing(tmp, dst) == 0 else {
+                guard errno == EEXIST || errno == ENOTEMPTY else {
+                    throw ConvertError.io(path: destination, reason: "cannot rename the finished output into place: " + String(cString: strerror(errno)))
+                }
+                throw appeared
+            }
+            return
+        }
+        guard force else { throw appeared }   // without force an existing destination was refused at the start
+        try OutputPlace.checkReplaceable(dst, shownAs: destination)
+        let trash = join(place.parent, ".\(place.base).old-\(getpid())")
+        guard renameWithoutReplacing(dst, trash) == 0 else {
+            throw ConvertError.io(path: dst, reason: "cannot move the old output aside: " + String(cString: strerror(errno)))
+        }
+        guard renameWithoutReplacing(tmp, dst) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if renameWithoutReplacing(trash, dst) != 0 { notice?("the previous output is kept in \(trash)") }
+            throw ConvertError.io(path: destination, reason: "cannot rename the finished output into place: \(reason)")
+        }
+        // What the manifest lists and still matches goes; anything that came since stays with its directory.
+        let own = OutputManifest.read(directory: trash)?.unchangedNames(in: trash) ?? []
+        if !OutputManifest.removeOwnFiles(in: trash, names: own.contains) {
+            notice?("kept \(trash): the previous output held files that appeared during the conversion; check them and remove it yourself")
+        }
     }
 
     static func writeText(_ s: String, to path: String) throws {

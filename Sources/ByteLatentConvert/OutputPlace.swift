@@ -11,8 +11,8 @@ import Glibc
 /// - The destination may not be the source, lie inside it, or contain it (converting `H` into `H`,
 ///   `H/out` or `H/..` would destroy the checkpoint being read).
 /// - An existing destination is replaced only with `force`, and only when it is an empty directory
-///   or a directory that holds nothing but what `blt convert` writes (its marker files: config.json
-///   with model_type "blt" and tokenizer_config.json). Anything else is the user's and is left alone.
+///   or an earlier conversion that its manifest (`OutputManifest`) lists whole and unchanged.
+///   Anything else is the user's and is left alone; the check is made again just before the move.
 struct OutputPlace {
     /// Absolute destination path (existing part with symbolic links resolved).
     let path: String
@@ -24,6 +24,14 @@ struct OutputPlace {
         if ["config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors", "model.safetensors.index.json"].contains(name) { return true }
         // model-00001-of-00003.safetensors
         return name.hasPrefix("model-") && name.hasSuffix(".safetensors") && name.contains("-of-")
+    }
+
+    /// What a conversion leaves in its temporary directory: output files, and the safetensors
+    /// writer's partial files of a killed run (`.model.safetensors.tmp-PID-…`).
+    static func isConversionFile(_ name: String) -> Bool {
+        if isOutputName(name) { return true }
+        guard name.hasPrefix("."), let cut = name.range(of: ".tmp-") else { return false }
+        return isOutputName(String(name[name.index(after: name.startIndex) ..< cut.lowerBound]))
     }
 
     init(source: String, destination: String, force: Bool) throws {
@@ -48,25 +56,25 @@ struct OutputPlace {
         var info = stat()
         if lstat(dst, &info) == 0 {
             guard force else { throw ConvertError.destinationExists(path: destination) }
-            guard info.st_mode & S_IFMT == S_IFDIR else {
-                throw ConvertError.unsafeDestination(path: destination, reason: "it exists and is not a directory; --force replaces only a directory that `blt convert` wrote")
-            }
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: dst)) ?? ["?"]
-            if !names.isEmpty {
-                let foreign = names.filter { !Self.isOutputName($0) }.sorted()
-                let config = try? JSONValue.read(path: join(dst, "config.json"))
-                let marked = config?["model_type"]?.stringValue == "blt" && names.contains("tokenizer_config.json")
-                if !foreign.isEmpty || !marked {
-                    let what = foreign.isEmpty ? "it does not look like the output of `blt convert` (no config.json with model_type \"blt\" and tokenizer_config.json)"
-                        : "it holds files `blt convert` does not write (\(foreign.prefix(5).joined(separator: ", "))\(foreign.count > 5 ? ", …" : ""))"
-                    throw ConvertError.unsafeDestination(path: destination, reason: "\(what); --force replaces only an empty directory or an earlier conversion: remove it yourself or choose another directory")
-                }
-            }
+            try Self.checkReplaceable(dst, shownAs: destination)
         } else {
             var parentInfo = stat()
             guard stat(parent, &parentInfo) == 0, parentInfo.st_mode & S_IFMT == S_IFDIR else {
                 throw ConvertError.io(path: parent, reason: "the destination's parent directory does not exist; create it first")
             }
+        }
+    }
+
+    /// Throws unless `path` is a directory a forced conversion may replace: empty, or an earlier
+    /// conversion whose manifest lists everything in it, unchanged.
+    static func checkReplaceable(_ path: String, shownAs shown: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw ConvertError.unsafeDestination(path: shown, reason: "it exists and is not a directory; --force replaces only a directory that `blt convert` wrote")
+        }
+        let foreign = OutputManifest.foreignEntries(in: path)
+        guard foreign.isEmpty else {
+            throw ConvertError.unsafeDestination(path: shown, reason: "it holds what `blt convert` did not write or what changed since (\(foreign.prefix(5).joined(separator: ", "))\(foreign.count > 5 ? ", …" : "")); --force replaces only an empty directory or an unchanged earlier conversion: remove it yourself or choose another directory")
         }
     }
 
@@ -88,8 +96,9 @@ struct OutputPlace {
     }
 
     /// Temporary directories (`.NAME.tmp-PID`, `.NAME.old-PID`) left beside the destination by
-    /// conversions that were killed (SIGKILL, power loss): removed when their process is gone and
-    /// they hold only conversion output; otherwise reported.
+    /// conversions that were killed (SIGKILL, power loss): a `.tmp-` directory whose process is gone
+    /// and that carries the temporary marker loses the files a conversion writes, and then itself if
+    /// nothing else is left; anything else is reported and left alone.
     func removeStaleTemporaries(notice: ((String) -> Void)?) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
         for name in names {
@@ -99,13 +108,11 @@ struct OutputPlace {
             guard let pid = Int32(suffix), pid > 0, pid != getpid() else { continue }
             if kill(pid, 0) == 0 || errno == EPERM { continue }   // its conversion is still running
             let full = join(parent, name)
-            let contents = (try? FileManager.default.contentsOfDirectory(atPath: full)) ?? ["?"]
-            if !kept, contents.allSatisfy(Self.isOutputName) {
-                do {
-                    try FileManager.default.removeItem(atPath: full)
+            if !kept, OutputManifest.isMarkedTemporary(full) {
+                if OutputManifest.removeOwnFiles(in: full, names: Self.isConversionFile) {
                     notice?("removed \(full), the unfinished output of an earlier conversion that was killed (process \(pid))")
-                } catch {
-                    notice?("found \(full), the unfinished output of an earlier conversion that was killed, but could not remove it: \(error.localizedDescription)")
+                } else {
+                    notice?("found \(full), the unfinished output of an earlier conversion that was killed; it holds more than a conversion writes, which was left alone: check it and remove it yourself")
                 }
             } else {
                 notice?("found \(full), left by an earlier conversion that was killed (process \(pid)); \(kept ? "it holds the previous output that was being replaced: " : "")check it and remove it yourself")

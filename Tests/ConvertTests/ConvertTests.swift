@@ -29,9 +29,9 @@ final class ConvertTests: ConvertTestCase {
             let b = try JSONValue.read(path: hubTinyExpected + "/" + file)
             XCTAssertEqual(jsonDifferences(a, b), [], file)
         }
-        // Only the files of the layout, and no temporary directory left next to it.
+        // Only the files of the layout and the manifest of what was written, and no temporary directory left next to it.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(),
-                       ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"])
+                       [".blt-convert-manifest.json", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"])
         XCTAssertEqual(try tmpListing(), ["out"])
     }
 

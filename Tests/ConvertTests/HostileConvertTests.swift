@@ -79,7 +79,62 @@ final class HostileConvertTests: ConvertTestCase {
         try Converter.convert(source: hubTiny, destination: empty, options: ConvertOptions(force: true))
         try Converter.convert(source: hubTiny, destination: empty, options: ConvertOptions(force: true))   // an earlier conversion
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: empty).sorted(),
-                       ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"])
+                       [".blt-convert-manifest.json", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"])
+    }
+
+    /// `--force` replaces by identity, not by name: a file of the user's under a name a conversion
+    /// writes, or a conversion's file changed since, is never deleted.
+    func testForceNeverReplacesWhatTheManifestDoesNotListUnchanged() throws {
+        let out = tmp + "/o"
+        try Converter.convert(source: hubTiny, destination: out)
+        // rm o/tokenizer.json; mkdir o/tokenizer.json; echo x > o/tokenizer.json/thesis.tex
+        try FileManager.default.removeItem(atPath: out + "/tokenizer.json")
+        try FileManager.default.createDirectory(atPath: out + "/tokenizer.json", withIntermediateDirectories: false)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: out + "/tokenizer.json/thesis.tex"))
+        assertUnsafe(hubTiny, out)
+        XCTAssertEqual(try String(contentsOfFile: out + "/tokenizer.json/thesis.tex", encoding: .utf8), "x")
+        // A listed name rewritten by the user (another file now) is not the conversion's either.
+        let other = tmp + "/p"
+        try Converter.convert(source: hubTiny, destination: other)
+        try FileManager.default.removeItem(atPath: other + "/config.json")
+        try Data("{\"model_type\": \"blt\", \"mine\": 1}".utf8).write(to: URL(fileURLWithPath: other + "/config.json"))
+        assertUnsafe(hubTiny, other)
+        XCTAssertTrue(try String(contentsOfFile: other + "/config.json", encoding: .utf8).contains("mine"))
+        // An unchanged conversion is replaced, and nothing is left beside it.
+        let fresh = tmp + "/q"
+        try Converter.convert(source: hubTiny, destination: fresh)
+        try Converter.convert(source: hubTiny, destination: fresh, options: ConvertOptions(force: true))
+        XCTAssertEqual(try tmpListing(), ["o", "p", "q"])
+    }
+
+    /// The final move never replaces a destination that appeared while the conversion ran, and a
+    /// forced replacement keeps whatever appeared in the old output meanwhile.
+    func testFinalMoveNeverDeletesWhatAppearedDuringTheRun() throws {
+        let out = tmp + "/o"
+        var planted = false
+        assertConvertError(try Converter.convert(source: hubTiny, destination: out, options: ConvertOptions(chunkBytes: 1 << 16)) { _, _, _ in
+            if !planted {   // the user makes the destination while the conversion runs
+                planted = true
+                try? FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+                try? Data("mine".utf8).write(to: URL(fileURLWithPath: out + "/thesis.tex"))
+            }
+        }) { if case .unsafeDestination(_, let reason) = $0 { return reason.contains("appeared") }; return false }
+        XCTAssertEqual(try String(contentsOfFile: out + "/thesis.tex", encoding: .utf8), "mine")
+        XCTAssertEqual(try tmpListing(), ["o"], "the unfinished output is removed")
+
+        // With --force the old output passes the first check; a file added to it during the run makes
+        // the check before the move refuse, and nothing of the old output is lost.
+        let forced = tmp + "/f"
+        try Converter.convert(source: hubTiny, destination: forced)
+        let before = try snapshot(forced)
+        var added = false
+        assertConvertError(try Converter.convert(source: hubTiny, destination: forced, options: ConvertOptions(force: true, chunkBytes: 1 << 16)) { _, _, _ in
+            if !added { added = true; try? Data("mine".utf8).write(to: URL(fileURLWithPath: forced + "/notes.txt")) }
+        }) { if case .unsafeDestination(_, let reason) = $0 { return reason.contains("notes.txt") }; return false }
+        var after = try snapshot(forced)
+        XCTAssertEqual(after.removeValue(forKey: "notes.txt"), Data("mine".utf8))
+        XCTAssertEqual(after, before)
+        XCTAssertEqual(try tmpListing(), ["f", "o"])
     }
 
     func testSigtermAndSighupRemoveTheTemporaryDirectory() throws {
@@ -101,9 +156,14 @@ final class HostileConvertTests: ConvertTestCase {
 
     func testStaleTemporaryDirectoriesOfKilledRunsAreRemovedOrReported() throws {
         let dead = Int32.max - 1   // beyond pid_max: no such process
-        let stale = tmp + "/.out.tmp-\(dead)"
-        try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: true)
-        try Data(count: 1000).write(to: URL(fileURLWithPath: stale + "/model.safetensors"))
+        let stale = tmp + "/.out.tmp-\(dead)"   // a killed run's: marked, with a tensor file and the writer's partial one
+        try OutputManifest.makeTemporary(stale)
+        try Data(count: 1000).write(to: URL(fileURLWithPath: stale + "/config.json"))
+        try Data(count: 1000).write(to: URL(fileURLWithPath: stale + "/.model.safetensors.tmp-\(dead)-1f"))
+        // Not marked, though named like one and holding output names: the user's, never removed.
+        let unmarked = tmp + "/.out.tmp-\(dead - 2)"
+        try FileManager.default.createDirectory(atPath: unmarked + "/model.safetensors", withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: unmarked + "/model.safetensors/thesis.tex"))
         let foreign = tmp + "/.out.tmp-\(dead - 1)"
         try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
         try Data("mine".utf8).write(to: URL(fileURLWithPath: foreign + "/notes.txt"))
@@ -113,8 +173,10 @@ final class HostileConvertTests: ConvertTestCase {
         try Converter.convert(source: hubTiny, destination: tmp + "/out", options: ConvertOptions(notice: { notices.append($0) }))
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
         XCTAssertTrue(FileManager.default.fileExists(atPath: foreign + "/notes.txt"))
+        XCTAssertEqual(try String(contentsOfFile: unmarked + "/model.safetensors/thesis.tex", encoding: .utf8), "x")
         XCTAssertTrue(FileManager.default.fileExists(atPath: live))
-        XCTAssertEqual(notices.count, 2, "\(notices)")
+        XCTAssertEqual(notices.count, 3, "\(notices)")
+        XCTAssertTrue(notices.contains { $0.hasPrefix("found") && $0.contains(".out.tmp-\(dead - 2)") }, "\(notices)")
         XCTAssertTrue(notices.contains { $0.hasPrefix("removed") && $0.contains(".out.tmp-\(dead)") }, "\(notices)")
         XCTAssertTrue(notices.contains { $0.hasPrefix("found") && $0.contains(".out.tmp-\(dead - 1)") }, "\(notices)")
     }
