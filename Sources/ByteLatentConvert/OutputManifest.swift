@@ -66,7 +66,9 @@ struct OutputManifest: Equatable {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return ["(unreadable)"] }
         if names.isEmpty { return [] }
         guard let manifest = read(directory: directory) else {
-            return names.contains(fileName) ? ["\(fileName) (not a manifest of blt convert)"] : ["no \(fileName): not the output of `blt convert`"]
+            // Name what is there, then why none of it counts as ours.
+            return names.sorted().filter { $0 != fileName }
+                + [names.contains(fileName) ? "\(fileName) not written by blt convert" : "no \(fileName)"]
         }
         let own = manifest.unchangedNames(in: directory)
         return names.sorted().filter { $0 != fileName && !own.contains($0) }.map { name in

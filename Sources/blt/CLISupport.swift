@@ -182,6 +182,16 @@ struct OutputPath {
                 throw ValidationError("\(option) '\(path)' lies inside \(label) '\(directory)'; write the result somewhere else")
             }
         }
+        // By identity too, after the paths: through links (a Hugging Face snapshot's files point into its blobs/),
+        // another path may reach a file this command reads.
+        var target = stat()
+        if stat(path, &target) == 0 {
+            for (item, label) in protected {
+                if let file = Self.files(of: item).first(where: { Self.identity($0).map { $0 == (target.st_dev, target.st_ino) } ?? false }) {
+                    throw ValidationError("\(option) '\(path)' is the same file as '\(file)' of \(label) '\(item)' (reached through a link), which this command reads; write the result somewhere else")
+                }
+            }
+        }
         // The directory as the kernel will walk it ("missing/../x" fails even though it normalises to "x").
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let parent = PathNames.split(absolute).parent
@@ -189,6 +199,18 @@ struct OutputPath {
         guard stat(parent, &parentInfo) == 0, parentInfo.st_mode & S_IFMT == S_IFDIR else {
             throw ValidationError("\(option) '\(path)': the directory '\(parent)' does not exist; create it first")
         }
+    }
+
+    /// `item` itself, and when it is a directory each entry in it (a model directory is flat).
+    static func files(of item: String) -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: item)) ?? []
+        return [item] + entries.map { item + "/" + $0 }
+    }
+
+    /// (device, inode) of what `path` reaches, links followed.
+    static func identity(_ path: String) -> (dev_t, ino_t)? {
+        var info = stat()
+        return stat(path, &info) == 0 ? (info.st_dev, info.st_ino) : nil
     }
 
     /// The absolute path with symbolic links of the existing part resolved.

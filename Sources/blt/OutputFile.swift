@@ -33,9 +33,6 @@ final class OutputFile {
             guard type == .typeRegular else {
                 throw CommandError("\(option) '\(path)' exists and is not a regular file; give the name of a file to create or replace")
             }
-            for input in inputs where Self.sameFile(input, destination) {
-                throw CommandError("\(option) '\(path)' is also an input of this run; write the output to another file")
-            }
         }
         let folder = URL(fileURLWithPath: destination).deletingLastPathComponent().path
         var folderIsDirectory: ObjCBool = false
@@ -95,10 +92,4 @@ final class OutputFile {
     }
 
     deinit { discard() }
-
-    static func sameFile(_ a: String, _ b: String) -> Bool {
-        var sa = stat(), sb = stat()
-        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
-        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
-    }
 }

@@ -62,6 +62,27 @@ final class HostileCLITests: XCTestCase {
         return out
     }
 
+    /// Outputs are protected by the file they reach, not by their path: in a Hugging Face cache
+    /// layout (a snapshot's files are links into blobs/), no output may replace the model's files.
+    func testOutputsReachingTheModelThroughLinksAreRefused() throws {
+        let files = FileManager.default
+        let blobs = work + "/blobs", snapshot = work + "/snap"
+        try files.createDirectory(atPath: blobs, withIntermediateDirectories: false)
+        try files.createDirectory(atPath: snapshot, withIntermediateDirectories: false)
+        try files.copyItem(atPath: model + "/config.json", toPath: blobs + "/cfg")
+        try files.copyItem(atPath: model + "/model.safetensors", toPath: blobs + "/w")
+        try files.createSymbolicLink(atPath: snapshot + "/config.json", withDestinationPath: "../blobs/cfg")
+        try files.createSymbolicLink(atPath: snapshot + "/model.safetensors", withDestinationPath: "../blobs/w")
+        let before = try tree(blobs)
+        let plain = try sh("$BLT eval --model snap doc.txt")
+        XCTAssertEqual(plain.status, 0, "the snapshot is a model: \(plain.stderr)")
+        for output in ["--output blobs/cfg", "--per-byte blobs/w", "--svg blobs/cfg", "--output snap/../blobs/w"] {
+            assertRefused(try sh("$BLT eval --model snap \(output) doc.txt"), mentions: "same file")
+        }
+        assertRefused(try sh("$BLT patch --model snap --text hi --svg blobs/w"), mentions: "same file")
+        XCTAssertEqual(try tree(blobs), before, "the model's files are untouched")
+    }
+
     // MARK: --output never destroys input
 
     func testOutputRefusesDirectoriesTheModelAndDevices() throws {
