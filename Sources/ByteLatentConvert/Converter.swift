@@ -214,8 +214,8 @@ public enum Converter {
     }
 
     static func writeText(_ s: String, to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(s.utf8)) else {
-            throw ConvertError.io(path: path, reason: "cannot write")
+        if let reason = Array(s.utf8).withUnsafeBytes({ writeNewFile(path, $0) }) {
+            throw ConvertError.io(path: path, reason: "cannot write: \(reason)")
         }
     }
 

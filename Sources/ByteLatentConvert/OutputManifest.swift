@@ -41,8 +41,8 @@ struct OutputManifest: Equatable {
         }
         let json = JSONValue.object([("written_by", .string("blt convert")), ("files", .array(files))])
         let path = join(directory, Self.fileName)
-        guard FileManager.default.createFile(atPath: path, contents: Data((json.serialized() + "\n").utf8)) else {
-            throw ConvertError.io(path: path, reason: "cannot write the output's manifest")
+        if let reason = Array((json.serialized() + "\n").utf8).withUnsafeBytes({ writeNewFile(path, $0) }) {
+            throw ConvertError.io(path: path, reason: "cannot write the output's manifest: \(reason)")
         }
     }
 
@@ -100,9 +100,9 @@ struct OutputManifest: Equatable {
         guard mkdir(path, 0o755) == 0 else {
             throw ConvertError.io(path: path, reason: "cannot create the temporary output directory: " + String(cString: strerror(errno)))
         }
-        guard FileManager.default.createFile(atPath: join(path, temporaryMarker), contents: Data("blt convert \(getpid())\n".utf8)) else {
+        if let reason = Array("blt convert \(getpid())\n".utf8).withUnsafeBytes({ writeNewFile(join(path, temporaryMarker), $0) }) {
             rmdir(path)
-            throw ConvertError.io(path: path, reason: "cannot mark the temporary output directory")
+            throw ConvertError.io(path: path, reason: "cannot mark the temporary output directory: \(reason)")
         }
     }
 

@@ -18,15 +18,6 @@ public struct TensorSpec: Sendable, Equatable {
     public var byteCount: Int { shape.reduce(1, *) * dtype.byteSize }
 }
 
-@inline(__always)
-private func sysWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, p, n)
-    #else
-    return Darwin.write(fd, p, n)
-    #endif
-}
-
 /// Buffered output to one open file descriptor.
 final class FileOutput {
     let path: String
@@ -65,15 +56,8 @@ final class FileOutput {
     }
 
     private func writeAll(_ p: UnsafeRawPointer, _ n: Int) throws {
-        var off = 0
-        while off < n {
-            let r = sysWrite(fd, p + off, n - off)
-            if r < 0 {
-                if errno == EINTR { continue }
-                throw SafetensorsError.writeFailed(path: path, reason: "write: \(errnoText(errno))")
-            }
-            if r == 0 { throw SafetensorsError.writeFailed(path: path, reason: "write returned 0") }
-            off += r
+        if let failure = writeFully(fd, UnsafeRawBufferPointer(start: p, count: n)) {
+            throw SafetensorsError.writeFailed(path: path, reason: "write: \(errnoText(failure))")
         }
     }
 }

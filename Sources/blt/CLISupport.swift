@@ -24,8 +24,9 @@ extension Precision: ExpressibleByArgument {
 ///
 /// A stream the process was started without (`<&-`, `>&-`) is reserved with /dev/null at start-up,
 /// so a file opened later can never take its descriptor and receive output meant for the terminal;
-/// reading or writing it is then an error. A write to a closed pipe (EPIPE) kills the process with
-/// SIGPIPE, quietly, as other Unix tools do (SIGPIPE keeps its default action).
+/// reading or writing it is then an error. SIGPIPE and SIGXFSZ are ignored, so a write to a closed
+/// pipe or past `ulimit -f` fails with EPIPE or EFBIG and is reported as an error (and a partial
+/// output file removed) instead of killing the process.
 enum StandardStreams {
     nonisolated(unsafe) static var inputClosed = false
     nonisolated(unsafe) static var outputClosed = false
@@ -34,6 +35,8 @@ enum StandardStreams {
 
     /// Call first thing in main.
     static func setUp() {
+        signal(SIGPIPE, SIG_IGN)
+        signal(SIGXFSZ, SIG_IGN)
         for fd: Int32 in [0, 1, 2] where fcntl(fd, F_GETFD) == -1 && errno == EBADF {
             let null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY)
             if null >= 0, null != fd { dup2(null, fd); close(null) }
@@ -91,6 +94,12 @@ enum StandardStreams {
     static func error(_ text: String) {
         _ = text.utf8CString.withUnsafeBufferPointer { fputs($0.baseAddress!, stderr) }
     }
+}
+
+/// Safetensors' `writeFully` with the reason of a failure ("No space left on device", "File too
+/// large", "Broken pipe"), nil on success.
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> String? {
+    writeFully(fd, bytes).map { String(cString: strerror($0)) }
 }
 
 /// Reads a whole file, or standard input for "-", with an error that names the file. FIFOs and
@@ -239,17 +248,8 @@ struct OutputPath {
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw CommandError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
         let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        var ok = true
-        var reason = ""
-        data.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0, errno == EINTR { continue }
-                if n <= 0 { ok = false; reason = String(cString: strerror(errno)); return }
-                done += n
-            }
-        }
+        var reason = data.withUnsafeBytes { writeAll(fd, $0) } ?? ""
+        var ok = reason.isEmpty
         if ok, fsync(fd) != 0, errno != EINVAL { ok = false; reason = String(cString: strerror(errno)) }
         fchmod(fd, 0o644 & ~Self.umaskValue)
         close(fd)

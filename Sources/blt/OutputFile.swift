@@ -11,7 +11,7 @@ final class OutputFile {
     let path: String
     let option: String
     private var temporary: String?
-    private var handle: FileHandle?
+    private var descriptor: Int32?
 
     /// - Parameters:
     ///   - option: the option that named the file, for messages ("--svg").
@@ -47,7 +47,7 @@ final class OutputFile {
             let fd = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             if fd >= 0 {
                 temporary = candidate
-                handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+                descriptor = fd
                 return
             }
             if errno != EEXIST {
@@ -58,23 +58,23 @@ final class OutputFile {
     }
 
     func write(_ text: String) throws {
-        guard let handle else { return }
-        do { try handle.write(contentsOf: Data(text.utf8)) } catch {
-            throw CommandError("cannot write '\(path)' (\(option)): \(error.localizedDescription)")
+        guard let descriptor else { return }
+        if let reason = Array(text.utf8).withUnsafeBytes({ writeAll(descriptor, $0) }) {
+            discard()
+            throw CommandError("cannot write '\(path)' (\(option)): \(reason); nothing was written")
         }
     }
 
     /// Puts the complete file in place of `path`.
     func commit() throws {
-        guard let temporary, let handle else { return }
-        do {
-            try handle.synchronize()
-            try handle.close()
-        } catch {
+        guard let temporary, let descriptor else { return }
+        if fsync(descriptor) != 0, errno != EINVAL {
+            let reason = String(cString: strerror(errno))
             discard()
-            throw CommandError("cannot write '\(path)' (\(option)): \(error.localizedDescription)")
+            throw CommandError("cannot write '\(path)' (\(option)): \(reason); nothing was written")
         }
-        self.handle = nil
+        close(descriptor)
+        self.descriptor = nil
         if rename(temporary, path) != 0 {
             let reason = String(cString: strerror(errno))
             discard()
@@ -85,8 +85,8 @@ final class OutputFile {
 
     /// Removes the temporary file; the named file is left as it was.
     func discard() {
-        try? handle?.close()
-        handle = nil
+        if let descriptor { close(descriptor) }
+        descriptor = nil
         if let temporary { unlink(temporary) }
         temporary = nil
     }

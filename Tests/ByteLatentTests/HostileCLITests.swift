@@ -62,6 +62,21 @@ final class HostileCLITests: XCTestCase {
         return out
     }
 
+    /// A write past `ulimit -f` or into a closed pipe is an error that says so (EFBIG, EPIPE), never a
+    /// death by SIGXFSZ or SIGPIPE, and leaves no partial output behind.
+    func testFileSizeLimitAndClosedPipeAreReportedErrors() throws {
+        try Data(String(repeating: "Names refer to objects. ", count: 100).utf8).write(to: URL(fileURLWithPath: work + "/long.txt"))
+        let perByte = try sh("ulimit -f 1; $BLT eval --model M --per-byte bytes.jsonl long.txt")
+        assertRefused(perByte, [1], mentions: "File too large")
+        let convert = try sh("ulimit -f 4; $BLT convert '\(Fixtures.path("hub-tiny"))' out")
+        assertRefused(convert, [1], mentions: "File too large")
+        let left = try FileManager.default.contentsOfDirectory(atPath: work)
+        XCTAssertEqual(left.filter { $0.contains("bytes.jsonl") || $0.contains("out") }, [], "partial outputs left: \(left)")
+        // The reader is gone long before the model is loaded and the result written.
+        let pipe = try sh("$BLT eval --model M --json long.txt 2>err.txt | true; cat err.txt")
+        XCTAssertTrue(pipe.stdout.contains("Broken pipe"), "not reported: '\(pipe.stdout)'")
+    }
+
     /// Outputs are protected by the file they reach, not by their path: in a Hugging Face cache
     /// layout (a snapshot's files are links into blobs/), no output may replace the model's files.
     func testOutputsReachingTheModelThroughLinksAreRefused() throws {
