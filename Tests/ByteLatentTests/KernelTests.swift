@@ -442,6 +442,26 @@ final class KernelTests: XCTestCase {
     /// BLT_CPU / BLT_GEMM values this CPU cannot honour are `KernelConfigurationError`s naming what it
     /// runs: the decision behind `KernelPath.checkEnvironment`, on given values (the process's own
     /// are read once).
+    /// OPENBLAS_CORETYPE=SkylakeX on an AVX2-only CPU (a Zen 3) makes OpenBLAS run AVX-512 kernels:
+    /// refused before any product instead of dying with SIGILL; cores the CPU has pass.
+    func testOpenBLASCoreForInstructionsThisCPULacksIsRefused() {
+        let zen3: [KernelPath] = [.generic, .avx2], noAVX2: [KernelPath] = [.generic]
+        for core in ["SkylakeX", "Cooperlake", "SAPPHIRERAPIDS"] {
+            XCTAssertThrowsError(try KernelPath.check(openBLASCore: core, supported: zen3), core) {
+                XCTAssertEqual($0 as? KernelConfigurationError, .openBLASCoreUnsupported(core: core, needs: .avx512, supported: zen3))
+            }
+        }
+        for core in ["Haswell", "Zen", "Prescott", "Sandybridge", "unknown"] {
+            XCTAssertNoThrow(try KernelPath.check(openBLASCore: core, supported: zen3), core)
+        }
+        XCTAssertThrowsError(try KernelPath.check(openBLASCore: "Haswell", supported: noAVX2)) {
+            XCTAssertEqual("\($0)", "OpenBLAS runs its Haswell kernels (OPENBLAS_CORETYPE), which need avx2 instructions this CPU lacks (it runs: generic); unset OPENBLAS_CORETYPE, or set it to a core this CPU has (Haswell for AVX2)")
+        }
+        XCTAssertNoThrow(try KernelPath.check(openBLASCore: "Prescott", supported: noAVX2))
+        // This run's own core is one this CPU runs (the test matrix forces several).
+        XCTAssertNoThrow(try KernelPath.check(openBLASCore: ManyRowBackend.openBLASCore, supported: KernelPath.supported))
+    }
+
     func testKernelSettingsThisCPUCannotHonourAreErrors() {
         let supported = KernelPath.supported, best = Int32(blt_best_path())
         let runs = "this CPU runs: \(supported.map(\.description).joined(separator: ", ")) (unset BLT_CPU to use the best)"

@@ -12,6 +12,9 @@ public enum KernelConfigurationError: Error, Equatable, CustomStringConvertible 
     case unknownPath(String, supported: [KernelPath])
     /// BLT_GEMM names no many-row backend.
     case unknownBackend(String)
+    /// OpenBLAS runs kernels for instructions this CPU lacks (OPENBLAS_CORETYPE forced a newer
+    /// core): the first product would die with SIGILL.
+    case openBLASCoreUnsupported(core: String, needs: KernelPath, supported: [KernelPath])
 
     public var description: String {
         func list<T: CustomStringConvertible>(_ items: [T]) -> String { items.map(\.description).joined(separator: ", ") }
@@ -22,6 +25,8 @@ public enum KernelConfigurationError: Error, Equatable, CustomStringConvertible 
             return "BLT_CPU=\(String(reflecting: value)) names no kernel path (\(list(KernelPath.allCases))); this CPU runs: \(list(supported)) (unset BLT_CPU to use the best)"
         case .unknownBackend(let value):
             return "BLT_GEMM=\(String(reflecting: value)) names no many-row backend; this CPU runs: \(list(ManyRowBackend.allCases)) (unset BLT_GEMM to let the engine choose)"
+        case .openBLASCoreUnsupported(let core, let needs, let supported):
+            return "OpenBLAS runs its \(core) kernels (OPENBLAS_CORETYPE), which need \(needs) instructions this CPU lacks (it runs: \(list(supported))); unset OPENBLAS_CORETYPE, or set it to a core this CPU has (Haswell for AVX2)"
         }
     }
 }
@@ -32,6 +37,20 @@ extension KernelPath {
     /// runs this check; call it to fail before loading anything.
     public static func checkEnvironment() throws {
         try check(cpu: .environment, gemm: .environment)
+        try check(openBLASCore: ManyRowBackend.openBLASCore, supported: supported)
+    }
+
+    /// The kernel path (as a stand-in for its instructions) each OpenBLAS 0.3.21 core of the
+    /// x86 families this project runs on needs; older cores need no more than SSE3.
+    static let openBLASCoreNeeds: [String: KernelPath] = [
+        "haswell": .avx2, "zen": .avx2, "skylakex": .avx512, "cooperlake": .avx512, "sapphirerapids": .avx512,
+    ]
+
+    /// Refuses an OpenBLAS core whose kernels this CPU cannot run.
+    static func check(openBLASCore core: String, supported: [KernelPath]) throws {
+        if let needs = openBLASCoreNeeds[core.lowercased()], !supported.contains(needs) {
+            throw KernelConfigurationError.openBLASCoreUnsupported(core: core, needs: needs, supported: supported)
+        }
     }
 
     /// The decision of `checkEnvironment` for given settings.
