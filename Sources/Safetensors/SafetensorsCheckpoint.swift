@@ -84,10 +84,9 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
     }
 
     static func resolveDirectory(_ dir: String) throws -> String {
-        let index = join(dir, "model.safetensors.index.json")
-        if isRegularFile(index) { return index }
-        let single = join(dir, "model.safetensors")
-        if isRegularFile(single) { return single }
+        for name in ["model.safetensors.index.json", "model.safetensors"] {
+            if let file = try usableEntry(join(dir, name)) { return file }
+        }
         guard let d = opendir(dir) else { throw SafetensorsError.cannotOpen(path: dir, errno: errno) }
         defer { closedir(d) }
         var found: [String] = []
@@ -101,6 +100,28 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
         if found.isEmpty { throw SafetensorsError.noCheckpointInDirectory(path: dir) }
         if found.count > 1 { throw SafetensorsError.ambiguousCheckpointDirectory(path: dir, candidates: found) }
         return join(dir, found[0])
+    }
+
+    /// `path` when it is a regular file (links followed), nil when nothing has that name; what is
+    /// there otherwise, as an error (a directory, a FIFO, a link loop, a link to nothing).
+    static func usableEntry(_ path: String) throws -> String? {
+        var link = stat()
+        guard lstat(path, &link) == 0 else { return nil }
+        var st = stat()
+        if stat(path, &st) != 0 {
+            let e = errno
+            if e == ENOENT, (link.st_mode & S_IFMT) == S_IFLNK {
+                var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let n = readlink(path, &target, Int(PATH_MAX))
+                throw SafetensorsError.danglingLink(path: path, target: n > 0 ? String(cString: Array(target[0..<n]) + [0]) : "?")
+            }
+            throw SafetensorsError.cannotOpen(path: path, errno: e)
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return path
+        case S_IFDIR: throw SafetensorsError.isDirectory(path: path)
+        default: throw SafetensorsError.notRegularFile(path: path)
+        }
     }
 
     struct LoadedIndex {

@@ -15,6 +15,8 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
     case cannotOpen(path: String, errno: Int32)
     /// A FIFO, device or socket where a .safetensors file was expected.
     case notRegularFile(path: String)
+    /// A symbolic link to nothing (a Hugging Face cache snapshot whose blob is missing).
+    case danglingLink(path: String, target: String)
     /// `SafetensorsFile(path:)` was given a directory (use `SafetensorsCheckpoint` for directories).
     case isDirectory(path: String)
     /// `mmap` failed.
@@ -85,7 +87,10 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
         case let .fileNotFound(path):
             return "\(path): no such file or directory. Check the path."
         case let .cannotOpen(path, e):
-            return "\(path): cannot open (\(errnoText(e))). Check permissions."
+            let advice = e == ELOOP ? "Fix the symbolic links (they point at each other)." : e == EACCES || e == EPERM ? "Check permissions." : "Check the path and the file system."
+            return "\(path): cannot open (\(errnoText(e))). \(advice)"
+        case let .danglingLink(path, target):
+            return "\(path): a symbolic link to '\(target)', which does not exist. Restore the file it points to (e.g. download the checkpoint again) or fix the link."
         case let .notRegularFile(path):
             return "\(path): not a regular file (a FIFO, device or socket). Pass the .safetensors file itself."
         case let .isDirectory(path):

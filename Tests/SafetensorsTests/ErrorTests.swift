@@ -309,6 +309,31 @@ final class ErrorTests: TempDirTestCase {
         }
     }
 
+    /// A checkpoint directory whose model.safetensors (or index) is there but unusable says what it
+    /// is, instead of "holds no model.safetensors".
+    func testUnusableModelFileInADirectorySaysWhatItIs() throws {
+        let dir = FileManager.default.temporaryDirectory.path + "/st-kinds-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/model.safetensors"
+        func check(_ matches: (SafetensorsError) -> Bool, mentions: [String]) throws {
+            assertThrows(try SafetensorsCheckpoint(path: dir), mentions: mentions, matches)
+            try FileManager.default.removeItem(atPath: file)
+        }
+        try FileManager.default.createDirectory(atPath: file, withIntermediateDirectories: false)
+        try check({ if case .isDirectory(file) = $0 { return true }; return false }, mentions: ["is a directory"])
+        XCTAssertEqual(mkfifo(file, 0o644), 0)
+        try check({ if case .notRegularFile(file) = $0 { return true }; return false }, mentions: ["FIFO"])
+        try FileManager.default.createSymbolicLink(atPath: file, withDestinationPath: "../blobs/w")
+        try check({ $0 == .danglingLink(path: file, target: "../blobs/w") }, mentions: ["../blobs/w", "does not exist"])
+        try FileManager.default.createSymbolicLink(atPath: file, withDestinationPath: "model.safetensors")
+        try check({ $0 == .cannotOpen(path: file, errno: ELOOP) }, mentions: ["symbolic links"])
+        try FileManager.default.createSymbolicLink(atPath: dir + "/model.safetensors.index.json", withDestinationPath: "nowhere.json")
+        assertThrows(try SafetensorsCheckpoint(path: dir), mentions: ["index.json", "nowhere.json"]) {
+            if case .danglingLink = $0 { return true }; return false
+        }
+    }
+
     func testMessagesAreDistinctAndActionable() {
         let errors: [SafetensorsError] = [
             .fileNotFound(path: "/m"), .cannotOpen(path: "/m", errno: EACCES), .isDirectory(path: "/m"), .mapFailed(path: "/m", errno: ENOMEM),
@@ -325,6 +350,7 @@ final class ErrorTests: TempDirTestCase {
             .invalidTensorSpec(path: "/m", tensor: "t", reason: "r"), .duplicateTensorName(path: "/m", tensor: "t"),
             .valueCountMismatch(path: "/m", tensor: "t", expected: 1, actual: 2),
             .producerByteCountMismatch(path: "/m", tensor: "t", expected: 1, written: 2), .writeFailed(path: "/m", reason: "r"),
+            .danglingLink(path: "/m", target: "../blobs/w"), .cannotOpen(path: "/m", errno: ELOOP),
         ]
         XCTAssertEqual(Set(errors.map(\.description)).count, errors.count)
         for e in errors {
