@@ -199,9 +199,11 @@ public struct DocumentReader: Sendable {
     struct LineError: Error { var message: String }
 
     static func text(of line: UnsafeBufferPointer<UInt8>, field: String) throws -> String {
+        // Text that is not UTF-8 (or a lone surrogate escape) is a bad line, never U+FFFD scored as text.
+        guard String(validating: line, as: UTF8.self) != nil else { throw LineError(message: "not valid UTF-8") }
         let value: JSONValue
-        do { value = try JSONValue.parse(line) } catch {
-            throw LineError(message: "not valid JSON")
+        do { value = try JSONParser.parse(line, options: .documents) } catch let error as JSONParseError {
+            throw LineError(message: "not valid JSON at byte \(error.offset + 1) of the line: \(error.message)")
         }
         guard case .object = value else { throw LineError(message: "not a JSON object") }
         switch value[field] {

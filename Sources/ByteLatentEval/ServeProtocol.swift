@@ -25,7 +25,7 @@ public enum ServeProtocol {
             return Line(id: nil, request: .failure(.invalid("the request line is not valid UTF-8; send JSON text encoded as UTF-8")))
         }
         let value: JSONValue
-        do { value = try JSONValue.parse(line, path: "request") } catch {
+        do { value = try JSONValue.parse(line, path: "request", options: .documents) } catch {
             return Line(id: nil, request: .failure(.invalid("malformed JSON: \(error)")))
         }
         guard value.objectItems != nil else {

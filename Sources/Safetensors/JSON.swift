@@ -316,9 +316,13 @@ public struct JSONParser {
         /// Safetensors headers and index files.
         public static let strict = Options(maxDepth: 64, pythonNumbers: false, allowsControlCharacters: false,
                                            replacesBadSurrogates: false, duplicateKeys: .keepAll)
-        /// config.json, JSONL documents, `blt serve` requests, converter inputs.
+        /// config.json, converter inputs.
         public static let lenient = Options(maxDepth: 512, pythonNumbers: true, allowsControlCharacters: true,
                                             replacesBadSurrogates: true, duplicateKeys: .last)
+        /// JSONL documents and `blt serve` requests: lenient, but text that is not Unicode (a lone
+        /// surrogate escape) is an error, never a replacement character scored as if it were text.
+        public static let documents = Options(maxDepth: 512, pythonNumbers: true, allowsControlCharacters: true,
+                                              replacesBadSurrogates: false, duplicateKeys: .last)
         /// `blt eval --json` outputs read back by `blt eval-merge`: standard JSON (no NaN), the first
         /// of duplicate keys, control characters tolerated, as earlier versions read them.
         public static let report = Options(maxDepth: 512, pythonNumbers: false, allowsControlCharacters: true,

@@ -286,12 +286,38 @@ final class EvaluationTests: XCTestCase {
         }
     }
 
+    /// Text that is not Unicode — invalid UTF-8 inside a string, a lone surrogate escape — is a bad
+    /// line with its number (and a bad `serve` request), never U+FFFD scored as if it were text.
+    func testJSONTextThatIsNotUnicodeIsABadLine() throws {
+        var bytes = Array("{\"text\": \"fine\"}\n{\"text\": \"caf".utf8) + [0xFF] + Array(" latte\"}\n".utf8)
+        bytes += Array("{\"text\": \"\\ud800 alone\"}\n{\"text\": \"pair \\ud83d\\ude00\"}\n".utf8)
+        let path = scratch.appendingPathComponent("unicode.jsonl").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        var skipped: [BadLine] = []
+        var texts: [[UInt8]] = []
+        try DocumentReader(inputs: [DocumentInput(path: path)], skipBadLines: true).forEach { event in
+            switch event {
+            case .document(let document): texts.append(document.bytes)
+            case .badLine(let line): skipped.append(line)
+            }
+        }
+        XCTAssertEqual(texts, [Array("fine".utf8), Array("pair 😀".utf8)])
+        XCTAssertEqual(skipped.map(\.line), [2, 3])
+        XCTAssertEqual(skipped.first?.reason, "not valid UTF-8")
+        XCTAssertTrue(skipped.last?.reason.contains("surrogate") ?? false, "\(skipped)")
+        for line in [Array("{\"type\": \"loglikelihood_rolling\", \"text\": \"\\udfff\"}".utf8),
+                     Array("{\"type\": \"loglikelihood_rolling\", \"text\": \"".utf8) + [0xC3] + Array("\"}".utf8)] {
+            guard case .failure(let error) = ServeProtocol.parse(line).request else { XCTFail("accepted: \(line)"); continue }
+            XCTAssertTrue("\(error)".contains("surrogate") || "\(error)".contains("UTF-8"), "\(error)")
+        }
+    }
+
     func testMalformedJSONLLineNamesFileAndLine() throws {
         let model = try firstModel()
         let path = try write("bad.jsonl", "{\"text\": \"fine\"}\n\n{\"text\": \"also fine\"}\n{\"text\": oops}\n{\"body\": \"x\"}\n{\"text\": 3}\n[1]\n")
         let evaluator = try Evaluator(model: model)
         XCTAssertThrowsError(try evaluator.run(DocumentReader(inputs: [DocumentInput(path: path)]))) {
-            XCTAssertEqual($0 as? DocumentError, .malformedLine(file: path, line: 4, reason: "not valid JSON"))
+            XCTAssertEqual($0 as? DocumentError, .malformedLine(file: path, line: 4, reason: "not valid JSON at byte 10 of the line: unexpected character"))
             XCTAssertTrue("\($0)".contains("\(path):4"), "\($0)")
             XCTAssertTrue("\($0)".contains("--skip-bad-lines"), "\($0)")
         }
