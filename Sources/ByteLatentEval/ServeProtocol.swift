@@ -31,6 +31,10 @@ public enum ServeProtocol {
         guard value.objectItems != nil else {
             return Line(id: nil, request: .failure(.invalid("a request must be a JSON object with a \"type\" field")))
         }
+        // An id is echoed as read: one JSON cannot hold (1e400, NaN) is refused, not echoed as Infinity.
+        if case .number(let n)? = value["id"], !n.double.isFinite {
+            return Line(id: nil, request: .failure(.invalid("the request id \(n.text) is not a finite number; use a string or an integer id")))
+        }
         return Line(id: value["id"], request: Result { try request(value) }.mapError { $0 as? ScoringError ?? .invalid("\($0)") })
     }
 

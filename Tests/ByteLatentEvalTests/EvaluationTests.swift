@@ -310,6 +310,14 @@ final class EvaluationTests: XCTestCase {
             guard case .failure(let error) = ServeProtocol.parse(line).request else { XCTFail("accepted: \(line)"); continue }
             XCTAssertTrue("\(error)".contains("surrogate") || "\(error)".contains("UTF-8"), "\(error)")
         }
+        // An id JSON cannot hold is refused, not echoed as Infinity: every response line is JSON.
+        for id in ["1e400", "-1e400", "NaN"] {
+            let line = ServeProtocol.parse(Array("{\"id\": \(id), \"type\": \"loglikelihood_rolling\", \"text\": \"x\"}".utf8))
+            XCTAssertNil(line.id, id)
+            let response = ServeProtocol.response(line.request.map { _ in .generateUntil(bytes: []) }, id: line.id)
+            XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(response.utf8)), response)
+            XCTAssertTrue(response.contains("finite"), response)
+        }
     }
 
     func testMalformedJSONLLineNamesFileAndLine() throws {
