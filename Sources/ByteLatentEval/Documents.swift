@@ -88,6 +88,9 @@ public enum DocumentError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
     case malformedLine(file: String, line: Int, reason: String)
     case badShard(String)
+    /// A text document larger than the reader's limit (`DocumentReader.maxDocumentBytes`).
+    case tooLarge(path: String, limit: Int)
+    case badLimit(Int)
 
     public var description: String {
         switch self {
@@ -101,156 +104,10 @@ public enum DocumentError: Error, CustomStringConvertible, Equatable {
             return "\(file):\(line): \(reason); fix the line, or pass --skip-bad-lines to skip such lines (they are counted)"
         case .badShard(let text):
             return "--shard '\(text)' is not I/N with 0 ≤ I < N ≤ \(EvalSummary.maxShardCount) (e.g. --shard 0/4)"
-        }
-    }
-}
-
-/// Reads documents from files, JSONL files and standard input, in order, one at a time.
-public struct DocumentReader: Sendable {
-    public var inputs: [DocumentInput]
-    /// The JSONL field holding the text.
-    public var field: String
-    /// Skip (and report) malformed JSONL lines instead of stopping at the first.
-    public var skipBadLines: Bool
-
-    public init(inputs: [DocumentInput], field: String = "text", skipBadLines: Bool = false) {
-        self.inputs = inputs
-        self.field = field
-        self.skipBadLines = skipBadLines
-    }
-
-    /// Checks that every input file exists and is readable, before any work starts.
-    public func checkInputs() throws {
-        for input in inputs where !input.isStandardInput {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: input.path, isDirectory: &isDirectory) else {
-                throw DocumentError.fileNotFound(input.path)
-            }
-            if isDirectory.boolValue { throw DocumentError.isDirectory(input.path) }
-            guard FileManager.default.isReadableFile(atPath: input.path) else {
-                throw DocumentError.unreadable(path: input.path, reason: "permission denied")
-            }
-        }
-    }
-
-    /// Total input size in bytes, when every input is a file (standard input's size is unknown).
-    public func totalInputBytes() -> Int? {
-        var total = 0
-        for input in inputs {
-            if input.isStandardInput { return nil }
-            guard let size = (try? FileManager.default.attributesOfItem(atPath: input.path))?[.size] as? NSNumber else { return nil }
-            total += size.intValue
-        }
-        return total
-    }
-
-    public enum Event {
-        case document(Document)
-        case badLine(BadLine)
-    }
-
-    /// Calls `body` for every document, in order (empty documents included, as documents with no
-    /// bytes), and for each skipped malformed line. Every shard reads every document: which ones it
-    /// scores depends on how they pack (`Shard`). Blank JSONL lines are not documents and take no number.
-    public func forEach(_ body: (Event) throws -> Void) throws {
-        var ordinal = 0
-        var offset = 0
-        for input in inputs {
-            let data = try read(input)
-            try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-                let bytes = raw.bindMemory(to: UInt8.self)
-                switch input.format {
-                case .text:
-                    try body(.document(Document(ordinal: ordinal, name: input.displayName, bytes: Array(bytes),
-                                                inputRange: offset ..< offset + bytes.count)))
-                    ordinal += 1
-                case .jsonl:
-                    var lineStart = 0
-                    var lineNumber = 0
-                    while lineStart < bytes.count {
-                        lineNumber += 1
-                        var lineEnd = lineStart
-                        while lineEnd < bytes.count, bytes[lineEnd] != 0x0A { lineEnd += 1 }
-                        let next = min(bytes.count, lineEnd + 1)
-                        defer { lineStart = next }
-                        var contentEnd = lineEnd
-                        if contentEnd > lineStart, bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
-                        let line = UnsafeBufferPointer(rebasing: bytes[lineStart ..< contentEnd])
-                        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                        defer { ordinal += 1 }
-                        let name = "\(input.displayName):\(lineNumber)"
-                        let range = offset + lineStart ..< offset + next
-                        do {
-                            let text = try Self.text(of: line, field: field)
-                            try body(.document(Document(ordinal: ordinal, name: name, bytes: Array(text.utf8), inputRange: range)))
-                        } catch let reason as LineError {
-                            if !skipBadLines {
-                                throw DocumentError.malformedLine(file: input.displayName, line: lineNumber, reason: reason.message)
-                            }
-                            try body(.badLine(BadLine(ordinal: ordinal, file: input.displayName, line: lineNumber, reason: reason.message)))
-                        }
-                    }
-                }
-            }
-            offset += data.count
-        }
-    }
-
-    struct LineError: Error { var message: String }
-
-    static func text(of line: UnsafeBufferPointer<UInt8>, field: String) throws -> String {
-        // Text that is not UTF-8 (or a lone surrogate escape) is a bad line, never U+FFFD scored as text.
-        guard String(validating: line, as: UTF8.self) != nil else { throw LineError(message: "not valid UTF-8") }
-        let value: JSONValue
-        do { value = try JSONParser.parse(line, options: .documents) } catch let error as JSONParseError {
-            throw LineError(message: "not valid JSON at byte \(error.offset + 1) of the line: \(error.message)")
-        }
-        guard case .object = value else { throw LineError(message: "not a JSON object") }
-        switch value[field] {
-        case .string(let text)?: return text
-        case nil: throw LineError(message: "no field '\(field)' (choose the field with --field NAME)")
-        case .some(let other): throw LineError(message: "field '\(field)' is \(other.typeName), not a string")
-        }
-    }
-
-    /// All of standard input through read(2): an error (closed descriptor, I/O error) is thrown, where
-    /// FileHandle.readDataToEndOfFile() would abort the process.
-    static func readStandardInput() throws -> Data { try readAll(0, name: "<stdin>") }
-
-    static func readAll(_ fd: Int32, name: String) throws -> Data {
-        var out = Data()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n == 0 { return out }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DocumentError.unreadable(path: name, reason: String(cString: strerror(errno)))
-            }
-            out.append(contentsOf: buffer[0 ..< n])
-        }
-    }
-
-    func read(_ input: DocumentInput) throws -> Data {
-        if input.isStandardInput { return try Self.readStandardInput() }
-        var info = stat()
-        if stat(input.path, &info) == 0, info.st_mode & S_IFMT != S_IFREG, info.st_mode & S_IFMT != S_IFDIR {
-            // A FIFO or process substitution (`<(zcat docs.jsonl.gz)`): read it as a stream.
-            let fd = open(input.path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw DocumentError.unreadable(path: input.path, reason: String(cString: strerror(errno))) }
-            defer { close(fd) }
-            return try Self.readAll(fd, name: input.path)
-        }
-        // Foundation leaks a buffer on every mapped read of an empty file (found by the FuzzJSONL
-        // harness under LeakSanitizer): an empty file is simply no bytes.
-        if stat(input.path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size == 0 { return Data() }
-        do {
-            return try Data(contentsOf: URL(fileURLWithPath: input.path), options: .alwaysMapped)
-        } catch {
-            var isDirectory: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: input.path, isDirectory: &isDirectory) { throw DocumentError.fileNotFound(input.path) }
-            if isDirectory.boolValue { throw DocumentError.isDirectory(input.path) }
-            throw DocumentError.unreadable(path: input.path, reason: (error as NSError).localizedDescription)
+        case .tooLarge(let path, let limit):
+            return "input '\(path)' holds more than \(limit) bytes, the most one document may hold; split it, or raise the maximum document size if it is meant as one document"
+        case .badLimit(let limit):
+            return "the maximum document size must be at least 1 byte (got \(limit))"
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ByteLatent
+import ByteLatentEval
 import Safetensors
 import Foundation
 #if canImport(Glibc)
@@ -53,22 +54,6 @@ enum StandardStreams {
         }
     }
 
-    /// All of standard input.
-    static func readInput() throws -> [UInt8] {
-        if inputClosed { throw CommandError("standard input is closed; pipe the input in, or pass a file instead of '-'") }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if n == 0 { return out }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CommandError("cannot read standard input: \(String(cString: strerror(errno)))")
-            }
-            out.append(contentsOf: buffer[0 ..< n])
-        }
-    }
-
     /// Appends to standard output's buffer; a failing stream is reported by `write` or `flush`.
     static func write(_ bytes: some Collection<UInt8>) throws {
         if outputClosed { throw outputError("it is closed") }
@@ -103,9 +88,13 @@ func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> String? {
 }
 
 /// Reads a whole file, or standard input for "-", with an error that names the file. FIFOs and
-/// character devices are read as streams (`<(zcat …)` works); directories are refused.
-func readInput(_ path: String) throws -> [UInt8] {
-    if path == "-" { return try StandardStreams.readInput() }
+/// character devices are read as streams (`<(zcat …)` works); directories are refused. At most
+/// `limit` bytes: an endless stream (`/dev/zero`) ends in an error, not in exhausted memory.
+func readInput(_ path: String, limit: Int = DocumentReader.defaultMaxDocumentBytes) throws -> [UInt8] {
+    if path == "-" {
+        if StandardStreams.inputClosed { throw CommandError("standard input is closed; pipe the input in, or pass a file instead of '-'") }
+        return try readAll(0, name: "standard input", limit: limit)
+    }
     var info = stat()
     guard stat(path, &info) == 0 else {
         throw CommandError("cannot read '\(path)': \(String(cString: strerror(errno))); check the path")
@@ -114,6 +103,10 @@ func readInput(_ path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw CommandError("cannot read '\(path)': \(String(cString: strerror(errno)))") }
     defer { close(fd) }
+    return try readAll(fd, name: "'\(path)'", limit: limit)
+}
+
+private func readAll(_ fd: Int32, name: String, limit: Int) throws -> [UInt8] {
     var out: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
     while true {
@@ -121,7 +114,10 @@ func readInput(_ path: String) throws -> [UInt8] {
         if n == 0 { return out }
         if n < 0 {
             if errno == EINTR { continue }
-            throw CommandError("cannot read '\(path)': \(String(cString: strerror(errno)))")
+            throw CommandError("cannot read \(name): \(String(cString: strerror(errno)))")
+        }
+        guard out.count + n <= limit else {
+            throw CommandError("\(name) holds more than \(limit) bytes, the most this command reads from one input; pass a smaller input")
         }
         out.append(contentsOf: buffer[0 ..< n])
     }

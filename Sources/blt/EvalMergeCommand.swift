@@ -55,7 +55,7 @@ struct EvalMergeCommand: ParsableCommand {
                 throw ShardFileError(path: path, reason: "it is \(formatBytes(Int(info.st_size))), larger than any `blt eval --json` output (limit \(formatBytes(Self.maxFileBytes)))")
             }
             let data: [UInt8]
-            do { data = try readInput(path) } catch let error as CommandError {
+            do { data = try readInput(path, limit: Self.maxFileBytes) } catch let error as CommandError {
                 throw ShardFileError(path: path, reason: error.description)
             }
             do { return try EvalSummary.load(Data(data), source: path) } catch let error as EvalSummary.LoadError {

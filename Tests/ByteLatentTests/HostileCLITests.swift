@@ -77,6 +77,17 @@ final class HostileCLITests: XCTestCase {
         XCTAssertTrue(pipe.stdout.contains("Broken pipe"), "not reported: '\(pipe.stdout)'")
     }
 
+    /// An endless input (/dev/zero, as a file or on standard input) ends in an error at the per-input
+    /// limit, well inside a 3 GB address space, instead of growing until the allocator traps.
+    func testEndlessInputsEndInAnErrorAtTheLimit() throws {
+        for command in ["$BLT eval --model M /dev/zero", "$BLT eval --model M - < /dev/zero", "$BLT eval --model M --format jsonl /dev/zero",
+                        "$BLT patch --model M /dev/zero", "$BLT generate --model M --max-bytes 1 - < /dev/zero"] {
+            let run = try sh("ulimit -v 3000000; \(command)", timeout: 120)
+            assertRefused(run, [1], mentions: "67108864 bytes")
+            XCTAssertEqual(run.stdout, "", command)
+        }
+    }
+
     /// Outputs are protected by the file they reach, not by their path: in a Hugging Face cache
     /// layout (a snapshot's files are links into blobs/), no output may replace the model's files.
     func testOutputsReachingTheModelThroughLinksAreRefused() throws {
