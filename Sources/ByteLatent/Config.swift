@@ -50,6 +50,16 @@ public struct BLTConfig: Sendable, Equatable {
     public var patchingThreshold: Float
     public var maxPatchLength: Int?
     public var patchInForward: Bool
+    /// The patching rule config.json asks for: `patching_mode` (entropy, space, static), with
+    /// `monotonicity` / `patching_threshold_add` (the official patcher's), `patch_size` for static.
+    public var patchingRule: PatchingRule
+    /// `patch_size` (bytes per patch of the static and top-k rules; official default 4.5), if given.
+    public var patchSize: Double?
+
+    /// What config.json decides about patches: its rule, `patching_threshold`, `max_patch_length`.
+    public var patching: PatchingScheme {
+        PatchingScheme(unchecked: patchingRule, threshold: patchingThreshold, maxPatchLength: maxPatchLength)
+    }
 
     /// Global input projection exists only when k · encoder hidden ≠ global hidden (blt-7b).
     public var hasGlobalInputProjection: Bool { crossAttentionK * encoder.hiddenSize != global.hiddenSize }
@@ -86,10 +96,10 @@ public struct BLTConfig: Sendable, Equatable {
         patchingThreshold = Float(try root.double("patching_threshold", default: 1.335442066192627))
         maxPatchLength = try root.optionalInt("max_patch_length")
         patchInForward = try root.bool("patch_in_forward", default: true)
-        let patchingMode = try root.string("patching_mode", default: "entropy")
-        if patchingMode != "entropy" {
-            throw BLTError.configInvalid(field: "patching_mode", reason: "is '\(patchingMode ?? "")'; only entropy patching is supported")
-        }
+        patchSize = try root.optionalDouble("patch_size")
+        patchingRule = try Self.patchingRule(mode: try root.string("patching_mode", default: "entropy") ?? "entropy",
+                                             monotonicity: try root.bool("monotonicity", default: false),
+                                             thresholdAdd: try root.optionalDouble("patching_threshold_add"), patchSize: patchSize)
         let localWindow = try root.optionalInt("local_attention_window_len", default: 512)
 
         // All four are required: with one missing, transformers' defaults (blt-1b sizes) would be
@@ -116,6 +126,37 @@ public struct BLTConfig: Sendable, Equatable {
         try validate(encoderK: try encoderJSON.int("cross_attn_k", default: 2),
                      decoderK: try decoderJSON.int("cross_attn_k", default: 2),
                      decoderGlobalSize: try decoderJSON.int("hidden_size_global", default: 2048))
+    }
+
+    /// The rule of config.json's patching fields, or an error when the official patcher would
+    /// ignore one of them (a setting is honoured or refused, never dropped).
+    static func patchingRule(mode: String, monotonicity: Bool, thresholdAdd: Double?, patchSize: Double?) throws -> PatchingRule {
+        if mode != "entropy", monotonicity || thresholdAdd != nil {
+            throw BLTError.configInvalid(field: monotonicity ? "monotonicity" : "patching_threshold_add", reason: "applies only to patching_mode \"entropy\", not \"\(mode)\"; remove it (false / null) or use entropy patching")
+        }
+        switch mode {
+        case "entropy":
+            if monotonicity, thresholdAdd != nil {
+                throw BLTError.configInvalid(field: "patching_threshold_add", reason: "is set together with monotonicity: true; the official patcher then applies monotonicity alone and ignores it. Set one of them: patching_threshold_add null for monotonic patching, or monotonicity false for the entropy+monotonic rule")
+            }
+            if monotonicity { return .monotonic }
+            if let add = thresholdAdd {
+                guard add.isFinite, abs(add) < 1e30 else {
+                    throw BLTError.configInvalid(field: "patching_threshold_add", reason: "must be a finite number or null")
+                }
+                return .entropyMonotonic(thresholdAdd: Float(add))
+            }
+            return .entropy
+        case "space":
+            return .space
+        case "static":
+            guard let size = patchSize, size.isFinite, size >= 1, size <= Double(Limits.positions), size == size.rounded() else {
+                throw BLTError.configInvalid(field: "patch_size", reason: "must be a whole number of bytes between 1 and \(Limits.positions) for patching_mode \"static\" (got \(patchSize.map { "\($0)" } ?? "none"))")
+            }
+            return .fixed(patchSize: Int(size))
+        default:
+            throw BLTError.configInvalid(field: "patching_mode", reason: "is '\(mode)'; the engine patches with \"entropy\" (with monotonicity or patching_threshold_add), \"space\" or \"static\"")
+        }
     }
 
     private func validate(encoderK: Int, decoderK: Int, decoderGlobalSize: Int) throws {

@@ -188,7 +188,8 @@ public enum HubLayout {
             ("patching_mode", .string("entropy")),
             ("patch_size", patchSize),
             ("patching_threshold", get(pa, "threshold", .double(0.5))),
-            ("patching_threshold_add", get(pa, "threshold_add", .double(0))),
+            // The official PatcherArgs default is None (plain entropy patching), not 0.
+            ("patching_threshold_add", get(pa, "threshold_add", .null)),
             ("max_patch_length", get(pa, "max_patch_length", .null)),
             ("patching_batch_size", get(pa, "patching_batch_size", .int(1))),
             ("patching_device", get(pa, "patching_device", .string("cuda"))),

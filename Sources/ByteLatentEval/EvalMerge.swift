@@ -104,6 +104,7 @@ extension EvalSummary {
             ("inputs", a.inputs.joined(separator: " "), b.inputs.joined(separator: " ")),
             ("chunk_targets", "\(a.chunkTargets)", "\(b.chunkTargets)"),
             ("batch_bytes", a.batchBytes.map(String.init) ?? "(none)", b.batchBytes.map(String.init) ?? "(none)"),
+            ("patching", a.patching ?? "entropy", b.patching ?? "entropy"),
         ]
         return fields.first { $0.1 != $0.2 }
     }

@@ -37,9 +37,13 @@ public struct EvalSettings: Equatable, Sendable {
     /// Ids per packed forward pass (`EvalOptions.batchBytes`): it decides which documents each
     /// shard scores, so shards must agree on it. Nil in outputs of older versions.
     public var batchBytes: Int?
+    /// The patching rule and max_patch_length (`PatchingScheme.identifier`). Nil in outputs of
+    /// older versions, which patched by entropy.
+    public var patching: String?
 
     public init(model: String, threshold: Double, window: Int, context: Int, addEOS: Bool, field: String, inputs: [String], chunkTargets: Int,
-                modelFingerprint: String? = nil, batchBytes: Int? = nil) {
+                modelFingerprint: String? = nil, batchBytes: Int? = nil, patching: String? = nil) {
+        self.patching = patching
         self.model = model; self.threshold = threshold; self.window = window; self.context = context
         self.addEOS = addEOS; self.field = field; self.inputs = inputs; self.chunkTargets = chunkTargets
         self.modelFingerprint = modelFingerprint; self.batchBytes = batchBytes

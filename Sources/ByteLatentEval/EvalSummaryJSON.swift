@@ -60,6 +60,7 @@ extension EvalSettings {
             ("inputs", .array(inputs.map { .string($0) })), ("model", .string(model)),
         ]
         if let modelFingerprint { items.append(("model_fingerprint", .string(modelFingerprint))) }
+        if let patching { items.append(("patching", .string(patching))) }
         items += [("threshold", .double(threshold)), ("window", .int(window))]
         return .object(items)
     }
@@ -76,8 +77,9 @@ extension EvalSettings {
         let chunkTargets = try o.int("chunk_targets")
         let modelFingerprint = try o.optional("model_fingerprint") { try SummaryReader.string($0, at: $1) }
         let batchBytes = try o.optional("batch_bytes") { try SummaryReader.int($0, at: $1) }
+        let patching = try o.optional("patching") { try SummaryReader.string($0, at: $1) }
         self.init(model: model, threshold: threshold, window: window, context: context, addEOS: addEOS, field: field, inputs: inputs,
-                  chunkTargets: chunkTargets, modelFingerprint: modelFingerprint, batchBytes: batchBytes)
+                  chunkTargets: chunkTargets, modelFingerprint: modelFingerprint, batchBytes: batchBytes, patching: patching)
     }
 }
 

@@ -8,7 +8,9 @@ public struct EvalOptions: Sendable {
     /// Minimum history (document ids) of each target scored by a window after the first; 0 gives
     /// non-overlapping windows. See `WindowPlan`.
     public var context: Int
-    /// Entropy threshold for patching (nats); nil: the model's `patching_threshold`.
+    /// How to patch; nil: the model's `patching` (config.json's rule unless `BLTModel.with(patching:)`).
+    public var patching: PatchingScheme?
+    /// Entropy threshold for patching (nats), overriding the scheme's; nil: the scheme's.
     public var threshold: Float?
     /// Append the EOS id (and score it as a target).
     public var addEOS: Bool
@@ -21,9 +23,10 @@ public struct EvalOptions: Sendable {
     /// 0 or 1 gives one forward pass per window.
     public var batchBytes: Int
 
-    public init(window: Int? = nil, context: Int = 0, threshold: Float? = nil, addEOS: Bool = true,
+    public init(window: Int? = nil, context: Int = 0, patching: PatchingScheme? = nil, threshold: Float? = nil, addEOS: Bool = true,
                 chunkTargets: Int = 1024, keepPerDocument: Bool = false, batchBytes: Int = Evaluator.defaultBatchBytes) {
         self.window = window
+        self.patching = patching
         self.context = context
         self.threshold = threshold
         self.addEOS = addEOS
@@ -88,7 +91,13 @@ public final class Evaluator {
     public let options: EvalOptions
     /// The resolved window (ids per forward pass, BOS included).
     public let window: Int
-    public var threshold: Float { options.threshold ?? model.config.patchingThreshold }
+    /// How every window is patched.
+    public let patching: PatchingScheme
+    /// Entropies kept from another run over the same passes (a sweep); nil: computed per pass.
+    var entropyCache: EntropyCache?
+    /// FLOPs of the forward passes of the last `run` (`ComputeCount.forward` of every window).
+    public private(set) var compute = ComputeCount()
+    public var threshold: Float { patching.threshold }
 
     /// CPU-friendly cap on the default window.
     public static let defaultWindowCap = 8192
@@ -110,9 +119,11 @@ public final class Evaluator {
         if window > positions {
             throw BLTError.invalidInput("--window \(window) exceeds the model's \(positions) positions (max_position_embeddings); use --window \(positions) or less")
         }
-        if let threshold = options.threshold, !threshold.isFinite {
-            throw BLTError.invalidInput("the entropy threshold must be a finite number, not \(threshold)")
-        }
+        var scheme = options.patching ?? model.patching
+        if let threshold = options.threshold { scheme.threshold = threshold }
+        var checked = try PatchingScheme(rule: scheme.rule, threshold: scheme.threshold, maxPatchLength: scheme.maxPatchLength)
+        checked.entropyContext = scheme.entropyContext
+        patching = checked
         _ = try WindowPlan.plan(count: 2, window: window, context: options.context)   // validates window and context
     }
 
@@ -165,7 +176,8 @@ public final class Evaluator {
         EvalSettings(model: URL(fileURLWithPath: model.directory).standardized.lastPathComponent, threshold: Double(threshold),
                      window: window, context: options.context, addEOS: options.addEOS, field: reader.field,
                      inputs: reader.inputs.map { URL(fileURLWithPath: $0.path).lastPathComponent }, chunkTargets: options.chunkTargets,
-                     modelFingerprint: ModelFingerprint.of(directory: model.directory), batchBytes: options.batchBytes)
+                     modelFingerprint: ModelFingerprint.of(directory: model.directory), batchBytes: options.batchBytes,
+                     patching: patching.identifier)
     }
 
     /// Scores the documents of `reader` that `shard` owns (every one by default; see `Shard`: shards
@@ -180,6 +192,7 @@ public final class Evaluator {
         try reader.checkInputs()
         let total = reader.totalInputBytes()
         let elapsed = Stopwatch().seconds
+        compute = ComputeCount()
         var sums = EvalSums()
         var results: [DocumentResult] = []
 
@@ -263,7 +276,11 @@ public final class Evaluator {
         let windows = batch.windows
         if !windows.isEmpty {
             let sequences = batch.sequences
-            let patching = try model.patching(batch: sequences, threshold: options.threshold)
+            let patching = try model.patching(batch: sequences, scheme: self.patching, entropies: entropyCache?.entropies(of: batch, model: model, context: self.patching.entropyContext))
+            for (ids, patched) in zip(sequences, patching) {
+                compute += ComputeCount.forward(model.config, ids: ids.count, patches: patched.lengths.count,
+                                                entropyModel: self.patching.rule.needsEntropies)
+            }
             let pass = try model.packedLogits(sequences, patchLengths: patching.map(\.lengths), embeddings: batch.embeddings)
             let width = model.vocabularySize
             for (s, (work, w)) in windows.enumerated() {

@@ -68,6 +68,8 @@ struct Batch: @unchecked Sendable {
     var idCount = 0
     /// See `Batcher`: the unit of work that shards split.
     var group = 0
+    /// Position of this pass among all passes of the run (shards included).
+    var ordinal = 0
 
     var windows: [(DocumentWork, Int)] {
         steps.compactMap { if case .window(let work, let w) = $0 { return (work, w) } else { return nil } }
@@ -82,6 +84,7 @@ struct Batch: @unchecked Sendable {
 struct Batcher {
     let budget: Int
     var current = Batch()
+    private var closedCount = 0
 
     init(budget: Int) { self.budget = budget }
 
@@ -95,8 +98,10 @@ struct Batcher {
             let ids = work.windowIDs(w)
             if !current.sequences.isEmpty, current.idCount + ids.count > budget {
                 closed = current
+                closedCount += 1
                 current = Batch()
                 current.group = w > 0 ? closed!.group : closed!.group + 1
+                current.ordinal = closedCount
             }
             current.sequences.append(ids)
             current.idCount += ids.count
@@ -108,8 +113,10 @@ struct Batcher {
     /// The last, partly filled batch (the next batch starts a new group).
     mutating func flush() -> Batch? {
         let last = current
+        if !last.steps.isEmpty { closedCount += 1 }
         current = Batch()
         current.group = last.group + (last.steps.isEmpty ? 0 : 1)
+        current.ordinal = closedCount
         return last.steps.isEmpty ? nil : last
     }
 }

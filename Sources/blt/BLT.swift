@@ -18,6 +18,7 @@ struct BLT: ParsableCommand {
             EvalMergeCommand.self,
             GenerateCommand.self,
             PatchCommand.self,
+            SweepCommand.self,
             ConvertCommand.self,
             InspectCommand.self,
             ServeCommand.self,

@@ -62,8 +62,7 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .customLong("no-eos"), help: "Do not append (and score) the EOS id.")
     var noEOS = false
 
-    @Option(name: .long, parsing: .unconditional, help: "Entropy threshold in nats (default: the model's patching_threshold).")
-    var threshold: Float?
+    @OptionGroup var patchingOptions: PatchingOptions
 
     @Option(name: .long, parsing: .unconditional, help: "Ids per forward pass, BOS included (default: min(8192, the entropy model's and local models' max positions)).")
     var window: Int?
@@ -110,7 +109,6 @@ struct EvalCommand: ParsableCommand {
         if let perByte, perByte == svg || perByte == output { throw ValidationError("--per-byte needs a file of its own") }
         if let svg, svg == output { throw ValidationError("--svg needs a file of its own") }
         if batchBytes < 0 { throw ValidationError("--batch-bytes must be 0 or more (0: one forward pass per window)") }
-        try requireFinite(threshold, "--threshold")
         if let output { _ = try OutputPath(output, protecting: outputProtects) }
     }
 
@@ -133,7 +131,7 @@ struct EvalCommand: ParsableCommand {
         var drawn: (document: Document, scores: ByteScores)?
         let loaded = try loadModel(model, precision: precision)
         let evaluator = try Evaluator(model: loaded, options: EvalOptions(
-            window: window, context: context, threshold: threshold, addEOS: !noEOS,
+            window: window, context: context, patching: try patchingOptions.scheme(for: loaded), addEOS: !noEOS,
             chunkTargets: chunkTargets, keepPerDocument: perDocument, batchBytes: batchBytes))
 
         let bar = ProgressBar(total: reader.totalInputBytes(), unit: "B", label: "eval")

@@ -50,6 +50,8 @@ struct GenerateCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object at the end instead of streaming text.")
     var json = false
 
+    @OptionGroup var patchingOptions: PatchingOptions
+
     func validate() throws {
         if (prompt == nil) == (file == nil) { throw ValidationError("give either FILE or --prompt TEXT") }
         if maxBytes < 0 || maxBytes > Self.maxBytesLimit {
@@ -66,7 +68,8 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let promptBytes = try prompt.map { Array($0.utf8) } ?? readInput(file!)
-        let model = try loadModel(self.model, precision: precision)
+        let loaded = try loadModel(self.model, precision: precision)
+        let model = loaded.with(patching: try patchingOptions.scheme(for: loaded))
         let promptIDs = Tokenizer.encode(promptBytes, addEOS: false)
         let started = Date()
         let generator = try Generator(model: model, prompt: promptIDs,

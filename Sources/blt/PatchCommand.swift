@@ -10,7 +10,11 @@ struct PatchCommand: ParsableCommand {
         discussion: """
         Encodes BOS + bytes + EOS (--no-eos drops the EOS), runs the entropy model and prints the \
         text with a '|' at every patch boundary, or with --json the ids, entropies (nats) and patch \
-        lengths (transformers' convention: they sum to the number of ids; the BOS is patch 0).
+        lengths (transformers' convention: they sum to the number of ids; the BOS is patch 0), and \
+        official_patch_lengths (the official code's with include_next_token, as its model runs: they \
+        cover one more slot) and official_patch_lengths_no_next_token (Patcher.patch's default). \
+        --patching picks the rule (entropy, monotonic, entropy+monotonic, topk, space, static; see \
+        Docs/patching.md).
 
         --svg FILE also draws the picture from the BLT paper: the entropy before every byte, the \
         threshold, and the patches, with the bytes along the x axis, wrapped onto rows of \
@@ -34,8 +38,7 @@ struct PatchCommand: ParsableCommand {
     @Flag(name: .customLong("no-eos"), help: "Do not append the EOS id.")
     var noEOS = false
 
-    @Option(name: .long, parsing: .unconditional, help: "Entropy threshold in nats (default: the model's patching_threshold).")
-    var threshold: Float?
+    @OptionGroup var patchingOptions: PatchingOptions
 
     @Flag(name: .long, help: "Print a JSON object instead of text.")
     var json = false
@@ -52,20 +55,19 @@ struct PatchCommand: ParsableCommand {
         if bytesPerRow < PlotLayout.minimumBytesPerRow || bytesPerRow > 100_000 {
             throw ValidationError("--bytes-per-row must be between \(PlotLayout.minimumBytesPerRow) and 100000")
         }
-        try requireFinite(threshold, "--threshold")
     }
 
     func run() throws {
         let bytes = try text.map { Array($0.utf8) } ?? readInput(file!)
         let svgFile = try svg.flatMap { $0 == "-" ? nil : try OutputFile(path: $0, option: "--svg", inputs: file.map { [$0, self.model] } ?? [self.model]) }
         let model = try loadModel(self.model)
+        let scheme = try patchingOptions.scheme(for: model)
         let ids = Tokenizer.encode(bytes, addEOS: !noEOS)
-        let entropies = try model.entropies(ids)
-        let lengths = model.patchLengths(entropies: entropies, threshold: threshold)
+        let entropies = try model.entropies(ids, context: scheme.entropyContext)
+        let lengths = try scheme.patchLengths(ids: ids, entropies: entropies)
         if svg != nil {
-            let drawing = try PatchPlot.entropy(ids: ids, entropies: entropies, patchLengths: lengths,
-                                                threshold: threshold ?? model.config.patchingThreshold, modelName: model.name,
-                                                maxPatchLength: model.config.maxPatchLength).svg(layout: PlotLayout(bytesPerRow: bytesPerRow))
+            let drawing = try PatchPlot.entropy(ids: ids, entropies: entropies, patchLengths: lengths, scheme: scheme,
+                                                modelName: model.name).svg(layout: PlotLayout(bytesPerRow: bytesPerRow))
             guard let svgFile else {
                 FileHandle.standardOutput.write(Data(drawing.utf8))
                 return
@@ -77,7 +79,11 @@ struct PatchCommand: ParsableCommand {
             try printJSON([
                 ("ids", .array(ids.map { .int(Int($0)) })), ("entropies", .array(entropies.map { .double(Double($0)) })),
                 ("patch_lengths", .array(lengths.map { .int($0) })),
-                ("threshold", .double(Double(threshold ?? model.config.patchingThreshold))),
+                ("official_patch_lengths", .array(try scheme.officialPatchLengths(ids: ids, entropies: entropies, includeNextToken: true).map { .int($0) })),
+                ("official_patch_lengths_no_next_token",
+                 .array(try scheme.officialPatchLengths(ids: ids, entropies: entropies, includeNextToken: false).map { .int($0) })),
+                ("patching", .string(scheme.identifier)),
+                ("threshold", .double(Double(scheme.threshold))),
                 ("patches", .int(lengths.filter { $0 > 0 }.count)), ("bytes", .int(bytes.count)),
             ])
         } else {

@@ -40,14 +40,17 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Bytes of history kept before each later rolling window (0: non-overlapping), as blt eval.")
     var context = 0
 
+    @OptionGroup var patchingOptions: PatchingOptions
+
     func validate() throws {
         if !stdio { throw ValidationError("pass --stdio (JSON lines on standard input/output; the only transport so far)") }
         if context < 0 { throw ValidationError("--context must be 0 or more") }
     }
 
     func run() throws {
-        let loaded: BLTModel
-        do { loaded = try BLTModel(directory: model) } catch { throw ModelLoadError(path: model, underlying: error) }
+        let configured: BLTModel
+        do { configured = try BLTModel(directory: model) } catch { throw ModelLoadError(path: model, underlying: error) }
+        let loaded = configured.with(patching: try patchingOptions.scheme(for: configured))
         let scorer: RequestScorer
         do { scorer = try RequestScorer(model: loaded, window: window, context: context) } catch { throw CommandError("\(error)") }
         FileHandle.standardError.write(Data("blt serve: model \(model) loaded; reading JSON requests on standard input\n".utf8))

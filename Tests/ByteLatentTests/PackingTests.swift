@@ -79,8 +79,15 @@ final class PackingTests: XCTestCase {
             let alone = try sequences.map { try model.entropies($0) }
             for (s, h) in alone.enumerated() where h.count > 4 {
                 for t in [h[h.count / 2], h[h.count - 1]] {
-                    let packed = try model.patchLengths(batch: sequences, threshold: t)
+                    let packed = try model.patchLengths(batch: sequences, scheme: PatchingScheme(threshold: t, maxPatchLength: model.config.maxPatchLength))
                     XCTAssertEqual(packed[s], model.patchLengths(entropies: h, threshold: t), "\(Self.name(directory)) sequence \(s) threshold \(t)")
+                }
+                // The monotonic rules compare differences of neighbours: a threshold exactly at one.
+                let rise = h[h.count / 2] - h[h.count / 2 - 1]
+                for scheme in [try PatchingScheme(rule: .monotonic, threshold: rise, maxPatchLength: model.config.maxPatchLength),
+                               try PatchingScheme(rule: .entropyMonotonic(thresholdAdd: rise), threshold: 0, maxPatchLength: model.config.maxPatchLength)] {
+                    let packed = try model.patchLengths(batch: sequences, scheme: scheme)
+                    XCTAssertEqual(packed[s], try scheme.patchLengths(ids: sequences[s], entropies: h), "\(Self.name(directory)) sequence \(s) \(scheme)")
                 }
             }
         }

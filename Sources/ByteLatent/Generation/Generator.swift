@@ -22,6 +22,7 @@ public final class Generator: Sequence, IteratorProtocol {
         if maxNewIDs < 0 || prompt.count > limit || maxNewIDs > limit - prompt.count {   // no overflow for any maxNewIDs
             throw BLTError.invalidInput("the prompt (\(prompt.count) ids) plus \(maxNewIDs) new bytes exceeds the model's \(limit) positions; shorten the prompt (keep its last \(Swift.max(1, limit - maxNewIDs)) bytes) or ask for fewer bytes")
         }
+        try IncrementalState.checkIncremental(model.patching, length: prompt.count + maxNewIDs)
         self.model = model
         ids = prompt
         promptCount = prompt.count
@@ -76,6 +77,7 @@ public final class Generator: Sequence, IteratorProtocol {
     /// on a `fork()` of a prefilled context computes the shared context once.
     public func appendAndReturnLogits(_ newIDs: [Int32]) throws -> [Float] {
         try model.validate(newIDs.isEmpty ? [Tokenizer.bosID] : newIDs)
+        try IncrementalState.checkIncremental(model.patching, length: ids.count + newIDs.count)
         catchUp()
         ids += newIDs
         return state.append(newIDs[...], allRows: true)

@@ -8,6 +8,8 @@ public final class BLTModel: @unchecked Sendable {
     public let directory: String
     /// Arithmetic of the weight products (`.float32` matches the reference).
     public let precision: Precision
+    /// How this model patches (config.json's rule unless `with(patching:)` chose another).
+    public let patching: PatchingScheme
     let checkpoint: SafetensorsCheckpoint
     let entropyModel: EntropyModel
     let encoder: LocalEncoder
@@ -31,6 +33,7 @@ public final class BLTModel: @unchecked Sendable {
         self.directory = directory
         self.precision = precision
         config = try BLTConfig(contentsOf: directory + "/config.json")
+        patching = config.patching
         do { checkpoint = try SafetensorsCheckpoint(path: directory) } catch {
             throw BLTError.checkpoint("cannot open the weights in '\(directory)': \(error)")
         }
@@ -40,6 +43,16 @@ public final class BLTModel: @unchecked Sendable {
         global = try GlobalTransformer(weights, config: config)
         decoder = try LocalDecoder(weights, config: config)
     }
+
+    private init(_ other: BLTModel, patching: PatchingScheme) {
+        config = other.config; directory = other.directory; precision = other.precision; self.patching = patching
+        checkpoint = other.checkpoint; entropyModel = other.entropyModel; encoder = other.encoder
+        global = other.global; decoder = other.decoder
+    }
+
+    /// The same model (weights shared, nothing reloaded) patching with `patching`: every path that
+    /// patches (evaluation, generation, `patchLengths`) then uses it.
+    public func with(patching: PatchingScheme) -> BLTModel { BLTModel(self, patching: patching) }
 
     /// BOS + (byte + 4)… (+ EOS).
     public func tokenize(_ text: String, addEOS: Bool = true) -> [Int32] { Tokenizer.encode(text, addEOS: addEOS) }
@@ -56,14 +69,22 @@ public final class BLTModel: @unchecked Sendable {
         ByteLatent.entropies(logits: try entropyModelLogits(ids), width: config.vocabularySize)
     }
 
-    /// Patch lengths as transformers computes them (see `Patching.patchLengths`).
+    /// Patch lengths of `ids` under the model's `patching` (the entropy model runs only when the
+    /// rule reads entropies), in transformers' layout (see `PatchingScheme.patchLengths`).
     public func patchLengths(_ ids: [Int32]) throws -> [Int] {
-        patchLengths(entropies: try entropies(ids))
+        try patchLengths(ids: ids, entropies: patching.rule.needsEntropies ? entropies(ids) : [])
     }
 
+    /// Patch lengths under the model's `patching`, from entropies computed already.
+    public func patchLengths(ids: [Int32], entropies: [Float]) throws -> [Int] {
+        try patching.patchLengths(ids: ids, entropies: entropies)
+    }
+
+    /// transformers' rule (entropy above `threshold`, default the model's, and the model's
+    /// `maxPatchLength`), whatever rule the model patches with (see `Patching.patchLengths`).
     public func patchLengths(entropies: [Float], threshold: Float? = nil) -> [Int] {
-        Patching.patchLengths(entropies: entropies, threshold: threshold ?? config.patchingThreshold,
-                              maxPatchLength: config.maxPatchLength)
+        Patching.patchLengths(entropies: entropies, threshold: threshold ?? patching.threshold,
+                              maxPatchLength: patching.maxPatchLength)
     }
 
     /// Next-byte logits [ids.count, 260]: logits row t predicts id t + 1. Patch lengths are computed
@@ -89,6 +110,27 @@ public final class BLTModel: @unchecked Sendable {
 
     // MARK: Packed passes
 
+    /// Entropies under `context`: `.official` runs every 8,192 ids as a sequence of its own, as the
+    /// official `calculate_entropies` does (`.transformers`: `entropies(ids)`).
+    public func entropies(_ ids: [Int32], context: EntropyContext) throws -> [Float] {
+        try entropies(batch: [ids], context: context)[0]
+    }
+
+    /// `entropies(batch:)` under `context` (see `entropies(_:context:)`): official chunks of all
+    /// sequences run in one packed pass, each chunk alone.
+    public func entropies(batch: [[Int32]], context: EntropyContext) throws -> [[Float]] {
+        let chunk = EntropyContext.officialChunk
+        guard context == .official, batch.contains(where: { $0.count > chunk }) else {
+            return try entropies(batch: batch)
+        }
+        let pieces = batch.map { ids in stride(from: 0, to: ids.count, by: chunk).map { Array(ids[$0 ..< min(ids.count, $0 + chunk)]) } }
+        var computed = try entropies(batch: pieces.flatMap { $0 })[...]
+        return pieces.map { parts in
+            defer { computed = computed.dropFirst(parts.count) }
+            return Array(computed.prefix(parts.count).joined())
+        }
+    }
+
     /// Entropies of several sequences from one packed pass of the entropy model: each equals
     /// `entropies(ids)` of that sequence alone (up to fp32 summation order).
     public func entropies(batch: [[Int32]]) throws -> [[Float]] {
@@ -100,28 +142,35 @@ public final class BLTModel: @unchecked Sendable {
     }
 
     /// Entropies within this fraction of the threshold (times max(1, |threshold|)) are recomputed
-    /// alone before a patch decision is made on them (see `patchLengths(batch:threshold:)`).
+    /// alone before a patch decision is made on them (see `patchLengths(batch:)`).
     static let thresholdRecheckMargin: Float = 1e-4
 
     /// Patch lengths of several sequences from one packed pass of the entropy model, equal to each
-    /// sequence's own `patchLengths(entropies: entropies(ids))`. A packed pass sums in another order
-    /// than a pass alone (OpenBLAS rounds a row differently in a GEMM of another height), so an
-    /// entropy may move by ~1e-6; a sequence with any entropy that close to the threshold gets its
-    /// entropies recomputed alone, and so every threshold decision is the one-at-a-time decision.
-    public func patchLengths(batch: [[Int32]], threshold: Float? = nil) throws -> [[Int]] {
-        try patching(batch: batch, threshold: threshold).map(\.lengths)
+    /// sequence's own `patchLengths(_:)` under `scheme` (default: the model's). A packed pass sums in
+    /// another order than a pass alone (OpenBLAS rounds a row differently in a GEMM of another
+    /// height), so an entropy may move by ~1e-6; a sequence with a decision that close to flipping
+    /// gets its entropies recomputed alone, and so every decision is the one-at-a-time decision.
+    public func patchLengths(batch: [[Int32]], scheme: PatchingScheme? = nil) throws -> [[Int]] {
+        try patching(batch: batch, scheme: scheme).map(\.lengths)
     }
 
-    /// `patchLengths(batch:threshold:)` with the entropies each sequence's patches were decided on
-    /// (the packed pass's, or the pass alone's where one was close to the threshold).
-    package func patching(batch: [[Int32]], threshold: Float? = nil) throws -> [(entropies: [Float], lengths: [Int])] {
-        let t = threshold ?? config.patchingThreshold
-        let margin = Self.thresholdRecheckMargin * max(1, abs(t))
-        return try zip(batch, entropies(batch: batch)).map { ids, packed in
-            // H[0] is never compared with the threshold; a batch of one is the pass alone.
-            let close = batch.count > 1 && packed.dropFirst().contains { abs($0 - t) <= margin }
-            let entropies = close ? try entropies(ids) : packed
-            return (entropies, patchLengths(entropies: entropies, threshold: t))
+    /// `patchLengths(batch:scheme:)` with the entropies each sequence's patches were decided on
+    /// (the packed pass's, or the pass alone's where a decision was close; NaN when the rule reads
+    /// none). `entropies` holds what was computed for this batch already (a sweep reuses it).
+    package func patching(batch: [[Int32]], scheme: PatchingScheme? = nil, entropies given: BatchEntropies? = nil) throws
+        -> [(entropies: [Float], lengths: [Int])] {
+        let scheme = scheme ?? self.patching
+        guard scheme.rule.needsEntropies else {
+            return try batch.map { ([Float](repeating: .nan, count: $0.count), try scheme.patchLengths(ids: $0, entropies: [])) }
+        }
+        let memo = given ?? BatchEntropies(model: self, batch: batch, context: scheme.entropyContext)
+        let margin = Self.thresholdRecheckMargin * max(1, abs(scheme.threshold))
+        let packed = try memo.packed()
+        return try batch.indices.map { s in
+            // A batch of one is the pass alone.
+            let close = batch.count > 1 && scheme.isClose(entropies: packed[s], margin: margin)
+            let entropies = close ? try memo.alone(s) : packed[s]
+            return (entropies, try scheme.patchLengths(ids: batch[s], entropies: entropies))
         }
     }
 
@@ -177,7 +226,7 @@ public final class BLTModel: @unchecked Sendable {
             }
             lengths = try zip(given, batch).map { try checkPatchLengths($0, count: $1.count) }
         } else {
-            lengths = try patchLengths(batch: batch)
+            lengths = try patchLengths(batch: batch, scheme: nil)
         }
         let bytes = PackedRows(lengths: batch.map(\.count))
         let patches = PackedRows(lengths: lengths.map(\.count))

@@ -56,19 +56,42 @@ public final class IncrementalState {
         decoderPatchOfLast = other.decoderPatchOfLast
     }
 
-    /// Patch lengths of the ids processed so far, in transformers' convention.
-    public var patchLengths: [Int] { model.patchLengths(entropies: entropies) }
+    /// Patch lengths of the ids processed so far under the model's `patching`, in transformers' convention.
+    public var patchLengths: [Int] { lengths() }
+
+    /// Patches of the ids so far; the entry points refuse rules that cannot run incrementally, so
+    /// this cannot fail.
+    private func lengths() -> [Int] {
+        guard let lengths = try? model.patching.patchLengths(ids: ids, entropies: entropies) else {
+            preconditionFailure("IncrementalState runs only incremental patching rules (checked by prefill, step and logits)")
+        }
+        return lengths
+    }
+
+    /// Generation patches a growing sequence: a rule whose earlier decisions change as it grows
+    /// (top-k) cannot be used.
+    static func checkIncremental(_ scheme: PatchingScheme, length: Int) throws {
+        guard scheme.rule.isIncremental else {
+            throw BLTError.invalidInput("\(scheme.rule.name) patching decides over the whole sequence, so its earlier patches change as bytes are generated; generate with the entropy, monotonic, entropy+monotonic, space or static rule")
+        }
+        // The caches carry the entropy model's context on; the official context would restart it.
+        if scheme.entropyContext == .official, scheme.rule.needsEntropies, length > EntropyContext.officialChunk {
+            throw BLTError.invalidInput("the official entropy context restarts the entropy model every \(EntropyContext.officialChunk) ids, which incremental decoding does not do; keep the sequence within \(EntropyContext.officialChunk) ids or use the transformers entropy context")
+        }
+    }
 
     /// Runs `newIDs` through the model in one batched pass (a prompt, BOS first as `Tokenizer.encode`
     /// gives it; later calls continue the sequence); `nextLogits` then predicts the id after them.
     /// - Throws: `BLTError.invalidInput` for no ids or ids outside the vocabulary.
     public func prefill(_ newIDs: [Int32]) throws {
+        try Self.checkIncremental(model.patching, length: ids.count + newIDs.count)
         try model.validate(newIDs)
         append(newIDs[...])
     }
 
     /// Runs one more id through the model and returns the logits (260) for the id after it.
     public func step(_ id: Int32) throws -> [Float] {
+        try Self.checkIncremental(model.patching, length: ids.count + 1)
         try model.validate([id])
         append([id])
         return nextLogits
@@ -80,6 +103,7 @@ public final class IncrementalState {
     /// last row the id after them. These are the rows a full forward over the longer sequence
     /// gives, so scoring continuations on `copy()`s of a prefilled context computes it once.
     public func logits(appending newIDs: [Int32]) throws -> [Float] {
+        try Self.checkIncremental(model.patching, length: ids.count + newIDs.count)
         try model.validate(newIDs.isEmpty ? [Tokenizer.bosID] : newIDs)
         return append(newIDs[...], allRows: true)
     }
@@ -101,7 +125,7 @@ public final class IncrementalState {
 
         // 2. Patches as the full forward would see them at this length, and the patch each byte's
         //    decoder cross-attention reads.
-        let lengths = model.patchLengths(entropies: entropies)
+        let lengths = self.lengths()
         let decoderPatches = Patching.decoderPatchIDs(lengths: lengths, count: end)
         // transformers drops the empty trailing patch when max_patch_length is set, so the last
         // byte's decoder patch can change once the next byte arrives: recompute that position.

@@ -2,41 +2,22 @@ import Foundation
 
 /// Entropy patching: where the entropy model is unsure of the next byte, a new patch begins.
 public enum Patching {
-    /// Patch start positions for `count` ids: 0 and 1 always start patches; t ≥ 2 starts one iff
-    /// H[t−1] > threshold (strict; H[0] is never used). Candidates run up to `lastCandidate`.
-    static func starts(entropies: [Float], count: Int, threshold: Float, lastCandidate: Int) -> [Int] {
-        var starts = [0, 1]
-        if lastCandidate >= 2 {
-            for t in 2...lastCandidate where entropies[t - 1] > threshold { starts.append(t) }
-        }
-        return starts
-    }
-
-    /// Patch lengths as transformers computes them in forward: they cover the `count` ids, and when
-    /// H[count−1] > threshold a zero-length trailing patch marks the boundary after the last byte
-    /// (the decoder then reads the just-completed patch). With `maxPatchLength`, long patches are
-    /// split into max, max, …, remainder and empty patches are dropped, as transformers does.
+    /// Patch lengths as transformers computes them in forward (`PatchingScheme.patchLengths` with
+    /// the entropy rule): they cover the `count` ids, and when H[count−1] > threshold a zero-length
+    /// trailing patch marks the boundary after the last byte (the decoder then reads the
+    /// just-completed patch). With `maxPatchLength`, long patches are split into max, max, …,
+    /// remainder and empty patches are dropped, as transformers does.
     public static func patchLengths(entropies: [Float], threshold: Float, maxPatchLength: Int? = nil) -> [Int] {
-        let count = entropies.count
-        guard count > 0 else { return [] }
-        let s = starts(entropies: entropies, count: count, threshold: threshold, lastCandidate: count)
-        let lengths = zip(s, s.dropFirst() + [count]).map { $1 - $0 }
-        guard let m = maxPatchLength else { return lengths }
-        return lengths.flatMap { length -> [Int] in
-            guard length > 0 else { return [] }
-            return Array(repeating: m, count: length / m) + (length % m > 0 ? [length % m] : [])
-        }
+        let scheme = PatchingScheme(unchecked: .entropy, threshold: threshold, maxPatchLength: maxPatchLength)
+        return (try? scheme.patchLengths(count: entropies.count, ids: nil, entropies: entropies)) ?? []
     }
 
     /// The official facebookresearch/blt rule (`Patcher.patch`, threshold mode): with
     /// `includeNextToken` the lengths sum to count + 1 (the last patch covers the unseen next slot).
     public static func officialPatchLengths(entropies: [Float], threshold: Float, includeNextToken: Bool) -> [Int] {
-        let count = entropies.count
-        let total = includeNextToken ? count + 1 : count
-        let s = starts(entropies: entropies, count: count, threshold: threshold, lastCandidate: includeNextToken ? count : count - 1)
-        var lengths = zip(s, s.dropFirst() + [total]).map { $1 - $0 }
-        while lengths.last == 0 { lengths.removeLast() }   // the reference trims empty trailing patches
-        return lengths
+        let scheme = PatchingScheme(unchecked: .entropy, threshold: threshold, maxPatchLength: nil)
+        return (try? scheme.officialPatchLengths(count: entropies.count, ids: nil, entropies: entropies,
+                                                 includeNextToken: includeNextToken)) ?? []
     }
 
     /// Index of the patch holding each of `count` positions (−1 if none).

@@ -5,13 +5,15 @@ extension BLTModel {
     public var name: String { URL(fileURLWithPath: directory).standardized.lastPathComponent }
 
     /// The entropy model's next-byte entropy over `bytes` (encoded BOS + bytes [+ EOS]) with the
-    /// threshold and the patches it gives, ready to draw with `svg()`.
+    /// threshold and the patches the model's `patching` (with `threshold`, if given) gives, ready to
+    /// draw with `svg()`.
     public func entropyPlot(bytes: [UInt8], addEOS: Bool = true, threshold: Float? = nil) throws -> PatchPlot {
         let ids = Tokenizer.encode(bytes, addEOS: addEOS)
         let entropies = try entropies(ids)
-        let threshold = threshold ?? config.patchingThreshold
-        return PatchPlot.entropy(ids: ids, entropies: entropies, patchLengths: patchLengths(entropies: entropies, threshold: threshold),
-                                 threshold: threshold, modelName: name, maxPatchLength: config.maxPatchLength)
+        var scheme = patching
+        if let threshold { scheme = try PatchingScheme(rule: scheme.rule, threshold: threshold, maxPatchLength: scheme.maxPatchLength) }
+        return PatchPlot.entropy(ids: ids, entropies: entropies, patchLengths: try scheme.patchLengths(ids: ids, entropies: entropies),
+                                 scheme: scheme, modelName: name)
     }
 
     /// `entropyPlot(...)` drawn as a self-contained SVG document.
@@ -41,6 +43,20 @@ extension PatchPlot {
     /// `maxPatchLength`, where a long patch is split).
     public static func entropy(ids: [Int32], entropies: [Float], patchLengths: [Int], threshold: Float,
                                modelName: String, maxPatchLength: Int? = nil) -> PatchPlot {
+        entropy(ids: ids, entropies: entropies, patchLengths: patchLengths,
+                scheme: PatchingScheme(unchecked: .entropy, threshold: threshold, maxPatchLength: maxPatchLength), modelName: modelName)
+    }
+
+    /// The same picture for any rule; the threshold line is drawn where the rule compares the
+    /// plotted entropies with it (entropy, entropy+monotonic).
+    public static func entropy(ids: [Int32], entropies: [Float], patchLengths: [Int], scheme: PatchingScheme,
+                               modelName: String) -> PatchPlot {
+        let threshold = scheme.threshold, maxPatchLength = scheme.maxPatchLength
+        var drawsThreshold = false
+        switch scheme.rule {
+        case .entropy, .entropyMonotonic: drawsThreshold = true
+        default: break
+        }
         let plotted = Array(ids.dropFirst())
         let values = entropies.prefix(plotted.count).map(Double.init)
         let starts = plottedStarts(patchLengths: patchLengths, count: ids.count)
@@ -49,11 +65,11 @@ extension PatchPlot {
         var subtitle = "\(bytes) byte\(bytes == 1 ? "" : "s")\(plotted.count > bytes ? " + EOS" : ""), \(starts.count) patch\(starts.count == 1 ? "" : "es") (the BOS's own patch not counted)"
         if let maxPatchLength { subtitle += "; patches longer than \(maxPatchLength) are split" }
         return PatchPlot(
-            title: "\(modelName): entropy patching (threshold \(formatted(Double(threshold))) nats, \(String(format: "%.2f", perPatch)) bytes per patch)",
+            title: "\(modelName): \(scheme.rule.name) patching (\(drawsThreshold ? "threshold \(formatted(Double(threshold))) nats, " : "")\(String(format: "%.2f", perPatch)) bytes per patch)",
             subtitle: subtitle, ids: plotted, firstOffset: 0,
             series: [PlotSeries(name: "entropy before the byte (nats)", values: values + Array(repeating: .nan, count: plotted.count - values.count), color: "#1f5fa8")],
-            threshold: Double(threshold), thresholdLabel: "threshold \(formatted(Double(threshold))) nats",
+            threshold: drawsThreshold ? Double(threshold) : nil, thresholdLabel: "threshold \(formatted(Double(threshold))) nats",
             patchStarts: starts, highlightedSeries: 0, yLabel: "entropy (nats)",
-            xLabel: "byte offset (␣ space, \\n newline, \\xNN not UTF-8, U+NNNN invisible character); a patch starts where the entropy before a byte exceeds the threshold")
+            xLabel: "byte offset (␣ space, \\n newline, \\xNN not UTF-8, U+NNNN invisible character); " + (scheme.rule == .entropy ? "a patch starts where the entropy before a byte exceeds the threshold" : "patches by the \(scheme.rule.description) rule"))
     }
 }
