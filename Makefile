@@ -139,13 +139,26 @@ fuzz: fuzz-build
 	Fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
 
 # lm-evaluation-harness backend (Integrations/lm-eval, Docs/lm-eval.md): the adapter end to end against
-# transformers-made fixtures, through lm-eval 0.4.13's own CLI. Creates its own venv on first use.
+# transformers-made fixtures, through lm-eval 0.4.13's own CLI, in one process and as two ranks under accelerate
+# launch. Creates its own venv on first use (and updates it when requirements.txt changes).
 LM_EVAL_VENV := .venv-lm-eval
 .PHONY: test-lm-eval
-$(LM_EVAL_VENV)/bin/lm-eval:
+$(LM_EVAL_VENV)/bin/lm-eval: Integrations/lm-eval/requirements.txt
 	python3 -m venv $(LM_EVAL_VENV)
 	$(LM_EVAL_VENV)/bin/pip install -q -r Integrations/lm-eval/requirements.txt
+	touch $@
 
 test-lm-eval: deps $(LM_EVAL_VENV)/bin/lm-eval
 	$(SWIFT) build -c release --product blt
 	BLT_BINARY=$(BLT) $(LM_EVAL_VENV)/bin/python Integrations/lm-eval/tests/test_blt_lm_eval.py
+
+# Docs/eval.md's Slurm recipe, extracted from the doc, on a single-node Slurm started for the test from
+# Debian's slurm-wlm and munge (in a network namespace with only the loopback, state in a temporary directory,
+# stopped on exit): 4 shards
+# merged equal the unsharded run bit for bit; a task failed on purpose holds the merge and is rerun.
+SLURM_APT_PACKAGES := slurm-wlm munge iproute2
+.PHONY: test-slurm
+test-slurm: deps
+	$(call install_missing,$(SLURM_APT_PACKAGES))
+	$(SWIFT) build -c release --product blt
+	timeout 1200 bash Tests/Scripts/test-slurm.sh $(BLT)

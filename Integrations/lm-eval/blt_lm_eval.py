@@ -16,6 +16,9 @@ then .build/release/blt or .build/debug/blt of this checkout, then `blt` on PATH
 (loglikelihood_rolling windows, as `blt eval --window/--context`).
 
 The adapter starts one ``blt serve --stdio`` process and streams requests to it as JSON lines (Docs/lm-eval.md).
+Data parallel: under ``accelerate launch --num_processes N`` (or torchrun) every process is one rank; it reports its
+rank and world size to the harness, which gives it every N-th document and gathers the results, and it runs a
+``blt serve`` of its own.
 Everything is byte-level: likelihoods are natural-log sums over the continuation's UTF-8 bytes. An error the engine
 reports for a request is raised as ``BLTServeError`` with the engine's message.
 """
@@ -137,6 +140,17 @@ class BLTServe:
             self.process.stderr.close()
 
 
+def launched_accelerator():
+    """accelerate's Accelerator when this process is one of several started by `accelerate launch` or torchrun
+    (WORLD_SIZE > 1), else None. lm-eval splits the documents by the model's rank and world size and gathers the
+    ranks' results through it (torch.distributed on CPU, gloo)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=True)
+
+
 def _checked(response: dict, request: dict) -> dict:
     if "error" in response:
         shown = {k: (v if not isinstance(v, str) or len(v) <= 80 else v[:77] + "...") for k, v in request.items()}
@@ -156,7 +170,31 @@ class ByteLatentLM(LM):
             raise BLTServeError("model_args needs model=DIR (a BLT model directory, e.g. model=Models/blt-tiny)")
         self.model_dir = model
         self.max_gen_toks = int(max_gen_toks)
+        self.accelerator = launched_accelerator()
+        if self.accelerator is not None:
+            self._rank, self._world_size = self.accelerator.process_index, self.accelerator.num_processes
+            self._device = self.accelerator.device
         self.serve = BLTServe(model, blt=blt, window=window, context=context)
+        if self.accelerator is not None:
+            print(f"bytelatent: rank {self._rank} of {self._world_size}, blt serve pid {self.serve.process.pid}",
+                  file=sys.stderr, flush=True)
+
+    # lm-eval's collectives for a data parallel run (its defaults are for one process).
+    def all_gather(self, tensor):
+        return tensor if self.accelerator is None else self.accelerator.gather(tensor)
+
+    def gather_object(self, obj, dst=0):
+        if self.accelerator is None:
+            return [obj]
+        import torch.distributed
+
+        gathered = [None] * self._world_size if self._rank == dst else None
+        torch.distributed.gather_object(obj=obj, object_gather_list=gathered, dst=dst)
+        return gathered
+
+    def barrier(self):
+        if self.accelerator is not None:
+            self.accelerator.wait_for_everyone()
 
     def _run(self, requests: list[dict], description: str, disable_tqdm: bool) -> list[dict]:
         bar = None

@@ -33,6 +33,7 @@ struct EvalCommand: ParsableCommand {
           blt eval --model Models/blt-1b book.txt
           blt eval --model Models/blt-1b --json --per-document val.jsonl
           blt eval --model Models/blt-1b --json --shard 3/8 --output part3.json val.jsonl
+          blt eval --model Models/blt-1b --json --shard auto --output part.json val.jsonl   (in a Slurm array task)
           blt eval --model Models/blt-tiny --per-byte bytes.jsonl --svg sample.svg Models/sample.txt
 
         --per-byte FILE.jsonl writes one line per document with every target's id, byte, surprisal \
@@ -76,8 +77,11 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("chunk-targets"), parsing: .unconditional, help: "Targets per chunk for the standard error of a single document.")
     var chunkTargets = 1024
 
-    @Option(name: .long, help: "Score every N-th document starting at I, given as I/N.")
+    @Option(name: .long, help: "Score every N-th group of passes starting at I, given as I/N; or auto: the shard of this Slurm array task or Kubernetes Indexed Job (see Docs/eval.md).")
     var shard: String?
+
+    @Option(name: .customLong("shard-count"), help: "With --shard auto: the number of shards (needed for a Kubernetes Indexed Job; with Slurm the task IDs are then the shard indices, so a rerun task keeps its shard).")
+    var shardCount: Int?
 
     @Flag(name: .long, help: "Print one JSON object (the input of `blt eval-merge`).")
     var json = false
@@ -109,6 +113,7 @@ struct EvalCommand: ParsableCommand {
         if let perByte, perByte == svg || perByte == output { throw ValidationError("--per-byte needs a file of its own") }
         if let svg, svg == output { throw ValidationError("--svg needs a file of its own") }
         if batchBytes < 0 { throw ValidationError("--batch-bytes must be 0 or more (0: one forward pass per window)") }
+        if shardCount != nil, shard != "auto" { throw ValidationError("--shard-count goes with --shard auto (an explicit --shard I/N already names the count)") }
         if let output { _ = try OutputPath(output, protecting: outputProtects) }
     }
 
@@ -118,7 +123,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let shard = try shard.map(Shard.init(parsing:)) ?? .whole
+        let shard = try resolvedShard()
         let reader = DocumentReader(inputs: inputs.map { DocumentInput(path: $0, format: format.flatMap(DocumentFormat.init(rawValue:))) },
                                     field: field, skipBadLines: skipBadLines)
         try reader.checkInputs()

@@ -55,6 +55,29 @@ final class ServeTests: XCTestCase {
         XCTAssertGreaterThan(greedy, 5, "the fixture must hold greedy continuations too")
     }
 
+    /// Shared contexts (one prefill per context, a copy of its state per continuation) give every request
+    /// what one full forward pass over BOS + context + continuation gives it alone, within 1e-6 relative,
+    /// on every fixture model: the saving changes no figure beyond rounding.
+    func testSharedContextEqualsEachRequestsOwnFullForwardPass() throws {
+        var shared = 0
+        for (path, requests) in try Self.fixtureModels() {
+            let model = try BLTModel(directory: path)
+            let results = try RequestScorer(model: model).score(requests.map {
+                .loglikelihood(context: Array($0.context.utf8), continuation: Array($0.continuation.utf8))
+            })
+            shared += requests.count - Set(requests.map(\.context)).count
+            for (result, request) in zip(results, requests) where !request.continuation.isEmpty {
+                let label = "\(path) \(request.context.debugDescription)+\(request.continuation.debugDescription)"
+                guard case .success(.loglikelihood(let logLikelihood, _)) = result else { XCTFail("\(label): \(result)"); continue }
+                let ids = Tokenizer.encode(Array(request.context.utf8) + Array(request.continuation.utf8), addEOS: false)
+                let nlls = Scoring.targetNLLs(logits: try model.logits(ids), ids: ids, width: model.vocabularySize)
+                let alone = -nlls.suffix(request.continuation.utf8.count).reduce(0, +)
+                XCTAssertLessThanOrEqual(abs(logLikelihood - alone), 1e-6 * abs(alone), "\(label): shared \(logLikelihood), alone \(alone)")
+            }
+        }
+        XCTAssertGreaterThan(shared, 10, "the fixtures must hold many requests that share a context")
+    }
+
     /// Rolling loglikelihood: the same windows and sums as `blt eval --no-eos`, and (in one window)
     /// the same value as loglikelihood with an empty context, which takes the incremental path.
     func testRollingEqualsEvalNoEOSAndEmptyContextLoglikelihood() throws {

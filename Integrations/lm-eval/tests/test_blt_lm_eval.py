@@ -5,6 +5,8 @@
 - a local loglikelihood_rolling task's bits_per_byte equals `blt eval --no-eos` within 1e-6;
 - a local multiple-choice task gives transformers' acc and acc_norm;
 - generate_until equals `blt generate` greedy output cut at the stop string;
+- data parallel: two ranks under `accelerate launch` on localhost, each with its own `blt serve`, print the table a
+  single process prints, digit for digit;
 - engine errors surface as Python exceptions carrying the engine's message.
 """
 
@@ -14,6 +16,8 @@ import glob
 import json
 import math
 import os
+import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -99,24 +103,63 @@ class AdapterTests(unittest.TestCase):
         lm.serve.close()
 
 
+def harness(launcher: list[str]) -> tuple[subprocess.CompletedProcess, dict]:
+    """The script form through lm-eval's own CLI on the local tasks, started by `launcher` (the interpreter, or
+    `accelerate launch …`); returns the run and the results file it wrote (rank 0 writes it)."""
+    output = tempfile.mkdtemp(prefix="blt-lm-eval-")
+    env = dict(os.environ, BLT_BINARY=BLT, HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
+    command = launcher + [os.path.join(ADAPTER_DIR, "blt_lm_eval.py"), "--model", "bytelatent",
+                          "--model_args", f"model=Models/blt-tiny,window={WINDOW},context={CONTEXT}",
+                          "--tasks", "blt_local_rolling,blt_local_multiple_choice,blt_local_generate",
+                          "--include_path", os.path.join(HERE, "tasks"), "--output_path", output]
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    if run.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{run.stdout}\n{run.stderr[-4000:]}")
+    files = glob.glob(os.path.join(output, "**", "results_*.json"), recursive=True)
+    assert len(files) == 1, files
+    with open(files[0], encoding="utf-8") as f:
+        return run, json.load(f)["results"]
+
+
+def table(stdout: str) -> list[str]:
+    """The results table lm-eval prints (its rows start with '|')."""
+    return [line for line in stdout.splitlines() if line.startswith("|")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class HarnessCLITests(unittest.TestCase):
     """The script form, through lm-eval's own CLI, on local tasks."""
 
     @classmethod
     def setUpClass(cls):
-        cls.output = tempfile.mkdtemp(prefix="blt-lm-eval-")
-        env = dict(os.environ, BLT_BINARY=BLT, HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
-        command = [sys.executable, os.path.join(ADAPTER_DIR, "blt_lm_eval.py"), "--model", "bytelatent",
-                   "--model_args", f"model=Models/blt-tiny,window={WINDOW},context={CONTEXT}",
-                   "--tasks", "blt_local_rolling,blt_local_multiple_choice,blt_local_generate",
-                   "--include_path", os.path.join(HERE, "tasks"), "--output_path", cls.output]
-        run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-        if run.returncode != 0:
-            raise AssertionError(f"{' '.join(command)} failed:\n{run.stdout}\n{run.stderr[-4000:]}")
-        files = glob.glob(os.path.join(cls.output, "**", "results_*.json"), recursive=True)
-        assert len(files) == 1, files
-        with open(files[0], encoding="utf-8") as f:
-            cls.results = json.load(f)["results"]
+        cls.single, cls.results = harness([sys.executable])
+
+    def test_two_ranks_under_accelerate_print_the_single_process_table(self):
+        accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
+        self.assertTrue(os.access(accelerate, os.X_OK), f"missing {accelerate}: pip install -r requirements.txt")
+        # --multi_gpu is accelerate's launcher of several local processes; without a GPU they run on the CPU (gloo).
+        # (`--cpu`, or no mode at all, starts a single process on a machine without GPUs.)
+        run, results = harness([accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                                "--mixed_precision", "no", "--dynamo_backend", "no",
+                                "--main_process_ip", "127.0.0.1", "--main_process_port", str(free_port())])
+        ranks = dict(re.findall(r"bytelatent: rank (\d) of 2, blt serve pid (\d+)", run.stderr))
+        self.assertEqual(sorted(ranks), ["0", "1"], run.stderr[-4000:])
+        self.assertNotEqual(ranks["0"], ranks["1"], "each rank runs a blt serve of its own")
+        single = table(self.single.stdout)
+        self.assertGreaterEqual(len(single), 7, self.single.stdout)
+        self.assertEqual(table(run.stdout), single, f"single process:\n{self.single.stdout}\ntwo ranks:\n{run.stdout}")
+        # Behind the printed digits: the gathered figures, up to the order the ranks' items were summed in.
+        for task, metrics in self.results.items():
+            for name, value in metrics.items():
+                if isinstance(value, float):
+                    self.assertAlmostEqual(results[task][name], value, delta=1e-12 * max(1, abs(value)), msg=f"{task} {name}")
+                else:
+                    self.assertEqual(results[task][name], value, f"{task} {name}")
 
     def test_rolling_bits_per_byte_equals_blt_eval_no_eos(self):
         run = subprocess.run([BLT, "eval", "--no-eos", "--json", "--model", "Models/blt-tiny", "--window", str(WINDOW),
