@@ -10,6 +10,8 @@ public enum BLTError: Error, CustomStringConvertible, Equatable {
     case unsupportedDType(name: String, dtype: String)
     case checkpoint(String)
     case invalidInput(String)
+    /// The model's logits at `position` (ids processed) hold NaN or infinity.
+    case nonFiniteLogits(position: Int)
 
     public var description: String {
         switch self {
@@ -31,6 +33,8 @@ public enum BLTError: Error, CustomStringConvertible, Equatable {
             return message
         case .invalidInput(let message):
             return message
+        case .nonFiniteLogits(let position):
+            return "the model produced NaN or infinite logits after \(position) ids; check the weights (e.g. with the parity tests)"
         }
     }
 }

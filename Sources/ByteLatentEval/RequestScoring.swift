@@ -160,6 +160,7 @@ public final class RequestScorer {
                 return Self.cutAtFirstStop(bytes, stops: stops, lastCheckedStop: stop)
             }
         }
+        if let failure = generator.failure { throw ScoringError.invalid(failure.description) }
         return bytes
     }
 

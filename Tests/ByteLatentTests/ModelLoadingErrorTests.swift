@@ -3,6 +3,7 @@ import XCTest
 import TestSupport
 import Safetensors
 @testable import ByteLatent
+import ByteLatentEval
 
 /// A wrong or incomplete model directory gives an error that names what is wrong.
 final class ModelLoadingErrorTests: XCTestCase {
@@ -61,6 +62,30 @@ final class ModelLoadingErrorTests: XCTestCase {
         lying.replaceSubrange(8 ..< 8 + headerLength, with: Data(edited.utf8))
         try lying.write(to: URL(fileURLWithPath: path))
         XCTAssertNotEqual(loadError(directory), "no error")
+    }
+
+    /// NaN logits stop generation with the error eval gives, never bytes made up for them (id 0).
+    func testNaNLogitsStopGenerationWithAnError() throws {
+        let dir = try makeModel(weights: { tensors in
+            let i = tensors.firstIndex { $0.name == "lm_head.weight" }!
+            tensors[i].values = [Float](repeating: .nan, count: tensors[i].values.count)
+        })
+        let model = try BLTModel(directory: dir)
+        for temperature: Float in [0, 0.8] {
+            let generator = try ByteLatent.Generator(model: model, prompt: Tokenizer.encode("hi", addEOS: false),
+                                          sampling: SamplingOptions(temperature: temperature, seed: 1), maxNewIDs: 5)
+            XCTAssertNil(generator.next())
+            XCTAssertEqual(generator.failure, .nonFiniteLogits(position: 3))
+            XCTAssertEqual(Array(generator.generatedIDs), [])
+        }
+        let run = try runBLT(["generate", "--model", dir, "--prompt", "hi", "--max-bytes", "5", "--json"])
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertTrue(run.stderr.contains("NaN or infinite logits"), run.stderr)
+        XCTAssertEqual(run.stdout.count, 0, "no JSON with made-up ids")
+        let scorer = try RequestScorer(model: model)
+        XCTAssertThrowsError(try scorer.score(.generateUntil(context: Array("hi".utf8), until: [], maxBytes: 5))) {
+            XCTAssertTrue("\($0)".contains("NaN or infinite logits"), "\($0)")
+        }
     }
 
     func testMissingTensorIsNamed() throws {

@@ -93,7 +93,7 @@ final class SamplingTests: XCTestCase {
             var sampler = Sampler(SamplingOptions(temperature: s.temperature, topK: s.topK, topP: s.topP, seed: 1000 + UInt64(n)))
             let probabilities = sampler.probabilities(s.vector.logits[...])
             var counts = [Int](repeating: 0, count: 260)
-            for _ in 0..<draws { counts[Int(sampler.draw(probabilities))] += 1 }
+            for _ in 0..<draws { counts[Int(sampler.draw(probabilities) ?? -1)] += 1 }
             let outside = counts.indices.filter { counts[$0] > 0 && !s.kept.contains($0) }
             XCTAssertEqual(outside, [], "\(s.label): sampled ids transformers removes")
             let order = s.probabilities.indices.sorted { s.probabilities[$0] > s.probabilities[$1] }
@@ -118,10 +118,32 @@ final class SamplingTests: XCTestCase {
             var sampler = Sampler(SamplingOptions(temperature: s.temperature, topK: s.topK, topP: s.topP, seed: 77 + UInt64(n)))
             let probabilities = sampler.probabilities(s.vector.logits[...])
             var seen = Set<Int>()
-            for _ in 0..<20_000 { seen.insert(Int(sampler.draw(probabilities))) }
+            for _ in 0..<20_000 { seen.insert(Int(sampler.draw(probabilities) ?? -1)) }
             XCTAssertTrue(seen.isSubset(of: s.kept.union(s.boundaryTies)), "\(s.label): \(seen.sorted())")
             XCTAssertEqual(seen.count, s.kept.count, "\(s.label): every kept id is drawn, no other")
         }
+    }
+
+    /// NaN or infinite logits make no id (never 0, the padding id, as a fallback), and temperatures
+    /// below the minimum are greedy instead of overflowing into NaN probabilities.
+    func testNonFiniteLogitsMakeNoIdAndTinyTemperaturesAreGreedy() throws {
+        var logits = [Float](repeating: 0, count: 260)
+        logits[72] = 3
+        for temperature: Float in [0, 1e-38, 1e-4, SamplingOptions.minimumTemperature / 2] {
+            var sampler = Sampler(SamplingOptions(temperature: temperature, seed: 3))
+            XCTAssertEqual(sampler.sample(logits[...]), 72, "temperature \(temperature)")
+        }
+        for bad: Float in [.nan, .infinity, -.infinity] {
+            var broken = logits
+            broken[5] = bad
+            for temperature: Float in [0, 0.7] {
+                var sampler = Sampler(SamplingOptions(temperature: temperature, seed: 3))
+                XCTAssertNil(sampler.sample(broken[...]), "\(bad) at temperature \(temperature)")
+            }
+        }
+        var sampler = Sampler(SamplingOptions(temperature: 1, seed: 3))
+        XCTAssertNil(sampler.draw([Double](repeating: 0, count: 260)), "no id has any probability")
+        XCTAssertNil(sampler.draw([Double](repeating: .nan, count: 260)))
     }
 
     /// Temperature 0 is transformers' argmax whatever top-k, top-p and seed say.
@@ -130,7 +152,7 @@ final class SamplingTests: XCTestCase {
         for v in vectors {
             for (k, p, seed) in [(0, Float(0), UInt64(0)), (3, 0.5, 9), (1, 0.9, 123), (50, 0.2, 5)] {
                 var sampler = Sampler(SamplingOptions(temperature: 0, topK: k, topP: p, seed: seed))
-                for _ in 0..<5 { XCTAssertEqual(Int(sampler.sample(v.logits[...])), v.argmax, "\(v.name) k \(k) p \(p)") }
+                for _ in 0..<5 { XCTAssertEqual(sampler.sample(v.logits[...]).map(Int.init), v.argmax, "\(v.name) k \(k) p \(p)") }
             }
         }
     }

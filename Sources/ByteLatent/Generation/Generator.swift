@@ -43,6 +43,7 @@ public final class Generator: Sequence, IteratorProtocol {
         maxNewIDs = other.maxNewIDs
         stopAtEOS = other.stopAtEOS
         sampler = other.sampler
+        failure = other.failure
         state = other.state.copy()
     }
 
@@ -54,12 +55,20 @@ public final class Generator: Sequence, IteratorProtocol {
     /// Logits (260) for the id after the last processed one.
     public var nextLogits: [Float] { catchUp(); return state.nextLogits }
 
-    /// The next id, or nil once `maxNewIDs` ids were made or EOS came (when `stopAtEOS`).
+    /// Why generation stopped before its end, if it did: the model's logits were not finite.
+    /// `next()` then returns nil; callers report this as the error it is.
+    public private(set) var failure: BLTError?
+
+    /// The next id, or nil once `maxNewIDs` ids were made, EOS came (when `stopAtEOS`), or the
+    /// logits were not finite (`failure`).
     public func next() -> Int32? {
-        guard ids.count - promptCount < maxNewIDs else { return nil }
+        guard failure == nil, ids.count - promptCount < maxNewIDs else { return nil }
         if stopAtEOS, ids.count > promptCount, ids.last == Tokenizer.eosID { return nil }
         catchUp()
-        let id = sampler.sample(state.nextLogits[...])
+        guard let id = sampler.sample(state.nextLogits[...]) else {
+            failure = .nonFiniteLogits(position: ids.count)
+            return nil
+        }
         ids.append(id)
         return id
     }

@@ -1,6 +1,8 @@
 import Foundation
 
-/// How the next byte is chosen from the logits. Temperature 0 is greedy (argmax), the default.
+/// How the next byte is chosen from the logits. Temperature 0 is greedy (argmax), the default, and
+/// so is any temperature below `minimumTemperature`: dividing logits by less overflows Float, and
+/// sampling at such a temperature is the argmax anyway.
 /// With both `topK` and `topP` set, both apply, top-k first and then top-p on what top-k kept, as
 /// transformers' processors do (`TopKLogitsWarper`, then `TopPLogitsWarper`; the sampling fixture
 /// has settings with both). The official facebookresearch/blt demo differs: it applies only one,
@@ -18,6 +20,8 @@ public struct SamplingOptions: Sendable, Equatable {
     }
 
     public static let greedy = SamplingOptions()
+    /// Temperatures below this sample greedily (see above).
+    public static let minimumTemperature: Float = 1e-3
 }
 
 /// Picks ids from logits; reproducible for a given seed (SplitMix64).
@@ -71,8 +75,11 @@ struct Sampler {
         for i in values.indices { values[i] /= total }
     }
 
-    mutating func sample(_ logits: ArraySlice<Float>) -> Int32 {
-        guard options.temperature > 0 else {
+    /// The next id, or nil when the logits are not all finite (NaN or infinite logits mean nothing:
+    /// no id is made up for them, least of all 0, the padding id).
+    mutating func sample(_ logits: ArraySlice<Float>) -> Int32? {
+        guard !logits.isEmpty, logits.allSatisfy(\.isFinite) else { return nil }
+        guard options.temperature >= SamplingOptions.minimumTemperature else {
             var best = logits.startIndex
             for i in logits.indices where logits[i] > logits[best] { best = i }
             return Int32(best - logits.startIndex)
@@ -80,15 +87,16 @@ struct Sampler {
         return draw(probabilities(logits))
     }
 
-    /// One id drawn from `probabilities` (which sum to 1) with the next uniform number.
-    mutating func draw(_ probabilities: [Double]) -> Int32 {
+    /// One id drawn from `probabilities` (which sum to 1) with the next uniform number; nil when no
+    /// id has a probability above 0.
+    mutating func draw(_ probabilities: [Double]) -> Int32? {
         var target = nextUniform()
-        var last = 0
+        var last: Int?
         for i in probabilities.indices where probabilities[i] > 0 {
             target -= probabilities[i]
             last = i
             if target < 0 { return Int32(i) }
         }
-        return Int32(last)   // rounding left a sliver of mass: the last kept id
+        return last.map(Int32.init)   // rounding left a sliver of mass: the last kept id
     }
 }
