@@ -51,31 +51,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: Precision.help)
     var precision: Precision = .float32
 
-    @Option(name: .long, help: "How to read the inputs: text (one document per file) or jsonl (default: jsonl for *.jsonl, else text).")
-    var format: String?
-
-    @Option(name: .long, help: "JSONL field holding the document text.")
-    var field = "text"
-
-    @Flag(name: .customLong("skip-bad-lines"), help: "Skip malformed JSONL lines (counted, and named on stderr) instead of stopping at the first.")
-    var skipBadLines = false
-
-    @Flag(name: .customLong("no-eos"), help: "Do not append (and score) the EOS id.")
-    var noEOS = false
+    @OptionGroup var documents: EvalInputOptions
 
     @OptionGroup var patchingOptions: PatchingOptions
-
-    @Option(name: .long, parsing: .unconditional, help: "Ids per forward pass, BOS included (default: min(8192, the entropy model's and local models' max positions)).")
-    var window: Int?
-
-    @Option(name: .long, parsing: .unconditional, help: "Bytes of history kept before the first scored byte of each later window (0: non-overlapping windows).")
-    var context = 0
-
-    @Option(name: .customLong("batch-bytes"), help: "Ids per packed forward pass: consecutive documents/windows run together, each exactly as alone (0: one pass per window).")
-    var batchBytes = Evaluator.defaultBatchBytes
-
-    @Option(name: .customLong("chunk-targets"), parsing: .unconditional, help: "Targets per chunk for the standard error of a single document.")
-    var chunkTargets = 1024
 
     @Option(name: .long, help: "Score every N-th group of passes starting at I, given as I/N; or auto: the shard of this Slurm array task or Kubernetes Indexed Job (see Docs/eval.md).")
     var shard: String?
@@ -104,15 +82,11 @@ struct EvalCommand: ParsableCommand {
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one input file ('-' for standard input)") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
-        if let format, DocumentFormat(rawValue: format) == nil { throw ValidationError("--format must be text or jsonl") }
-        if context < 0 { throw ValidationError("--context must be 0 or more") }
-        if chunkTargets < 1 { throw ValidationError("--chunk-targets must be at least 1") }
         if bytesPerRow < PlotLayout.minimumBytesPerRow || bytesPerRow > 100_000 {
             throw ValidationError("--bytes-per-row must be between \(PlotLayout.minimumBytesPerRow) and 100000")
         }
         if let perByte, perByte == svg || perByte == output { throw ValidationError("--per-byte needs a file of its own") }
         if let svg, svg == output { throw ValidationError("--svg needs a file of its own") }
-        if batchBytes < 0 { throw ValidationError("--batch-bytes must be 0 or more (0: one forward pass per window)") }
         if shardCount != nil, shard != "auto" { throw ValidationError("--shard-count goes with --shard auto (an explicit --shard I/N already names the count)") }
         if let output { _ = try OutputPath(output, protecting: outputProtects) }
     }
@@ -124,8 +98,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let shard = try resolvedShard()
-        let reader = DocumentReader(inputs: inputs.map { DocumentInput(path: $0, format: format.flatMap(DocumentFormat.init(rawValue:))) },
-                                    field: field, skipBadLines: skipBadLines)
+        let reader = documents.reader(inputs)
         try reader.checkInputs()
         if inputs.contains("-"), StandardStreams.inputClosed {
             throw CommandError("standard input is closed; pipe the documents in, or pass files instead of '-'")
@@ -135,9 +108,8 @@ struct EvalCommand: ParsableCommand {
         let svgFile = try svg.map { try OutputFile(path: $0, option: "--svg", inputs: inputs + [model]) }
         var drawn: (document: Document, scores: ByteScores)?
         let loaded = try loadModel(model, precision: precision)
-        let evaluator = try Evaluator(model: loaded, options: EvalOptions(
-            window: window, context: context, patching: try patchingOptions.scheme(for: loaded), addEOS: !noEOS,
-            chunkTargets: chunkTargets, keepPerDocument: perDocument, batchBytes: batchBytes))
+        let evaluator = try Evaluator(model: loaded, options: documents.evalOptions(
+            patching: try patchingOptions.scheme(for: loaded), keepPerDocument: perDocument))
 
         let bar = ProgressBar(total: reader.totalInputBytes(), unit: "B", label: "eval")
         let summary: EvalSummary

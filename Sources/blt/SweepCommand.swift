@@ -36,31 +36,12 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .customLong("patch-sizes"), parsing: .unconditional, help: "Comma-separated patch sizes for --patching topk or static, one setting each.")
     var patchSizes: String?
 
+    @OptionGroup var documents: EvalInputOptions
+
     @OptionGroup var patchingOptions: PatchingOptions
 
     @Option(name: .long, help: Precision.help)
     var precision: Precision = .float32
-
-    @Option(name: .long, help: "How to read the inputs: text or jsonl (default: by extension).")
-    var format: String?
-
-    @Option(name: .long, help: "JSONL field holding the document text.")
-    var field = "text"
-
-    @Flag(name: .customLong("no-eos"), help: "Do not append (and score) the EOS id.")
-    var noEOS = false
-
-    @Option(name: .long, parsing: .unconditional, help: "Ids per forward pass, BOS included (default as blt eval).")
-    var window: Int?
-
-    @Option(name: .long, parsing: .unconditional, help: "Bytes of history kept before the first scored byte of each later window.")
-    var context = 0
-
-    @Option(name: .customLong("batch-bytes"), parsing: .unconditional, help: "Ids per packed forward pass (as blt eval).")
-    var batchBytes = Evaluator.defaultBatchBytes
-
-    @Option(name: .customLong("chunk-targets"), parsing: .unconditional, help: "Targets per chunk for the standard error of a single document.")
-    var chunkTargets = 1024
 
     @Flag(name: .long, help: "Print one JSON object (format blt-sweep/1) instead of the table.")
     var json = false
@@ -73,16 +54,13 @@ struct SweepCommand: ParsableCommand {
 
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one input file ('-' for standard input)") }
-        if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
-        if let format, DocumentFormat(rawValue: format) == nil { throw ValidationError("--format must be text or jsonl") }
+        // Every setting reads the inputs again: standard input and pipes can be read only once.
+        if inputs.contains("-") { throw ValidationError("blt sweep reads its inputs once per setting, so it takes files, not standard input ('-')") }
         if (thresholds == nil) == (patchSizes == nil) { throw ValidationError("give the settings to sweep: --thresholds T1,T2,… or --patch-sizes N1,N2,…") }
         if thresholds != nil, patchingOptions.threshold != nil { throw ValidationError("--threshold and --thresholds cannot be combined; list every threshold in --thresholds") }
         if patchSizes != nil, patchingOptions.patchSize != nil { throw ValidationError("--patch-size and --patch-sizes cannot be combined; list every size in --patch-sizes") }
         _ = try thresholdList()
         _ = try patchSizeList()
-        if context < 0 { throw ValidationError("--context must be 0 or more") }
-        if chunkTargets < 1 { throw ValidationError("--chunk-targets must be at least 1") }
-        if batchBytes < 0 { throw ValidationError("--batch-bytes must be 0 or more (0: one forward pass per window)") }
         if let svg, svg == output { throw ValidationError("--svg needs a file of its own") }
         if let output { _ = try OutputPath(output, protecting: protects) }
     }
@@ -92,6 +70,11 @@ struct SweepCommand: ParsableCommand {
     }
 
     static let maxSettings = 1000
+
+    static func isRegularFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+    }
 
     func thresholdList() throws -> [Float]? {
         guard let thresholds else { return nil }
@@ -118,9 +101,11 @@ struct SweepCommand: ParsableCommand {
     }
 
     func run() throws {
-        let reader = DocumentReader(inputs: inputs.map { DocumentInput(path: $0, format: format.flatMap(DocumentFormat.init(rawValue:))) },
-                                    field: field, skipBadLines: false)
+        let reader = documents.reader(inputs)
         try reader.checkInputs()
+        for input in inputs where !Self.isRegularFile(input) {
+            throw CommandError("'\(input)' is not a regular file: blt sweep reads its inputs once per setting, and a pipe or device can be read only once; save it to a file first")
+        }
         let outputPath = try output.map { try OutputPath($0, protecting: protects) }
         let svgFile = try svg.map { try OutputFile(path: $0, option: "--svg", inputs: inputs + [model]) }
         let loaded = try loadModel(model, precision: precision)
@@ -130,8 +115,7 @@ struct SweepCommand: ParsableCommand {
         } else {
             settings = try (try patchSizeList() ?? []).map { try patchingOptions.scheme(for: loaded, patchSize: $0) }
         }
-        let evaluator = try Evaluator(model: loaded, options: EvalOptions(window: window, context: context, addEOS: !noEOS,
-                                                                          chunkTargets: chunkTargets, batchBytes: batchBytes))
+        let evaluator = try Evaluator(model: loaded, options: documents.evalOptions())
         let bar = ProgressBar(total: reader.totalInputBytes().map { $0 * settings.count }, unit: "B", label: "sweep")
         let total = reader.totalInputBytes() ?? 0
         let rows: [SweepRow]

@@ -88,6 +88,17 @@ final class HostileCLITests: XCTestCase {
         }
     }
 
+    /// eval and sweep read documents through one set of options: a negative number is named (not
+    /// "Missing value"), the document limit is a flag, and sweep refuses inputs it could read only once.
+    func testEvalAndSweepInputOptions() throws {
+        assertRefused(try sh("$BLT eval --model M --batch-bytes -1 doc.txt"), [64], mentions: "--batch-bytes must be 0 or more")
+        assertRefused(try sh("$BLT eval --model M --max-document-bytes 0 doc.txt"), [64], mentions: "--max-document-bytes")
+        assertRefused(try sh("$BLT eval --model M --max-document-bytes 5 doc.txt"), [1], mentions: "more than 5 bytes")
+        XCTAssertEqual(try sh("$BLT eval --model M --max-document-bytes 23 doc.txt").status, 0, "doc.txt holds 23 bytes")
+        assertRefused(try sh("echo x | $BLT sweep --model M --thresholds 1,2 -"), [64], mentions: "not standard input")
+        assertRefused(try sh("mkfifo pipe; $BLT sweep --model M --thresholds 1,2 pipe"), [1], mentions: "not a regular file")
+    }
+
     /// Outputs are protected by the file they reach, not by their path: in a Hugging Face cache
     /// layout (a snapshot's files are links into blobs/), no output may replace the model's files.
     func testOutputsReachingTheModelThroughLinksAreRefused() throws {
