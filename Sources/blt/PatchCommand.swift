@@ -69,7 +69,8 @@ struct PatchCommand: ParsableCommand {
             let drawing = try PatchPlot.entropy(ids: ids, entropies: entropies, patchLengths: lengths, scheme: scheme,
                                                 modelName: model.name).svg(layout: PlotLayout(bytesPerRow: bytesPerRow))
             guard let svgFile else {
-                FileHandle.standardOutput.write(Data(drawing.utf8))
+                try StandardStreams.write(drawing)
+                try StandardStreams.flush()
                 return
             }
             try svgFile.write(drawing)

@@ -53,9 +53,9 @@ struct ServeCommand: ParsableCommand {
         let loaded = configured.with(patching: try patchingOptions.scheme(for: configured))
         let scorer: RequestScorer
         do { scorer = try RequestScorer(model: loaded, window: window, context: context) } catch { throw CommandError("\(error)") }
-        FileHandle.standardError.write(Data("blt serve: model \(model) loaded; reading JSON requests on standard input\n".utf8))
+        StandardStreams.error("blt serve: model \(model) loaded; reading JSON requests on standard input\n")
         var reader = LineReader()
-        while let line = reader.next() {
+        while let line = try reader.next() {
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }   // blank lines get no response
             let parsed = ServeProtocol.parse(line)
             let result: Result<ScoringResult, ScoringError>
@@ -63,7 +63,10 @@ struct ServeCommand: ParsableCommand {
             case .success(let request): result = scorer.score([request])[0]
             case .failure(let error): result = .failure(error)
             }
-            FileHandle.standardOutput.write(Data((ServeProtocol.response(result, id: parsed.id) + "\n").utf8))
+            // Each response as soon as it is ready (the harness waits for it); a full disk or a gone
+            // reader is an error, not a crash.
+            try StandardStreams.write(ServeProtocol.response(result, id: parsed.id) + "\n")
+            try StandardStreams.flush()
         }
     }
 }
@@ -73,8 +76,13 @@ struct LineReader {
     private var buffer: UnsafeMutablePointer<CChar>? = nil
     private var capacity = 0
 
-    mutating func next() -> [UInt8]? {
+    /// The next line, nil at the end of input; a read error (standard input a directory, an I/O
+    /// error) is thrown, not taken for the end.
+    mutating func next() throws -> [UInt8]? {
         let count = getline(&buffer, &capacity, stdin)
+        if count < 0, ferror(stdin) != 0 {
+            throw CommandError("cannot read requests from standard input: \(String(cString: strerror(errno)))")
+        }
         guard count >= 0, let buffer else { return nil }
         var line = [UInt8](UnsafeRawBufferPointer(start: buffer, count: count))
         if line.last == 0x0A { line.removeLast() }

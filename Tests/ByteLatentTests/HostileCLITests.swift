@@ -99,6 +99,18 @@ final class HostileCLITests: XCTestCase {
         assertRefused(try sh("mkfifo pipe; $BLT sweep --model M --thresholds 1,2 pipe"), [1], mentions: "not a regular file")
     }
 
+    /// serve and patch --svg - write standard output through the checked stream: a full disk is an
+    /// error (not SIGILL inside FileHandle), and serve takes a read error on its input for one.
+    func testStandardOutputOnAFullDiskAndUnreadableInputAreErrors() throws {
+        let request = #"{"type": "loglikelihood_rolling", "text": "hi"}"#
+        assertRefused(try sh("echo '\(request)' | $BLT serve --stdio --model M >/dev/full"), [1], mentions: "No space left on device")
+        assertRefused(try sh("$BLT patch --model M --svg - --text hi >/dev/full"), [1], mentions: "No space left on device")
+        assertRefused(try sh("$BLT serve --stdio --model M < /"), [1], mentions: "Is a directory")
+        let served = try sh("echo '\(request)' | $BLT serve --stdio --model M")
+        XCTAssertEqual(served.status, 0, served.stderr)
+        XCTAssertTrue(served.stdout.hasPrefix("{\"loglikelihood\":"), served.stdout)
+    }
+
     /// Outputs are protected by the file they reach, not by their path: in a Hugging Face cache
     /// layout (a snapshot's files are links into blobs/), no output may replace the model's files.
     func testOutputsReachingTheModelThroughLinksAreRefused() throws {
