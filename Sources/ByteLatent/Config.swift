@@ -66,17 +66,38 @@ public struct BLTConfig: Sendable, Equatable {
     public var hashTableCount: Int { hashFunctionCount * hashGroupSizes.count }
 
     public init(contentsOf path: String) throws {
-        guard let data = FileContents.read(path) else {
-            throw BLTError.configUnreadable(path: path, reason: "the file does not exist or cannot be read")
+        let data: Data
+        switch FileContents.readRegularFile(path, limit: Self.maxFileBytes) {
+        case .success(let read): data = read
+        case .failure(let failure): throw BLTError.configUnreadable(path: path, reason: failure.reason)
         }
         let parsed: JSONValue
-        do { parsed = try JSONValue.parse(data) } catch {
-            throw BLTError.configUnreadable(path: path, reason: "it is not valid JSON")
+        do { parsed = try data.withUnsafeBytes { try JSONParser.parse($0.bindMemory(to: UInt8.self), options: .lenient) } } catch let error as JSONParseError {
+            throw BLTError.configUnreadable(path: path, reason: Self.describe(error, in: data))
         }
         guard case .object(let items) = parsed else {
             throw BLTError.configUnreadable(path: path, reason: "the top level is not a JSON object")
         }
         try self.init(json: Dictionary(items, uniquingKeysWith: { _, last in last }))
+    }
+
+    /// A config.json is a few kilobytes; this bounds what a wrong path (a disk image) costs.
+    static let maxFileBytes = 16 << 20
+
+    /// "not valid JSON at line 3, column 14: expected ',' or '}'", or the byte-order mark named.
+    static func describe(_ error: JSONParseError, in data: Data) -> String {
+        if data.starts(with: [0xEF, 0xBB, 0xBF]) {
+            return "it starts with a UTF-8 byte-order mark (EF BB BF), which JSON does not allow; save it as UTF-8 without a BOM"
+        }
+        let before = data.prefix(error.offset)
+        let line = before.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+        let column = before.count - (before.lastIndex(of: 0x0A).map { $0 - before.startIndex + 1 } ?? 0) + 1
+        var found = ""
+        if error.offset < data.count {
+            let byte = data[data.startIndex + error.offset]
+            found = byte >= 0x21 && byte < 0x7F ? " (found '\(Character(Unicode.Scalar(byte)))')" : " (found byte 0x\(String(byte, radix: 16, uppercase: true)))"
+        }
+        return "it is not valid JSON at line \(line), column \(column) (byte \(error.offset)): \(error.message)\(found)"
     }
 
     public init(json: [String: JSONValue]) throws {

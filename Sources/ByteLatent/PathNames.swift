@@ -40,14 +40,79 @@ public enum FileContents {
         if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size == 0 { return Data() }
         return FileManager.default.contents(atPath: path)
     }
+
+    /// The whole of a small regular file, or why not in words a user can act on: it does not exist,
+    /// permission denied, it is a directory or FIFO, a symbolic-link loop, or larger than `limit`.
+    /// A FIFO is refused before it is opened (opening it would wait for a writer).
+    public static func readRegularFile(_ path: String, limit: Int) -> Result<Data, FileReadFailure> {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return .failure(FileReadFailure(errno: errno)) }
+        if let kind = FileReadFailure.kindName(info.st_mode), kind != "a regular file" {
+            return .failure(FileReadFailure(reason: "it is \(kind), not a regular file"))
+        }
+        guard info.st_size <= limit else {
+            return .failure(FileReadFailure(reason: "it holds \(info.st_size) bytes, more than the \(limit) this reader accepts"))
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return .failure(FileReadFailure(errno: errno)) }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: limit + 1 < 1 << 16 ? limit + 1 : 1 << 16)
+        var data = Data()
+        while true {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return .failure(FileReadFailure(errno: errno))
+            }
+            if n == 0 { return .success(data) }
+            data.append(contentsOf: bytes[..<n])
+            if data.count > limit {
+                return .failure(FileReadFailure(reason: "it holds more than the \(limit) bytes this reader accepts"))
+            }
+        }
+    }
+}
+
+/// Why a file could not be read, as a clause: "permission denied", "it is a directory, not a
+/// regular file", ….
+public struct FileReadFailure: Error, CustomStringConvertible, Equatable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+    public init(errno code: Int32) {
+        switch code {
+        case ENOENT: reason = "it does not exist"
+        case EACCES, EPERM: reason = "permission denied (this user may not read it)"
+        case ELOOP: reason = "it is a symbolic link loop"
+        case ENOTDIR: reason = "a component of the path is not a directory"
+        case EISDIR: reason = "it is a directory, not a regular file"
+        default: reason = String(cString: strerror(code))
+        }
+    }
+    public var description: String { reason }
+
+    /// "a directory", "a FIFO", … for a `st_mode`; nil for kinds without a name here.
+    static func kindName(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: return "a regular file"
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFSOCK: return "a socket"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        default: return nil
+        }
+    }
 }
 
 extension JSONValue {
+    /// The largest JSON file `read(path:)` accepts (configs and shard indexes are far smaller).
+    public static let maxFileBytes = 256 << 20
+
     /// Reads and parses (leniently) a JSON file; errors name `path`.
     public static func read(path: String) throws -> JSONValue {
-        guard let data = FileContents.read(path) else {
-            throw JSONError(path: path, reason: "cannot read the file")
+        switch FileContents.readRegularFile(path, limit: maxFileBytes) {
+        case .success(let data): return try parse(data, path: path)
+        case .failure(let failure): throw JSONError(path: path, reason: "cannot read the file: \(failure.reason)")
         }
-        return try parse(data, path: path)
     }
 }

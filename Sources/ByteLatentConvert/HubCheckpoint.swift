@@ -87,7 +87,10 @@ public struct HubCheckpoint {
             throw ConvertError.io(path: root, reason: "not a directory (expected a hub checkpoint folder with config.json, model.safetensors and entropy_model/)")
         }
         let configPath = join(root, "config.json")
-        guard fileExists(configPath) else {
+        var info = stat()
+        if stat(configPath, &info) != 0 {
+            let code = errno
+            guard code == ENOENT else { throw ConvertError.io(path: configPath, reason: "cannot read it: \(FileReadFailure(errno: code).reason)") }
             throw ConvertError.unknownLayout(path: root, reason: "no config.json")
         }
         let config = try readJSON(path: configPath)

@@ -40,9 +40,14 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Bytes of history kept before each later rolling window (0: non-overlapping), as blt eval.")
     var context = 0
 
+    @Option(name: .customLong("max-request-bytes"), parsing: .unconditional,
+            help: "Most bytes one request line may hold; a longer line gets an error response and is skipped without being kept in memory.")
+    var maxRequestBytes = DocumentReader.defaultMaxDocumentBytes
+
     @OptionGroup var patchingOptions: PatchingOptions
 
     func validate() throws {
+        if maxRequestBytes < 1 { throw ValidationError("--max-request-bytes must be at least 1") }
         if !stdio { throw ValidationError("pass --stdio (JSON lines on standard input/output; the only transport so far)") }
         if context < 0 { throw ValidationError("--context must be 0 or more") }
     }
@@ -54,8 +59,12 @@ struct ServeCommand: ParsableCommand {
         let scorer: RequestScorer
         do { scorer = try RequestScorer(model: loaded, window: window, context: context) } catch { throw CommandError("\(error)") }
         StandardStreams.error("blt serve: model \(model) loaded; reading JSON requests on standard input\n")
-        var reader = LineReader()
-        while let line = try reader.next() {
+        var reader = LineReader(limit: maxRequestBytes)
+        while let next = try reader.next() {
+            guard case .line(let line) = next else {
+                try respond("{\"error\":\"the request line is longer than \(maxRequestBytes) bytes (serve's --max-request-bytes); it was skipped\"}")
+                continue
+            }
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }   // blank lines get no response
             let parsed = ServeProtocol.parse(line)
             let result: Result<ScoringResult, ScoringError>
@@ -63,29 +72,56 @@ struct ServeCommand: ParsableCommand {
             case .success(let request): result = scorer.score([request])[0]
             case .failure(let error): result = .failure(error)
             }
-            // Each response as soon as it is ready (the harness waits for it); a full disk or a gone
-            // reader is an error, not a crash.
-            try StandardStreams.write(ServeProtocol.response(result, id: parsed.id) + "\n")
-            try StandardStreams.flush()
+            try respond(ServeProtocol.response(result, id: parsed.id))
         }
+    }
+
+    /// Each response as soon as it is ready (the harness waits for it); a full disk or a gone
+    /// reader is an error, not a crash.
+    private func respond(_ line: String) throws {
+        try StandardStreams.write(line + "\n")
+        try StandardStreams.flush()
     }
 }
 
-/// Raw lines of standard input (bytes, so invalid UTF-8 is reported rather than replaced).
+/// Raw lines of standard input (bytes, so invalid UTF-8 is reported rather than replaced), each
+/// at most `limit` bytes: a longer line is read to its end without being kept, so an endless line
+/// (`/dev/zero`) costs no memory and the next request still gets its answer.
 struct LineReader {
-    private var buffer: UnsafeMutablePointer<CChar>? = nil
-    private var capacity = 0
+    enum Line: Equatable {
+        case line([UInt8])
+        /// A line over the limit, read to its end and dropped.
+        case tooLong(limit: Int)
+    }
+
+    let limit: Int
+    private var pending: [UInt8] = []
+
+    init(limit: Int) { self.limit = limit }
 
     /// The next line, nil at the end of input; a read error (standard input a directory, an I/O
     /// error) is thrown, not taken for the end.
-    mutating func next() throws -> [UInt8]? {
-        let count = getline(&buffer, &capacity, stdin)
-        if count < 0, ferror(stdin) != 0 {
-            throw CommandError("cannot read requests from standard input: \(String(cString: strerror(errno)))")
+    mutating func next() throws -> Line? {
+        pending.removeAll(keepingCapacity: pending.count <= 1 << 20)
+        var overflowed = false
+        var sawByte = false
+        flockfile(stdin)
+        defer { funlockfile(stdin) }
+        while true {
+            let c = getc_unlocked(stdin)
+            if c == EOF {
+                if ferror(stdin) != 0 {
+                    throw CommandError("cannot read requests from standard input: \(String(cString: strerror(errno)))")
+                }
+                if !sawByte { return nil }
+                break
+            }
+            sawByte = true
+            if c == 0x0A { break }
+            if overflowed { continue }
+            if pending.count == limit { overflowed = true; pending.removeAll(); continue }
+            pending.append(UInt8(truncatingIfNeeded: c))
         }
-        guard count >= 0, let buffer else { return nil }
-        var line = [UInt8](UnsafeRawBufferPointer(start: buffer, count: count))
-        if line.last == 0x0A { line.removeLast() }
-        return line
+        return overflowed ? .tooLong(limit: limit) : .line(pending)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import TestSupport
+import Safetensors
 @testable import ByteLatent
 #if canImport(Glibc)
 import Glibc
@@ -86,6 +87,21 @@ final class HostileCLITests: XCTestCase {
             assertRefused(run, [1], mentions: "67108864 bytes")
             XCTAssertEqual(run.stdout, "", command)
         }
+    }
+
+    /// serve bounds each request line: an endless line is read to its end without being kept (a
+    /// 1 GB address space is enough for 200 MB of zeros), answered with an error, and the next
+    /// request is still served.
+    func testServeSkipsARequestLineOverTheLimit() throws {
+        let request = #"{"type":"loglikelihood","context":"The ","continuation":"cat","id":7}"#
+        let run = try sh("ulimit -v 1000000; { head -c 200000000 /dev/zero; echo; echo '\(request)'; } | $BLT serve --stdio --model M --max-request-bytes 1000", timeout: 120)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let lines = run.stdout.split(separator: "\n").map { try? JSONValue.parse(Data($0.utf8)) }
+        XCTAssertEqual(lines.count, 2, run.stdout)
+        XCTAssertEqual(lines.first??["error"]?.stringValue, "the request line is longer than 1000 bytes (serve's --max-request-bytes); it was skipped")
+        XCTAssertEqual(lines.last??["id"]?.doubleValue, 7)
+        XCTAssertNotNil(lines.last??["loglikelihood"]?.doubleValue, run.stdout)
+        assertRefused(try sh("$BLT serve --stdio --model M --max-request-bytes 0 < /dev/null"), [64], mentions: "--max-request-bytes must be at least 1")
     }
 
     /// eval and sweep read documents through one set of options: a negative number is named (not

@@ -143,6 +143,28 @@ final class ModelLoadingErrorTests: XCTestCase {
         XCTAssertTrue(loadError(dir).contains("cross_attn_k"), loadError(dir))
     }
 
+    /// A config that cannot be read says why: its position and the character found for a syntax
+    /// error, a byte-order mark, the kind of file, the permission.
+    func testConfigReadErrorsSayWhatIsWrong() throws {
+        let config = scratch.appendingPathComponent("config.json")
+        try Data("{\n  \"a\": 1,,\n}".utf8).write(to: config)
+        XCTAssertTrue(loadError(scratch.path).contains("not valid JSON at line 2, column 10 (byte 11)"), loadError(scratch.path))
+        XCTAssertTrue(loadError(scratch.path).contains("(found ',')"), loadError(scratch.path))
+        try Data([0xEF, 0xBB, 0xBF] + Array("{}".utf8)).write(to: config)
+        XCTAssertTrue(loadError(scratch.path).contains("byte-order mark"), loadError(scratch.path))
+        try FileManager.default.removeItem(at: config)
+        XCTAssertEqual(mkfifo(config.path, 0o644), 0)
+        XCTAssertTrue(loadError(scratch.path).contains("it is a FIFO (named pipe), not a regular file"), loadError(scratch.path))
+        try FileManager.default.removeItem(at: config)
+        try FileManager.default.createDirectory(at: config, withIntermediateDirectories: false)
+        XCTAssertTrue(loadError(scratch.path).contains("it is a directory, not a regular file"), loadError(scratch.path))
+        try FileManager.default.removeItem(at: config)
+        XCTAssertEqual(symlink("config.json", config.path), 0)
+        XCTAssertTrue(loadError(scratch.path).contains("symbolic link loop"), loadError(scratch.path))
+        // The tests run as root, where permission bits do not bind; the wording is checked directly.
+        XCTAssertEqual(FileReadFailure(errno: EACCES).reason, "permission denied (this user may not read it)")
+    }
+
     func testMissingDirectoryAndMissingWeights() throws {
         XCTAssertTrue(loadError("/nonexistent/model").contains("does not exist"))
         try FileManager.default.copyItem(atPath: source + "/config.json", toPath: scratch.appendingPathComponent("config.json").path)
