@@ -103,6 +103,13 @@ public enum Converter {
     /// Validates a hub checkpoint against the config it implies and plans the output.
     public static func plan(_ hub: HubCheckpoint, dtype: DType?) throws -> ConversionPlan {
         let config = try hub.hfConfig()
+        // The engine's own reading of the config it would write: nothing is written that the engine
+        // (and so `eval`) would then refuse, such as a negative sliding window.
+        do { _ = try BLTConfig(json: Dictionary(config.objectItems ?? [], uniquingKeysWith: { _, last in last })) } catch BLTError.configInvalid(let field, let reason) {
+            throw ConvertError.unknownLayout(path: hub.root, reason: "its arguments give the converted config's '\(field)' a value that \(reason); fix the argument it comes from (Docs/convert.md maps them)")
+        } catch {
+            throw ConvertError.unknownLayout(path: hub.root, reason: "its arguments imply a config this engine cannot run: \(error)")
+        }
         let expected = try HubLayout.expectedOriginalTensors(config: config, path: join(hub.root, "config.json"))
         let entropyLabel = "entropy_model/"
         var sources: [String: TensorView] = [:]

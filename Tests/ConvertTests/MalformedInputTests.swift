@@ -114,6 +114,26 @@ final class MalformedInputTests: ConvertTestCase {
         try assertFails(src) { if case .missingEntropyModel = $0 { return true }; return false }
     }
 
+    /// Arguments that would give the converted config a value the engine refuses (a negative
+    /// sliding window, a negative max_patch_length) end the conversion before anything is written.
+    func testArgumentsTheEngineWouldRefuseWriteNothing() throws {
+        for (file, edit) in [("entropy_model/params.json", { (args: inout [String: Any]) in
+                                  var entropy = args["entropy_model"] as! [String: Any]; entropy["sliding_window"] = -4; args["entropy_model"] = entropy }),
+                             ("config.json", { (args: inout [String: Any]) in
+                                  var model = args["args"] as! [String: Any]; model["max_seqlen"] = -1; args["args"] = model })] {
+            let src = try copyHub(UUID().uuidString)
+            let url = URL(fileURLWithPath: src + "/" + file)
+            var json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+            edit(&json)
+            try JSONSerialization.data(withJSONObject: json).write(to: url)
+            try assertFails(src) {
+                guard case let .unknownLayout(_, reason) = $0 else { return false }
+                return reason.contains("converted config's") && reason.contains("a value that")
+            }
+            try FileManager.default.removeItem(atPath: src)
+        }
+    }
+
     /// Rewrites src/model.safetensors, letting `edit` change the (name, shape, floats) list.
     func rewriteMain(_ src: String, _ edit: (inout [(name: String, shape: [Int], values: [Float])]) -> Void) throws {
         let ck = try SafetensorsCheckpoint(path: hubTiny + "/model.safetensors")
