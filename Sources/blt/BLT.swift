@@ -35,6 +35,10 @@ struct BLT: ParsableCommand {
             StandardStreams.error("Error: \(error)\n")
             Glibc.exit(1)
         }
+        if let problem = RawArguments.encodingProblem() {
+            StandardStreams.error("Error: \(problem)\n")
+            Glibc.exit(64)
+        }
         main(nil)
         // Output still buffered (print) is written now; a full disk or closed stream must not pass as success.
         do { try StandardStreams.flush() } catch {

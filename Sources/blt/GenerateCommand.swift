@@ -67,7 +67,7 @@ struct GenerateCommand: ParsableCommand {
     static let maxBytesLimit = 1 << 24
 
     func run() throws {
-        let promptBytes = try prompt.map { Array($0.utf8) } ?? readInput(file!)
+        let promptBytes = try prompt.map { RawArguments.value(of: "--prompt") ?? Array($0.utf8) } ?? readInput(file!)
         let loaded = try loadModel(self.model, precision: precision)
         let model = loaded.with(patching: try patchingOptions.scheme(for: loaded))
         let promptIDs = Tokenizer.encode(promptBytes, addEOS: false)

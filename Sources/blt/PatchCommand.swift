@@ -58,7 +58,7 @@ struct PatchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let bytes = try text.map { Array($0.utf8) } ?? readInput(file!)
+        let bytes = try text.map { RawArguments.value(of: "--text") ?? Array($0.utf8) } ?? readInput(file!)
         let svgFile = try svg.flatMap { $0 == "-" ? nil : try OutputFile(path: $0, option: "--svg", inputs: file.map { [$0, self.model] } ?? [self.model]) }
         let model = try loadModel(self.model)
         let scheme = try patchingOptions.scheme(for: model)

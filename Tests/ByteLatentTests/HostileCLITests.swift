@@ -104,6 +104,27 @@ final class HostileCLITests: XCTestCase {
         assertRefused(try sh("$BLT serve --stdio --model M --max-request-bytes 0 < /dev/null"), [64], mentions: "--max-request-bytes must be at least 1")
     }
 
+    func integers(_ value: JSONValue?) -> [Int]? {
+        guard case .array(let items)? = value else { return nil }
+        return items.compactMap(\.intValue)
+    }
+
+    /// Text options keep the bytes the shell passed (not U+FFFD); any other argument that is not
+    /// UTF-8 (a file name) is refused by position instead of naming another file.
+    func testArgumentsKeepTheirBytes() throws {
+        for form in ["--text \"$(printf 'caf\\377')\"", "--text=\"$(printf 'caf\\377')\""] {
+            let run = try sh("$BLT patch --model M --json \(form)")
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let ids = integers(try JSONValue.parse(Data(run.stdout.utf8))["ids"])
+            XCTAssertEqual(ids, [1, 0x63 + 4, 0x61 + 4, 0x66 + 4, 0xFF + 4, 2], form)
+        }
+        let generate = try sh("$BLT generate --model M --max-bytes 0 --json --prompt \"$(printf '\\377')\"")
+        XCTAssertEqual(generate.status, 0, generate.stderr)
+        XCTAssertEqual(integers(try JSONValue.parse(Data(generate.stdout.utf8))["prompt_ids"]), [1, 0xFF + 4], generate.stdout)
+        assertRefused(try sh("printf x > \"$(printf 'caf\\377.txt')\"; $BLT eval --model M \"$(printf 'caf\\377.txt')\""), [64],
+                      mentions: "argument 4 ('caf\\xFF.txt') is not valid UTF-8")
+    }
+
     /// eval and sweep read documents through one set of options: a negative number is named (not
     /// "Missing value"), the document limit is a flag, and sweep refuses inputs it could read only once.
     func testEvalAndSweepInputOptions() throws {
