@@ -97,6 +97,9 @@ public final class RequestScorer {
     public func score(_ request: ScoringRequest) throws -> ScoringResult { try score([request])[0].get() }
 
     private func scoreOne(_ request: ScoringRequest) throws -> ScoringResult {
+        // A server outlives edits to its files: a truncated weight file is this request's error,
+        // not a SIGBUS that ends the service.
+        try model.checkWeightFilesUnchanged()
         switch request {
         case .loglikelihood(let context, let continuation):
             let (logLikelihood, isGreedy) = try loglikelihood(context: context, continuation: continuation)

@@ -21,26 +21,43 @@ public final class MappedFile: @unchecked Sendable {
         case mapFailed(errno: Int32)
     }
 
+    /// Kept open with the mapping, so `currentSize()` sees the mapped file itself even after its
+    /// path was replaced; -1 for an empty file.
+    private let descriptor: Int32
+
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)   // O_NONBLOCK: a FIFO must not hang the open
         if fd < 0 { throw OpenError.cannotOpen(errno: errno) }
-        defer { close(fd) }
         var st = stat()
-        if fstat(fd, &st) != 0 { throw OpenError.cannotOpen(errno: errno) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw OpenError.isDirectory }
-        if (st.st_mode & S_IFMT) != S_IFREG { throw OpenError.notRegularFile }
+        var failure: OpenError?
+        if fstat(fd, &st) != 0 { failure = .cannotOpen(errno: errno) }
+        else if (st.st_mode & S_IFMT) == S_IFDIR { failure = .isDirectory }
+        else if (st.st_mode & S_IFMT) != S_IFREG { failure = .notRegularFile }
+        if let failure { close(fd); throw failure }
         let size = Int(st.st_size)
         if size == 0 {   // mmap refuses a zero length
+            close(fd)
+            descriptor = -1
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
         let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-        if p == MAP_FAILED || p == nil { throw OpenError.mapFailed(errno: errno) }
+        if p == MAP_FAILED || p == nil { let code = errno; close(fd); throw OpenError.mapFailed(errno: code) }
+        descriptor = fd
         bytes = UnsafeRawBufferPointer(start: p, count: size)
+    }
+
+    /// The size of the mapped file now (nil if it cannot be asked). Smaller than `size` means the
+    /// file was truncated after it was mapped: reading its pages past the new end raises SIGBUS.
+    public func currentSize() -> Int? {
+        guard descriptor >= 0 else { return size }
+        var st = stat()
+        return fstat(descriptor, &st) == 0 ? Int(st.st_size) : nil
     }
 
     deinit {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+        if descriptor >= 0 { close(descriptor) }
     }
 }

@@ -72,6 +72,16 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
         location[name].map { files[$0] }
     }
 
+    /// Throws `fileShrank` when a file was truncated after it was mapped, before anything reads
+    /// it: reading a mapped page past a file's end raises SIGBUS, which would end the process.
+    public func checkFilesUnchanged() throws {
+        for file in files {
+            if let now = file.mapping.currentSize(), now < file.mapping.size {
+                throw SafetensorsError.fileShrank(path: file.path, mappedBytes: file.mapping.size, currentBytes: now)
+            }
+        }
+    }
+
     // MARK: Resolution
 
     static func join(_ dir: String, _ name: String) -> String {

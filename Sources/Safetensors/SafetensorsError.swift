@@ -81,6 +81,8 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
     case producerByteCountMismatch(path: String, tensor: String, expected: Int, written: Int)
     /// A write, rename or similar system call failed, or an argument is unusable.
     case writeFailed(path: String, reason: String)
+    /// A mapped file is now shorter than when it was mapped (truncated or rewritten in place).
+    case fileShrank(path: String, mappedBytes: Int, currentBytes: Int)
 
     public var description: String {
         switch self {
@@ -151,6 +153,8 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
             return "\(path): tensor '\(tensor)': the producer wrote \(written) bytes but the spec needs exactly \(expected). Fix the producer or the spec; nothing was written."
         case let .writeFailed(path, reason):
             return "\(path): write failed: \(reason). Check the directory, permissions and free disk space."
+        case let .fileShrank(path, mappedBytes, currentBytes):
+            return "\(path): the file shrank from \(mappedBytes) to \(currentBytes) bytes after it was loaded (truncated or rewritten in place); its weights can no longer be read. Load the model again once the file is complete."
         }
     }
 }

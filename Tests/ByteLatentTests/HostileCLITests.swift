@@ -109,6 +109,34 @@ final class HostileCLITests: XCTestCase {
         return items.compactMap(\.intValue)
     }
 
+    /// A weight file truncated while serve runs is an error for each later request (the file is
+    /// checked before use), never the SIGBUS of reading its mapped pages; the service goes on.
+    func testServeSurvivesAWeightFileTruncatedAfterLoad() throws {
+        guard let blt = bltExecutable() else { throw TestSupportError("blt is not built; run `swift build` first") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: blt)
+        process.arguments = ["serve", "--stdio", "--model", model]
+        process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"]) { _, new in new }
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let request = Data(#"{"type":"loglikelihood","context":"The ","continuation":"cat"}"#.utf8 + [0x0A])
+        input.fileHandleForWriting.write(request)
+        var first = Data()
+        while !first.contains(0x0A), let chunk = try output.fileHandleForReading.read(upToCount: 1), !chunk.isEmpty { first += chunk }
+        XCTAssertTrue(String(decoding: first, as: UTF8.self).contains("loglikelihood"), String(decoding: first, as: UTF8.self))
+        XCTAssertEqual(truncate(model + "/model.safetensors", 1000), 0)
+        input.fileHandleForWriting.write(request)
+        try input.fileHandleForWriting.close()
+        let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit, "killed by signal \(process.terminationStatus)")
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertTrue(rest.contains("shrank from") && rest.contains("to 1000 bytes after it was loaded"), rest)
+    }
+
     /// Text options keep the bytes the shell passed (not U+FFFD); any other argument that is not
     /// UTF-8 (a file name) is refused by position instead of naming another file.
     func testArgumentsKeepTheirBytes() throws {
