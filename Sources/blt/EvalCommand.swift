@@ -9,6 +9,8 @@ struct ModelLoadError: Error, CustomStringConvertible {
     var underlying: Error
     var description: String {
         if case BLTError.modelDirectoryNotFound = underlying { return "\(underlying)" }
+        // Not the directory's fault: the process cannot run any model this size.
+        if underlying is AddressSpaceError { return "cannot run '\(path)' here: \(underlying)" }
         return "'\(path)' is not a usable BLT model directory: \(underlying)"
     }
 }

@@ -137,6 +137,16 @@ final class HostileCLITests: XCTestCase {
         XCTAssertTrue(rest.contains("shrank from") && rest.contains("to 1000 bytes after it was loaded"), rest)
     }
 
+    /// An address-space limit too small for OpenBLAS's buffers is an error before the first
+    /// product (OpenBLAS itself would retry its allocation forever); a roomy one runs.
+    func testAnAddressSpaceLimitTooSmallIsAnErrorNotASpin() throws {
+        for command in ["eval --model M doc.txt", "patch --model M --text hi", "generate --model M --prompt hi --max-bytes 4"] {
+            assertRefused(try sh("ulimit -v 400000; $BLT \(command)", timeout: 60), [1],
+                          mentions: "address-space limit (RLIMIT_AS) is 390 MiB", "raise the limit to at least")
+            XCTAssertEqual(try sh("ulimit -v 2000000; $BLT \(command)", timeout: 60).status, 0, command)
+        }
+    }
+
     /// Text options keep the bytes the shell passed (not U+FFFD); any other argument that is not
     /// UTF-8 (a file name) is refused by position instead of naming another file.
     func testArgumentsKeepTheirBytes() throws {

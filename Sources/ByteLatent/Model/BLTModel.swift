@@ -42,6 +42,7 @@ public final class BLTModel: @unchecked Sendable {
         encoder = try LocalEncoder(weights, config: config)
         global = try GlobalTransformer(weights, config: config)
         decoder = try LocalDecoder(weights, config: config)
+        try AddressSpace.checkHeadroom()
     }
 
     private init(_ other: BLTModel, patching: PatchingScheme) {
