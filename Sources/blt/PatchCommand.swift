@@ -18,7 +18,9 @@ struct PatchCommand: ParsableCommand {
 
         --svg FILE also draws the picture from the BLT paper: the entropy before every byte, the \
         threshold, and the patches, with the bytes along the x axis, wrapped onto rows of \
-        --bytes-per-row bytes (see Docs/visualize.md). FILE is replaced only once it is complete; \
+        --bytes-per-row bytes, for texts of up to 256 KiB (see Docs/visualize.md). A text longer \
+        than the entropy model's positions is run in windows (see Docs/patching.md), so memory \
+        stays that of one window. FILE is replaced only once it is complete; \
         '--svg -' writes the SVG to standard output instead of the text.
 
         Examples:
@@ -49,6 +51,8 @@ struct PatchCommand: ParsableCommand {
     @Option(name: .customLong("bytes-per-row"), help: "Bytes per row of the SVG plot; longer texts wrap onto more rows.")
     var bytesPerRow = 64
 
+    static let maxPlotBytes = 256 << 10
+
     func validate() throws {
         if (text == nil) == (file == nil) { throw ValidationError("give either FILE or --text STRING") }
         if svg == "-", json { throw ValidationError("--svg - writes the SVG to standard output; it cannot be combined with --json") }
@@ -59,6 +63,11 @@ struct PatchCommand: ParsableCommand {
 
     func run() throws {
         let bytes = try text.map { RawArguments.value(of: "--text") ?? Array($0.utf8) } ?? readInput(file!)
+        // About 350 bytes of SVG per byte of text: beyond this the picture is hundreds of MB that
+        // no viewer opens.
+        if svg != nil, bytes.count > Self.maxPlotBytes {
+            throw CommandError("--svg draws at most \(Self.maxPlotBytes) bytes of text (this one has \(bytes.count)); plot a slice, e.g. head -c \(Self.maxPlotBytes) FILE | blt patch --svg … -")
+        }
         let svgFile = try svg.flatMap { $0 == "-" ? nil : try OutputFile(path: $0, option: "--svg", inputs: file.map { [$0, self.model] } ?? [self.model]) }
         let model = try loadModel(self.model)
         let scheme = try patchingOptions.scheme(for: model)

@@ -67,7 +67,8 @@ public final class BLTModel: @unchecked Sendable {
 
     /// Next-byte entropy (nats) at every position: H[t] is the entropy model's uncertainty about id t + 1.
     public func entropies(_ ids: [Int32]) throws -> [Float] {
-        ByteLatent.entropies(logits: try entropyModelLogits(ids), width: config.vocabularySize)
+        if ids.count > config.patcher.maxPositions { return try entropiesInWindows(ids, context: .transformers) }
+        return ByteLatent.entropies(logits: try entropyModelLogits(ids), width: config.vocabularySize)
     }
 
     /// Patch lengths of `ids` under the model's `patching` (the entropy model runs only when the
@@ -119,16 +120,13 @@ public final class BLTModel: @unchecked Sendable {
 
     /// `entropies(batch:)` under `context` (see `entropies(_:context:)`): official chunks of all
     /// sequences run in one packed pass, each chunk alone.
+    /// A sequence longer than one pass may be (the entropy model's positions, or the official
+    /// chunk) runs window by window (`EntropyWindows`), so memory does not grow with its length.
     public func entropies(batch: [[Int32]], context: EntropyContext) throws -> [[Float]] {
-        let chunk = EntropyContext.officialChunk
-        guard context == .official, batch.contains(where: { $0.count > chunk }) else {
-            return try entropies(batch: batch)
-        }
-        let pieces = batch.map { ids in stride(from: 0, to: ids.count, by: chunk).map { Array(ids[$0 ..< min(ids.count, $0 + chunk)]) } }
-        var computed = try entropies(batch: pieces.flatMap { $0 })[...]
-        return pieces.map { parts in
-            defer { computed = computed.dropFirst(parts.count) }
-            return Array(computed.prefix(parts.count).joined())
+        let longest = context == .official ? EntropyContext.officialChunk : config.patcher.maxPositions
+        guard batch.contains(where: { $0.count > longest }) else { return try entropies(batch: batch) }
+        return try batch.map { ids in
+            try ids.count > longest ? entropiesInWindows(ids, context: context) : entropies(batch: [ids])[0]
         }
     }
 
