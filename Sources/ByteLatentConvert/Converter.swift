@@ -184,7 +184,7 @@ public enum Converter {
                               notice: ((String) -> Void)?) throws {
         let dst = place.path
         unlink(join(tmp, OutputManifest.temporaryMarker))
-        let appeared = ConvertError.unsafeDestination(path: destination, reason: "it appeared while the conversion ran (another program or conversion made it) and was left alone; remove it, or convert again with --force if it is an earlier conversion")
+        let appeared = ConvertError.unsafeDestination(path: destination, reason: "it appeared while the conversion ran (another program or conversion made it) and was left alone; remove it, or convert again with replacing allowed (force) if it is an earlier conversion")
         var info = stat()
         guard lstat(dst, &info) == 0 else {
             guard renameWithoutReplacing(tmp, dst) == 0 else {

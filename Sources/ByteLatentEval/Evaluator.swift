@@ -50,6 +50,8 @@ public enum EvalError: Error, CustomStringConvertible, Equatable {
     case badChunkSize(Int)
     case badBatchSize(Int)
     case nonFiniteLoss(document: String)
+    /// The window is longer than the model's positions (the least max_position_embeddings of its parts).
+    case windowTooLarge(window: Int, positions: Int)
 
     public var description: String {
         switch self {
@@ -57,6 +59,8 @@ public enum EvalError: Error, CustomStringConvertible, Equatable {
         case .badBatchSize(let n): return "the batch size must be 0 or more ids per forward pass (got \(n)); 0 runs one window per pass"
         case .nonFiniteLoss(let document):
             return "document '\(document)' got a non-finite or absurdly large loss: the model produced NaN or infinite logits; check the weights (e.g. with the parity tests)"
+        case .windowTooLarge(let window, let positions):
+            return "a window of \(window) ids exceeds the model's \(positions) positions (max_position_embeddings); the window (EvalOptions.window) must be \(positions) ids or less"
         }
     }
 }
@@ -117,7 +121,7 @@ public final class Evaluator {
         guard options.batchBytes >= 0 else { throw EvalError.badBatchSize(options.batchBytes) }
         let positions = min(model.config.patcher.maxPositions, model.config.encoder.maxPositions, model.config.decoder.maxPositions)
         if window > positions {
-            throw BLTError.invalidInput("--window \(window) exceeds the model's \(positions) positions (max_position_embeddings); use --window \(positions) or less")
+            throw EvalError.windowTooLarge(window: window, positions: positions)
         }
         var scheme = options.patching ?? model.patching
         if let threshold = options.threshold { scheme.threshold = threshold }

@@ -149,6 +149,22 @@ final class ModelLoadingErrorTests: XCTestCase {
         XCTAssertTrue(loadError(scratch.path).contains("cannot open the weights"), loadError(scratch.path))
     }
 
+    /// A checkpoint error keeps the safetensors error it comes from as a value, not as text.
+    func testCheckpointErrorCarriesTheSafetensorsError() throws {
+        try FileManager.default.copyItem(atPath: source + "/config.json", toPath: scratch.appendingPathComponent("config.json").path)
+        // 5 bytes: too short for the 8-byte header length.
+        try Data([1, 2, 3, 4, 5]).write(to: scratch.appendingPathComponent("model.safetensors"))
+        XCTAssertThrowsError(try BLTModel(directory: scratch.path)) { error in
+            guard case BLTError.checkpoint(.fileTooSmall(let path, let size), let context) = error else {
+                return XCTFail("expected BLTError.checkpoint(.fileTooSmall), got \(error)")
+            }
+            XCTAssertEqual(URL(fileURLWithPath: path).lastPathComponent, "model.safetensors")
+            XCTAssertEqual(size, 5)
+            XCTAssertEqual(context, "cannot open the weights in '\(scratch.path)'")
+            XCTAssertTrue("\(error)".hasPrefix("cannot open the weights in '\(scratch.path)': "), "\(error)")
+        }
+    }
+
     func testPatchLengthsThatDoNotFitAreRejected() throws {
         let model = try BLTModel(directory: source)
         let ids = Tokenizer.encode("hello")

@@ -172,6 +172,14 @@ final class ConvertTests: ConvertTestCase {
         assertConvertError(try Converter.convert(source: hubTiny, destination: out)) {
             if case .destinationExists = $0 { return true }; return false
         }
+        // The library names its option, not the command line's flag (blt convert says --force).
+        XCTAssertThrowsError(try Converter.convert(source: hubTiny, destination: out)) {
+            XCTAssertTrue("\($0)".contains("ConvertOptions.force"), "\($0)")
+            XCTAssertFalse("\($0)".contains("--"), "\($0)")
+        }
+        XCTAssertThrowsError(try Converter.convert(source: hubTiny, destination: out, options: ConvertOptions(force: true))) {
+            XCTAssertFalse("\($0)".contains("--"), "\($0)")
+        }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["mine.txt"])
         // --force replaces only an empty directory or an earlier conversion, never the user's files.
         assertConvertError(try Converter.convert(source: hubTiny, destination: out, options: ConvertOptions(force: true))) {
