@@ -24,24 +24,27 @@ let package = Package(
         // target attributes and run-time CPU detection, plus portable C. No build flags anywhere, so
         // the package can be a versioned dependency.
         .target(name: "CKernels"),
-        .target(name: "Safetensors"),
-        .target(name: "ByteLatent", dependencies: ["COpenBLAS", "CKernels", "Safetensors"]),
+        // The package's one JSON stack (value, parser, writer) with `package` access: every target
+        // here uses it, no product exports it.
+        .target(name: "JSONSupport"),
+        .target(name: "Safetensors", dependencies: ["JSONSupport"]),
+        .target(name: "ByteLatent", dependencies: ["COpenBLAS", "CKernels", "Safetensors", "JSONSupport"]),
         // Evaluation over documents (windows, packing, sharded summaries, the lm-eval service) on top
         // of the engine; scoring of logits (NLL, bits per byte) stays in ByteLatent.
-        .target(name: "ByteLatentEval", dependencies: ["ByteLatent", "Safetensors"]),
-        .target(name: "ByteLatentConvert", dependencies: ["Safetensors", "ByteLatent"]),
+        .target(name: "ByteLatentEval", dependencies: ["ByteLatent", "Safetensors", "JSONSupport"]),
+        .target(name: "ByteLatentConvert", dependencies: ["Safetensors", "ByteLatent", "JSONSupport"]),
         .executableTarget(
             name: "blt",
             dependencies: [
-                "ByteLatent", "ByteLatentEval", "ByteLatentConvert", "Safetensors",
+                "ByteLatent", "ByteLatentEval", "ByteLatentConvert", "Safetensors", "JSONSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
+        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSONSupport"]),
         // Fixture paths and readers and the `blt` process helper, shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["Safetensors"], path: "Tests/TestSupport"),
-        .testTarget(name: "ByteLatentTests", dependencies: ["ByteLatent", "ByteLatentEval", "Safetensors", "COpenBLAS", "CKernels", "TestSupport"]),
-        .testTarget(name: "ByteLatentEvalTests", dependencies: ["ByteLatentEval", "ByteLatent", "Safetensors", "TestSupport"]),
-        .testTarget(name: "ConvertTests", dependencies: ["ByteLatentConvert", "ByteLatent", "Safetensors"]),
+        .target(name: "TestSupport", dependencies: ["Safetensors", "JSONSupport"], path: "Tests/TestSupport"),
+        .testTarget(name: "ByteLatentTests", dependencies: ["ByteLatent", "ByteLatentEval", "Safetensors", "COpenBLAS", "CKernels", "TestSupport", "JSONSupport"]),
+        .testTarget(name: "ByteLatentEvalTests", dependencies: ["ByteLatentEval", "ByteLatent", "Safetensors", "TestSupport", "JSONSupport"]),
+        .testTarget(name: "ConvertTests", dependencies: ["ByteLatentConvert", "ByteLatent", "Safetensors", "JSONSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Safetensors
+import JSONSupport
 
 /// One Llama-style transformer stack: the entropy model, the local encoder, the global
 /// transformer and the local decoder each have one.
@@ -79,7 +80,7 @@ public struct BLTConfig: Sendable, Equatable {
         try self.init(json: Dictionary(items, uniquingKeysWith: { _, last in last }))
     }
 
-    public init(json: [String: JSONValue]) throws {
+    package init(json: [String: JSONValue]) throws {
         let root = JSONFields(json, path: "")
         let modelType = try root.string("model_type", default: nil)
         if modelType != "blt" {

@@ -30,6 +30,7 @@ import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif
+import JSONSupport
 
 /// Whole-file reads of small files (configs, indexes). An empty regular file is returned as empty
 /// data without asking Foundation, whose read of an empty file leaks a buffer on every call in this
@@ -44,7 +45,7 @@ public enum FileContents {
 
 extension JSONValue {
     /// Reads and parses (leniently) a JSON file; errors name `path`.
-    public static func read(path: String) throws -> JSONValue {
+    package static func read(path: String) throws -> JSONValue {
         guard let data = FileContents.read(path) else {
             throw JSONError(path: path, reason: "cannot read the file")
         }

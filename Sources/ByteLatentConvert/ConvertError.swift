@@ -1,6 +1,7 @@
 import ByteLatent
 import Foundation
 import Safetensors
+import JSONSupport
 
 /// Everything that can go wrong while reading a checkpoint or writing a converted one.
 ///

@@ -4,6 +4,7 @@ import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif
+import JSONSupport
 
 /// Set by the signal handler to the signal's number; checked between chunks.
 private let interruptFlag: UnsafeMutablePointer<Int32> = {
@@ -93,7 +94,7 @@ public struct OutputTensor {
 
 /// A validated conversion plan: config, tokenizer files and output tensors.
 public struct ConversionPlan {
-    public let config: JSONValue
+    package let config: JSONValue
     public let tensors: [OutputTensor]
     public var totalBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.shape.reduce(1, *) } }

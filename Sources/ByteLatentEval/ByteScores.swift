@@ -1,6 +1,7 @@
 import ByteLatent
 import Safetensors
 import Foundation
+import JSONSupport
 
 /// One document scored target by target: what the main model and the entropy model each made of
 /// every byte, and where patches started. Targets are the document's ids after the BOS (its bytes,

@@ -4,6 +4,7 @@ import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif
+import JSONSupport
 
 /// Reads documents from files, JSONL files and standard input, in order, one at a time.
 ///

@@ -1,6 +1,7 @@
 import ByteLatent
 import Foundation
 import Safetensors
+import JSONSupport
 
 /// One setting of a sweep and what it gave.
 public struct SweepRow {
@@ -42,7 +43,7 @@ extension Evaluator {
 extension SweepRow {
     /// The row as `blt sweep --json` writes it: the setting, the headline figures, FLOPs per byte
     /// per part, and the whole evaluation summary (the object `blt eval --json` prints).
-    public var json: JSONValue {
+    package var json: JSONValue {
         let s = summary
         func parts(_ c: ComputeCount) -> JSONValue {
             let items: [(String, JSONValue)] = [

@@ -3,6 +3,7 @@ import ByteLatent
 import ByteLatentEval
 import Safetensors
 import Foundation
+import JSONSupport
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import XCTest
 import TestSupport
 @testable import ByteLatent
 @testable import ByteLatentEval
+import JSONSupport
 
 /// `blt eval`'s library: window plan, documents, evaluator, exact sums and shard merging.
 final class EvaluationTests: XCTestCase {

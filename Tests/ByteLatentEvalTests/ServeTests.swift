@@ -4,6 +4,7 @@ import XCTest
 import TestSupport
 @testable import ByteLatent
 @testable import ByteLatentEval
+import JSONSupport
 
 /// The lm-eval scoring service: `RequestScorer` and `blt serve --stdio` against loglikelihoods and
 /// is_greedy computed by transformers (Tests/Fixtures/lm-eval, Converters/reference/make_lm_eval_fixtures.py).

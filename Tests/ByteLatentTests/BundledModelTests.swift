@@ -3,6 +3,7 @@ import Safetensors
 import XCTest
 import TestSupport
 @testable import ByteLatent
+import JSONSupport
 
 /// The trained model `make demo` runs (Models/blt-tiny): our engine reproduces transformers'
 /// evaluation of the held-out sample (Models/blt-tiny/reference-eval.json, from the saved bf16

@@ -3,6 +3,7 @@ import Safetensors
 import XCTest
 import TestSupport
 @testable import ByteLatent
+import JSONSupport
 
 /// `blt generate` end to end: its sampling flags against transformers' greedy continuations (the fixtures'
 /// `generation` entries), EOS stopping, seeds and flag validation.

@@ -4,6 +4,7 @@ import XCTest
 import TestSupport
 @testable import ByteLatent
 @testable import ByteLatentEval
+import JSONSupport
 
 /// Hostile input to the library: configs that would allocate absurd buffers, numbers that overflow,
 /// shard outputs that lie (issue 12). Each case must end in an error that names the problem.

@@ -3,6 +3,7 @@ import Safetensors
 import XCTest
 import TestSupport
 @testable import ByteLatent
+import JSONSupport
 
 /// `blt patch --svg`, `blt eval --per-byte` and `blt eval --svg` end to end: the files agree with
 /// `blt patch --json` and the fixtures, and output paths never destroy what the user did not ask

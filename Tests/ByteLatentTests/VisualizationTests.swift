@@ -7,6 +7,7 @@ import XCTest
 import TestSupport
 @testable import ByteLatent
 @testable import ByteLatentEval
+import JSONSupport
 
 /// The patch plot (SVG) and the per-byte scores, against the transformers fixtures.
 final class VisualizationTests: XCTestCase {

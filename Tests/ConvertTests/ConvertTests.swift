@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 @testable import ByteLatentConvert
 import Safetensors
+import JSONSupport
 
 /// End-to-end: the Swift converter against the Python conversion of the same hub checkpoint.
 final class ConvertTests: ConvertTestCase {

@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 @testable import ByteLatentConvert
 import Safetensors
+import JSONSupport
 
 /// Tests/Fixtures, found from this file's path.
 let fixtures: String = {

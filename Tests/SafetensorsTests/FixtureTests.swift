@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Safetensors
+import JSONSupport
 
 /// Reads files written by Python's `safetensors` / `huggingface_hub`
 /// (Converters/reference/make_safetensors_fixture.py) and checks every element bit-exactly.

@@ -2,6 +2,7 @@
 // expected evaluations, and the one helper that runs the built `blt` executable.
 import Foundation
 import Safetensors
+import JSONSupport
 
 /// A fixture or executable the tests need is missing (thrown, so the test fails with this message).
 public struct TestSupportError: Error, CustomStringConvertible {
@@ -15,7 +16,7 @@ public enum Fixtures {
         .appendingPathComponent("Fixtures")
     public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
-    public static func json(_ relative: String) throws -> JSONValue {
+    package static func json(_ relative: String) throws -> JSONValue {
         guard let data = FileManager.default.contents(atPath: path(relative)) else { throw TestSupportError("missing fixture \(relative)") }
         return try JSONValue.parse(data)
     }
@@ -85,12 +86,12 @@ public struct WindowedReference {
 /// Test-side accessors: `json["a"]["b"].ints` reads nested fixture fields, giving empty/nil
 /// values for anything missing (the assertions then fail with a readable message).
 extension Optional where Wrapped == JSONValue {
-    public subscript(key: String) -> JSONValue? { self.flatMap { $0[key] } }
-    public var array: [JSONValue] { if case .array(let a)? = self { return a }; return [] }
-    public var double: Double? { self?.doubleValue }
-    public var int: Int? { self?.intValue }
-    public var string: String? { self?.stringValue }
-    public var ints: [Int] { array.compactMap(\.intValue) }
-    public var floats: [Float] { array.compactMap { $0.doubleValue.map(Float.init) } }
-    public var keys: [String] { self?.objectItems?.map(\.0).sorted() ?? [] }
+    package subscript(key: String) -> JSONValue? { self.flatMap { $0[key] } }
+    package var array: [JSONValue] { if case .array(let a)? = self { return a }; return [] }
+    package var double: Double? { self?.doubleValue }
+    package var int: Int? { self?.intValue }
+    package var string: String? { self?.stringValue }
+    package var ints: [Int] { array.compactMap(\.intValue) }
+    package var floats: [Float] { array.compactMap { $0.doubleValue.map(Float.init) } }
+    package var keys: [String] { self?.objectItems?.map(\.0).sorted() ?? [] }
 }
