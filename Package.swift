@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "ByteLatent", targets: ["ByteLatent"]),
         .library(name: "ByteLatentEval", targets: ["ByteLatentEval"]),
+        .library(name: "ByteLatentPlots", targets: ["ByteLatentPlots"]),
         .library(name: "Safetensors", targets: ["Safetensors"]),
         .library(name: "ByteLatentConvert", targets: ["ByteLatentConvert"]),
         .executable(name: "blt", targets: ["blt"]),
@@ -33,18 +34,26 @@ let package = Package(
         // of the engine; scoring of logits (NLL, bits per byte) stays in ByteLatent.
         .target(name: "ByteLatentEval", dependencies: ["ByteLatent", "Safetensors", "JSONSupport"]),
         .target(name: "ByteLatentConvert", dependencies: ["Safetensors", "ByteLatent", "JSONSupport"]),
+        // SVG pictures of patches, entropies, per-byte scores and sweeps (blt patch/eval/sweep --svg).
+        .target(name: "ByteLatentPlots", dependencies: ["ByteLatent", "ByteLatentEval"]),
+        // Timing of the kernel seam's products (blt bench-kernels); in no product.
+        .target(name: "ByteLatentBenchmarks", dependencies: ["ByteLatent"]),
         .executableTarget(
             name: "blt",
             dependencies: [
-                "ByteLatent", "ByteLatentEval", "ByteLatentConvert", "Safetensors", "JSONSupport",
+                "ByteLatent", "ByteLatentEval", "ByteLatentConvert", "ByteLatentPlots", "ByteLatentBenchmarks", "Safetensors", "JSONSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSONSupport"]),
-        // Fixture paths and readers and the `blt` process helper, shared by the test targets.
+        // Fixture paths and readers (the one locator of Tests/Fixtures) and the `blt` process helper,
+        // shared by the test targets.
         .target(name: "TestSupport", dependencies: ["Safetensors", "JSONSupport"], path: "Tests/TestSupport"),
-        .testTarget(name: "ByteLatentTests", dependencies: ["ByteLatent", "ByteLatentEval", "Safetensors", "COpenBLAS", "CKernels", "TestSupport", "JSONSupport"]),
+        // One test target per module; BLTCLITests runs the built `blt` executable.
+        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSONSupport", "TestSupport"]),
+        .testTarget(name: "ByteLatentTests", dependencies: ["ByteLatent", "ByteLatentEval", "ByteLatentBenchmarks", "Safetensors", "COpenBLAS", "CKernels", "TestSupport", "JSONSupport"]),
         .testTarget(name: "ByteLatentEvalTests", dependencies: ["ByteLatentEval", "ByteLatent", "Safetensors", "TestSupport", "JSONSupport"]),
-        .testTarget(name: "ConvertTests", dependencies: ["ByteLatentConvert", "ByteLatent", "Safetensors", "JSONSupport"]),
+        .testTarget(name: "ByteLatentPlotsTests", dependencies: ["ByteLatentPlots", "ByteLatentEval", "ByteLatent", "Safetensors", "TestSupport", "JSONSupport"]),
+        .testTarget(name: "ConvertTests", dependencies: ["ByteLatentConvert", "ByteLatent", "Safetensors", "TestSupport", "JSONSupport"]),
+        .testTarget(name: "BLTCLITests", dependencies: ["ByteLatent", "Safetensors", "TestSupport", "JSONSupport"]),
     ]
 )

@@ -15,6 +15,8 @@ public enum Fixtures {
     public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
     public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+    /// The repository (Tests/Fixtures/../..): the bundled model is in Models/.
+    public static let repository = root.deletingLastPathComponent().deletingLastPathComponent()
 
     package static func json(_ relative: String) throws -> JSONValue {
         guard let data = FileManager.default.contents(atPath: path(relative)) else { throw TestSupportError("missing fixture \(relative)") }
@@ -40,6 +42,8 @@ public struct ReferenceCase {
     public var nll: Double
     public var bitsPerByte: Double
     public var patchLengths: [Int]
+    /// The entropy model's entropy after each id (nats).
+    public var entropies: [Float]
 
     /// The cases of the fixture model in `directory`.
     public static func all(_ directory: String) throws -> [ReferenceCase] {
@@ -47,8 +51,25 @@ public struct ReferenceCase {
         return expected["cases"].array.map {
             ReferenceCase(name: $0["name"].string ?? "?", text: $0["text"].string ?? "", ids: $0["ids"].ints.map(Int32.init),
                           targets: $0["targets"].int ?? -1, nll: $0["nll_nats"].double ?? .nan,
-                          bitsPerByte: $0["bits_per_byte"].double ?? .nan, patchLengths: $0["patch_lengths"].ints)
+                          bitsPerByte: $0["bits_per_byte"].double ?? .nan, patchLengths: $0["patch_lengths"].ints,
+                          entropies: $0["entropies"].floats)
         }
+    }
+}
+
+extension ReferenceCase {
+    /// The texts of the fixture model in `directory` plus the awkward ones: 1 byte, empty,
+    /// whitespace, longer than any window, prefixes of many lengths of the long text, and bytes that
+    /// are not UTF-8 (what packing is tested on, in the library and through `blt eval`).
+    public static func packingDocuments(_ directory: String) throws -> [[UInt8]] {
+        let cases = try all(directory)
+        guard let longCase = cases.first(where: { $0.name == "long" }) else { throw TestSupportError("no case 'long' in \(directory)/expected.json") }
+        let long = Array(longCase.text.utf8)
+        var documents = cases.map { Array($0.text.utf8) }
+        documents += [Array("A".utf8), [], Array(" ".utf8), Array("\n".utf8), long + long.reversed() + long]
+        for length in [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233] { documents.append(Array(long.prefix(length))) }
+        documents.append([0xFF, 0x00, 0x80])   // bytes that are not UTF-8
+        return documents
     }
 }
 

@@ -7,72 +7,19 @@ import XCTest
 import TestSupport
 @testable import ByteLatent
 @testable import ByteLatentEval
+@testable import ByteLatentPlots
 import JSONSupport
 
 /// The patch plot (SVG) and the per-byte scores, against the transformers fixtures.
 final class VisualizationTests: XCTestCase {
-    /// What an SVG holds, read back with a real XML parser (any well-formedness error fails).
-    struct ParsedSVG {
-        var boundaries: [Int] = []     // data-index of every patch-start rule
-        var points = 0
-        var byteLabels: [String] = []
-        var rows = 0
-        var width = 0.0
-        var title = ""
-    }
-
-    final class Collector: NSObject, XMLParserDelegate {
-        var parsed = ParsedSVG()
-        var text: String?
-        var inTitle = false
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                    attributes: [String: String] = [:]) {
-            switch (name, attributes["class"]) {
-            case ("svg", _): parsed.width = Double(attributes["width"] ?? "") ?? 0
-            case ("title", _): inTitle = true; parsed.title = ""
-            case ("line", "boundary"): parsed.boundaries.append(Int(attributes["data-index"] ?? "") ?? -1)
-            case ("circle", "point"): parsed.points += 1
-            case ("text", "byte"): text = ""
-            case ("g", "row"): parsed.rows += 1
-            default: break
-            }
-        }
-        func parser(_ parser: XMLParser, foundCharacters string: String) {
-            if inTitle { parsed.title += string }
-            text? += string
-        }
-        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
-            if name == "title" { inTitle = false }
-            if name == "text", let text { parsed.byteLabels.append(text); self.text = nil }
-        }
-    }
-
-    static func parse(_ svg: String, file: StaticString = #filePath, line: UInt = #line) throws -> ParsedSVG {
-        let parser = XMLParser(data: Data(svg.utf8))
-        let collector = Collector()
-        parser.delegate = collector
-        let ok = parser.parse()
-        XCTAssertTrue(ok, "not well-formed XML: \(parser.parserError.map { "\($0)" } ?? "?") at line \(parser.lineNumber)", file: file, line: line)
-        return collector.parsed
-    }
-
-    /// Patch starts of `patchLengths` as target indices (id position − 1), the BOS's patch and a
-    /// zero-length tail left out.
-    static func starts(_ patchLengths: [Int]) -> [Int] {
-        var starts: [Int] = []
-        var position = 0
-        for length in patchLengths {
-            if length > 0, position >= 1 { starts.append(position - 1) }
-            position += length
-        }
-        return starts
-    }
+    static func parse(_ svg: String) throws -> ParsedSVG { try ParsedSVG(svg) }
+    static func starts(_ patchLengths: [Int]) -> [Int] { ParsedSVG.patchStarts(patchLengths) }
 
     // MARK: The SVG
 
     func testEntropyPlotHasOneRulePerReferencePatchStartAndOnePointPerByte() throws {
         var checked = 0
-        for directory in ReferenceParityTests.modelDirectories {
+        for directory in Fixtures.modelDirectories {
             let model = try BLTModel(directory: directory)
             for c in try ReferenceCase.all(directory) {
                 let label = "\(model.name)/\(c.name)"
@@ -165,7 +112,7 @@ final class VisualizationTests: XCTestCase {
             // A missing renderer fails (`make test` installs it): a skip would pass unseen.
             throw TestSupportError("rsvg-convert is not installed (Debian: apt-get install librsvg2-bin; `make test` installs it as root)")
         }
-        let directory = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
+        let directory = try XCTUnwrap(Fixtures.modelDirectories.first)
         let model = try BLTModel(directory: directory)
         var bytes: [UInt8] = []
         for c in try ReferenceCase.all(directory) { bytes += Array(c.text.utf8) }
@@ -201,11 +148,10 @@ final class VisualizationTests: XCTestCase {
 
     func testPerByteSurprisalsSumToTheNLLAndPatchStartsMatchTheReference() throws {
         var checked = 0
-        for directory in ReferenceParityTests.modelDirectories {
+        for directory in Fixtures.modelDirectories {
             let model = try BLTModel(directory: directory)
             let evaluator = try Evaluator(model: model)
-            let expected = try Fixtures.json(String(directory.dropFirst(Fixtures.root.path.count + 1)) + "/expected.json")
-            for c in ReferenceParityTests.cases(expected) {
+            for c in try ReferenceCase.all(directory) {
                 let label = "\(model.name)/\(c.name)"
                 let bytes = Array(Tokenizer.decodeBytes(c.ids))
                 let scores = try evaluator.byteScores(bytes: bytes, name: c.name)
@@ -230,7 +176,7 @@ final class VisualizationTests: XCTestCase {
     }
 
     func testPerByteScoresFollowTheWindowsOfTheEvaluation() throws {
-        let directory = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
+        let directory = try XCTUnwrap(Fixtures.modelDirectories.first)
         let model = try BLTModel(directory: directory)
         let long = try XCTUnwrap(try ReferenceCase.all(directory).first { $0.name == "long" })
         let bytes = Array(long.text.utf8)
@@ -257,7 +203,7 @@ final class VisualizationTests: XCTestCase {
     }
 
     func testPerByteJSONLineRoundTrips() throws {
-        let directory = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
+        let directory = try XCTUnwrap(Fixtures.modelDirectories.first)
         let evaluator = try Evaluator(model: try BLTModel(directory: directory))
         let utf8 = try XCTUnwrap(try ReferenceCase.all(directory).first { $0.name == "utf8" })
         let scores = try evaluator.byteScores(bytes: Array(utf8.text.utf8))

@@ -33,7 +33,7 @@ final class EvalCLITests: XCTestCase {
 
     func testEvalEndToEnd() throws {
         let model = try XCTUnwrap(Fixtures.modelDirectories.first)
-        let cases = try EvaluationTests.referenceCases(model)
+        let cases = try ReferenceCase.all(model)
         let prose = try XCTUnwrap(cases.first { $0.name == "prose" })
         let text = scratch.appendingPathComponent("prose.txt")
         try Data(prose.text.utf8).write(to: text)
