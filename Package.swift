@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Safetensors", "JSONSupport"], path: "Tests/TestSupport"),
         // One test target per module; BLTCLITests runs the built `blt` executable.
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "JSONSupport", "TestSupport"]),
-        .testTarget(name: "ByteLatentTests", dependencies: ["ByteLatent", "ByteLatentEval", "ByteLatentBenchmarks", "Safetensors", "COpenBLAS", "CKernels", "TestSupport", "JSONSupport"]),
+        .testTarget(name: "ByteLatentTests", dependencies: ["ByteLatent", "ByteLatentBenchmarks", "Safetensors", "COpenBLAS", "CKernels", "TestSupport", "JSONSupport"]),
         .testTarget(name: "ByteLatentEvalTests", dependencies: ["ByteLatentEval", "ByteLatent", "Safetensors", "TestSupport", "JSONSupport"]),
         .testTarget(name: "ByteLatentPlotsTests", dependencies: ["ByteLatentPlots", "ByteLatentEval", "ByteLatent", "Safetensors", "TestSupport", "JSONSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["ByteLatentConvert", "ByteLatent", "Safetensors", "TestSupport", "JSONSupport"]),

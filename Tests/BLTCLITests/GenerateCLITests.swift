@@ -76,4 +76,15 @@ final class GenerateCLITests: XCTestCase {
             XCTAssertTrue(run.stderr.contains(needle), "\(flags): \(run.stderr)")
         }
     }
+
+    /// NaN logits end `blt generate` with the error, and no JSON with made-up ids.
+    func testNaNLogitsFailTheRunWithoutOutput() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-nan-head-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let dir = try Fixtures.nonFiniteHeadModel(in: scratch.path)
+        let run = try blt(["generate", "--model", dir, "--prompt", "hi", "--max-bytes", "5", "--json"])
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertTrue(run.stderr.contains("NaN or infinite logits"), run.stderr)
+        XCTAssertEqual(run.stdout.count, 0, "no JSON with made-up ids")
+    }
 }

@@ -216,4 +216,14 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(lines[4]["error"].string?.contains("malformed JSON") == true)
         XCTAssertTrue(lines[5]["error"].string?.contains("the model takes at most") == true, "\(String(describing: lines[5]))")
     }
+
+    /// NaN logits end generate_until with the error eval gives, never bytes made up for them.
+    func testGenerateUntilReportsNonFiniteLogits() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-serve-nan-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let scorer = try RequestScorer(model: try BLTModel(directory: try Fixtures.nonFiniteHeadModel(in: scratch.path)))
+        XCTAssertThrowsError(try scorer.score(.generateUntil(context: Array("hi".utf8), until: [], maxBytes: 5))) {
+            XCTAssertTrue("\($0)".contains("NaN or infinite logits"), "\($0)")
+        }
+    }
 }

@@ -31,6 +31,20 @@ public enum Fixtures {
     public static func modelDirectory(_ name: String) -> String { modelsRoot + "/" + name }
     /// Every fixture model; a missing one fails the tests that use it (and `testFixturesExist` names it).
     public static var modelDirectories: [String] { modelNames.map(modelDirectory) }
+
+    /// A copy of tiny-b in `directory` whose LM head is all NaN, so every logit is NaN (what a
+    /// broken checkpoint gives): for the tests that generation and scoring stop with an error.
+    public static func nonFiniteHeadModel(in directory: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: modelDirectory("tiny-b") + "/config.json", toPath: directory + "/config.json")
+        let file = try SafetensorsFile(path: modelDirectory("tiny-b") + "/model.safetensors")
+        let tensors = try file.tensorInfos.map { info -> (name: String, shape: [Int], values: [Float]) in
+            let values = try file.tensor(info.name).floats()
+            return (info.name, info.shape, info.name == "lm_head.weight" ? [Float](repeating: .nan, count: values.count) : values)
+        }
+        try SafetensorsWriter.write(path: directory + "/model.safetensors", floats: tensors)
+        return directory
+    }
 }
 
 /// One text of a fixture model's expected.json with transformers' figures for it.
