@@ -23,10 +23,3 @@ package enum KernelSeam {
         MatrixKernels.multiply(x, rows: rows, by: weight, precision: precision, into: y)
     }
 }
-
-extension PatchingScheme {
-    /// A scheme taken as given (no range checks), for drawing settings that were already used.
-    package init(drawing rule: PatchingRule, threshold: Float, maxPatchLength: Int?) {
-        self.init(unchecked: rule, threshold: threshold, maxPatchLength: maxPatchLength)
-    }
-}
