@@ -1,5 +1,6 @@
 import Foundation
 import Safetensors
+import JSONSupport
 
 /// One Llama-style transformer stack: the entropy model, the local encoder, the global
 /// transformer and the local decoder each have one.
@@ -100,7 +101,7 @@ public struct BLTConfig: Sendable, Equatable {
         return "it is not valid JSON at line \(line), column \(column) (byte \(error.offset)): \(error.message)\(found)"
     }
 
-    public init(json: [String: JSONValue]) throws {
+    package init(json: [String: JSONValue]) throws {
         let root = JSONFields(json, path: "")
         let modelType = try root.string("model_type", default: nil)
         if modelType != "blt" {

@@ -1,3 +1,5 @@
+import Safetensors
+
 /// Everything that can go wrong when loading or running a BLT model. Each message says what is
 /// wrong and, where it can, what to do about it.
 public enum BLTError: Error, CustomStringConvertible, Equatable {
@@ -8,7 +10,9 @@ public enum BLTError: Error, CustomStringConvertible, Equatable {
     case missingTensor(name: String)
     case wrongShape(name: String, expected: [Int], found: [Int])
     case unsupportedDType(name: String, dtype: String)
-    case checkpoint(String)
+    /// Reading the checkpoint's files failed: the `SafetensorsError` says what went wrong, `context`
+    /// (possibly empty) what was being read.
+    case checkpoint(SafetensorsError, context: String)
     case invalidInput(String)
     /// The model's logits at `position` (ids processed) hold NaN or infinity.
     case nonFiniteLogits(position: Int)
@@ -29,8 +33,8 @@ public enum BLTError: Error, CustomStringConvertible, Equatable {
             return "tensor '\(name)' has shape \(found) but the config implies \(expected); config.json and the weights do not match"
         case .unsupportedDType(let name, let dtype):
             return "tensor '\(name)' has dtype \(dtype); BLT weights must be F32, BF16 or F16"
-        case .checkpoint(let message):
-            return message
+        case .checkpoint(let error, let context):
+            return context.isEmpty ? "\(error)" : "\(context): \(error)"
         case .invalidInput(let message):
             return message
         case .nonFiniteLogits(let position):

@@ -1,4 +1,5 @@
 import Safetensors
+import JSONSupport
 
 /// Typed access to a JSON object's fields, with errors that name the field.
 struct JSONFields {

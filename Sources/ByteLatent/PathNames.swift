@@ -30,6 +30,7 @@ import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif
+import JSONSupport
 
 /// Whole-file reads of small files (configs, indexes). An empty regular file is returned as empty
 /// data without asking Foundation, whose read of an empty file leaks a buffer on every call in this
@@ -106,10 +107,10 @@ public struct FileReadFailure: Error, CustomStringConvertible, Equatable {
 
 extension JSONValue {
     /// The largest JSON file `read(path:)` accepts (configs and shard indexes are far smaller).
-    public static let maxFileBytes = 256 << 20
+    package static let maxFileBytes = 256 << 20
 
     /// Reads and parses (leniently) a JSON file; errors name `path`.
-    public static func read(path: String) throws -> JSONValue {
+    package static func read(path: String) throws -> JSONValue {
         switch FileContents.readRegularFile(path, limit: maxFileBytes) {
         case .success(let data): return try parse(data, path: path)
         case .failure(let failure): throw JSONError(path: path, reason: "cannot read the file: \(failure.reason)")

@@ -24,6 +24,11 @@ public enum Tokenizer {
         encode(Array(text.utf8), addBOS: addBOS, addEOS: addEOS)
     }
 
+    /// The byte an id stands for; nil for the special ids (< 4).
+    public static func byte(of id: Int32) -> UInt8? {
+        id >= offset && id < offset + 256 ? UInt8(id - offset) : nil
+    }
+
     /// The bytes of `ids`, dropping every special id (< 4) as the reference's decoder does.
     public static func decodeBytes<IDs: Sequence>(_ ids: IDs) -> [UInt8] where IDs.Element == Int32 {
         ids.compactMap { $0 >= offset && $0 < offset + 256 ? UInt8($0 - offset) : nil }

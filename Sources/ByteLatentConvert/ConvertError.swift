@@ -1,6 +1,7 @@
 import ByteLatent
 import Foundation
 import Safetensors
+import JSONSupport
 
 /// Everything that can go wrong while reading a checkpoint or writing a converted one.
 ///
@@ -83,7 +84,7 @@ public enum ConvertError: Error, CustomStringConvertible, Equatable {
         case let .unsupportedDType(name, dtype):
             return "tensor \(name) has dtype \(dtype); only F32, BF16 and F16 floating-point weights can be converted"
         case let .destinationExists(path):
-            return "\(path) already exists; pass --force to replace it"
+            return "\(path) already exists; allow replacing it (ConvertOptions.force) or choose another destination"
         case let .unsafeDestination(path, reason):
             return "refusing to write \(path): \(reason)"
         case let .safetensors(message):

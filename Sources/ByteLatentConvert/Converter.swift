@@ -4,6 +4,7 @@ import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif
+import JSONSupport
 
 /// Set by the signal handler to the signal's number; checked between chunks.
 private let interruptFlag: UnsafeMutablePointer<Int32> = {
@@ -93,7 +94,7 @@ public struct OutputTensor {
 
 /// A validated conversion plan: config, tokenizer files and output tensors.
 public struct ConversionPlan {
-    public let config: JSONValue
+    package let config: JSONValue
     public let tensors: [OutputTensor]
     public var totalBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.shape.reduce(1, *) } }
@@ -191,7 +192,7 @@ public enum Converter {
                               notice: ((String) -> Void)?) throws {
         let dst = place.path
         unlink(join(tmp, OutputManifest.temporaryMarker))
-        let appeared = ConvertError.unsafeDestination(path: destination, reason: "it appeared while the conversion ran (another program or conversion made it) and was left alone; remove it, or convert again with --force if it is an earlier conversion")
+        let appeared = ConvertError.unsafeDestination(path: destination, reason: "it appeared while the conversion ran (another program or conversion made it) and was left alone; remove it, or convert again with replacing allowed (force) if it is an earlier conversion")
         var info = stat()
         guard lstat(dst, &info) == 0 else {
             guard renameWithoutReplacing(tmp, dst) == 0 else {

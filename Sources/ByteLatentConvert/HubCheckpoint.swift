@@ -1,6 +1,7 @@
 import ByteLatent
 import Foundation
 import Safetensors
+import JSONSupport
 
 func join(_ dir: String, _ name: String) -> String { dir.hasSuffix("/") ? dir + name : dir + "/" + name }
 
@@ -29,9 +30,9 @@ func safetensorsViews(path: String) throws -> [TensorView] {
 public struct EntropyModelSource {
     public let directory: String
     /// LMTransformerArgs.
-    public let args: JSONValue
+    package let args: JSONValue
     /// `params.json → data.patcher_args`, if any.
-    public let patcherArgs: JSONValue?
+    package let patcherArgs: JSONValue?
     public let weightsPath: String
     public let tensors: [TensorView]
 
@@ -65,14 +66,14 @@ public struct EntropyModelSource {
 public struct HubCheckpoint {
     public let root: String
     /// `config.json → args` (ByteLatentTransformerArgs).
-    public let args: JSONValue
+    package let args: JSONValue
     /// `train_args.json`, when present.
-    public let trainArgs: JSONValue?
+    package let trainArgs: JSONValue?
     public let entropy: EntropyModelSource
     public let tensors: [TensorView]
 
     /// Patcher arguments: `train_args.json → data.patcher_args`, else the entropy model's params.
-    public var patcherArgs: JSONValue {
+    package var patcherArgs: JSONValue {
         if let p = trainArgs?["data"]?["patcher_args"], !p.isNull { return p }
         return entropy.patcherArgs ?? .object([])
     }
@@ -127,7 +128,7 @@ public struct HubCheckpoint {
     }
 
     /// The transformers config this checkpoint converts to.
-    public func hfConfig() throws -> JSONValue {
+    package func hfConfig() throws -> JSONValue {
         try HubLayout.makeConfig(args: args, entropyArgs: entropy.args, patcherArgs: patcherArgs,
                                  intermediate: intermediateSizes(), path: join(root, "config.json"))
     }

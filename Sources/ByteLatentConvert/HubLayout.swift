@@ -1,6 +1,7 @@
 import ByteLatent
 import Foundation
 import Safetensors
+import JSONSupport
 
 /// Mapping rules from the original BLT checkpoint (`facebook/blt-1b` hub layout) to the
 /// Hugging Face `transformers` BLT layout.
@@ -80,7 +81,7 @@ public enum HubLayout {
     ///   `config.json → args` in the `facebook/blt-entropy` layout).
     /// - `patcherArgs`: `train_args.json → data.patcher_args` when present, else `params.json`'s.
     /// - `intermediate`: FFN sizes read from the tensors (`w1` rows), keyed by sub-config name.
-    public static func makeConfig(args: JSONValue, entropyArgs: JSONValue, patcherArgs: JSONValue,
+    package static func makeConfig(args: JSONValue, entropyArgs: JSONValue, patcherArgs: JSONValue,
                                   intermediate: [String: Int], path: String) throws -> JSONValue {
         let a = args, e = entropyArgs, pa = patcherArgs
         func g(_ k: String, _ d: JSONValue) -> JSONValue { get(a, k, d) }
@@ -269,7 +270,7 @@ public enum HubLayout {
     }
 
     /// The original-name tensors (main model, entropy model) and shapes a HF config implies.
-    public static func expectedOriginalTensors(config c: JSONValue, path: String) throws
+    package static func expectedOriginalTensors(config c: JSONValue, path: String) throws
         -> (main: [(String, [Int])], entropy: [(String, [Int])])
     {
         let enc = try Block(c["encoder_config"], "encoder_config", path: path)
@@ -339,7 +340,7 @@ public enum HubLayout {
 
     /// `tokenizer.json`: ByteLevel BPE without merges, `<boe>`=0 `<s>`=1 `</s>`=2 `<pad>`=3, byte b → b+4,
     /// a post-processor that prepends `<s>`.
-    public static func tokenizerJSON() -> JSONValue {
+    package static func tokenizerJSON() -> JSONValue {
         let alphabet = byteLevelAlphabet()
         var vocab: [(String, JSONValue)] = specialTokens.enumerated().map { ($1, .int($0)) }
         for b in 0..<256 { vocab.append((String(alphabet[b]), .int(b + 4))) }
@@ -377,7 +378,7 @@ public enum HubLayout {
     }
 
     /// `tokenizer_config.json` for `PreTrainedTokenizerFast`.
-    public static func tokenizerConfigJSON(config: JSONValue) -> JSONValue {
+    package static func tokenizerConfigJSON(config: JSONValue) -> JSONValue {
         .object([
             ("tokenizer_class", .string("PreTrainedTokenizerFast")),
             ("bos_token", .string("<s>")),

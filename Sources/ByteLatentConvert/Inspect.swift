@@ -4,6 +4,7 @@ import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif
+import JSONSupport
 
 /// What `blt inspect` reports about a checkpoint.
 public struct CheckpointReport {
@@ -23,9 +24,9 @@ public struct CheckpointReport {
     /// Parameters per component, in a fixed order.
     public let components: [(String, Int)]
     /// Key figures of the (transformers) config.
-    public let figures: [(String, JSONValue)]
+    package let figures: [(String, JSONValue)]
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([
             ("path", .string(path)),
             ("format", .string(format.rawValue)),

@@ -3,6 +3,7 @@ import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif
+import JSONSupport
 
 /// What a conversion wrote, by identity: each file's name, size, inode and modification time, kept
 /// in the output as `.blt-convert-manifest.json`. `--force` replaces an output only when everything

@@ -70,11 +70,11 @@ struct OutputPlace {
     static func checkReplaceable(_ path: String, shownAs shown: String) throws {
         var info = stat()
         guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-            throw ConvertError.unsafeDestination(path: shown, reason: "it exists and is not a directory; --force replaces only a directory that `blt convert` wrote")
+            throw ConvertError.unsafeDestination(path: shown, reason: "it exists and is not a directory; forcing replaces only a directory that a conversion wrote")
         }
         let foreign = OutputManifest.foreignEntries(in: path)
         guard foreign.isEmpty else {
-            throw ConvertError.unsafeDestination(path: shown, reason: "it holds what `blt convert` did not write or what changed since (\(foreign.prefix(5).joined(separator: ", "))\(foreign.count > 5 ? ", …" : "")); --force replaces only an empty directory or an unchanged earlier conversion: remove it yourself or choose another directory")
+            throw ConvertError.unsafeDestination(path: shown, reason: "it holds what a conversion did not write or what changed since (\(foreign.prefix(5).joined(separator: ", "))\(foreign.count > 5 ? ", …" : "")); forcing replaces only an empty directory or an unchanged earlier conversion: remove it yourself or choose another directory")
         }
     }
 

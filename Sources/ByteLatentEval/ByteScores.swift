@@ -1,6 +1,7 @@
 import ByteLatent
 import Safetensors
 import Foundation
+import JSONSupport
 
 /// One document scored target by target: what the main model and the entropy model each made of
 /// every byte, and where patches started. Targets are the document's ids after the BOS (its bytes,
@@ -19,7 +20,7 @@ public struct ByteScores: Sendable {
     public var score: DocumentScore
 
     /// The byte of target i, or nil for the EOS.
-    public func byte(_ i: Int) -> UInt8? { ByteGlyphs.byteValue(ids[i]) }
+    public func byte(_ i: Int) -> UInt8? { Tokenizer.byte(of: ids[i]) }
 
     /// Σ surprisal in bits, summed target by target in order.
     public var nllBits: Double { surprisalBits.reduce(0, +) }

@@ -4,6 +4,7 @@ import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif
+import JSONSupport
 
 /// Reads documents from files, JSONL files and standard input, in order, one at a time.
 ///
@@ -155,6 +156,10 @@ public struct DocumentReader: Sendable {
 
     struct LineError: Error { var message: String }
 
+    /// The reason given for a JSONL line without the reader's `field` (a `BadLine` or
+    /// `DocumentError.malformedLine` reason), so a front end can recognise it and name its option.
+    public static func missingFieldReason(_ field: String) -> String { "no field '\(field)'" }
+
     static func text(of line: UnsafeBufferPointer<UInt8>, field: String) throws -> String {
         // Text that is not UTF-8 (or a lone surrogate escape) is a bad line, never U+FFFD scored as text.
         guard String(validating: line, as: UTF8.self) != nil else { throw LineError(message: "not valid UTF-8") }
@@ -165,7 +170,7 @@ public struct DocumentReader: Sendable {
         guard case .object = value else { throw LineError(message: "not a JSON object") }
         switch value[field] {
         case .string(let text)?: return text
-        case nil: throw LineError(message: "no field '\(field)' (choose the field with --field NAME)")
+        case nil: throw LineError(message: missingFieldReason(field))
         case .some(let other): throw LineError(message: "field '\(field)' is \(other.typeName), not a string")
         }
     }

@@ -101,9 +101,9 @@ public enum DocumentError: Error, CustomStringConvertible, Equatable {
         case .unreadable(let path, let reason):
             return "cannot read input file '\(path)': \(reason)"
         case .malformedLine(let file, let line, let reason):
-            return "\(file):\(line): \(reason); fix the line, or pass --skip-bad-lines to skip such lines (they are counted)"
+            return "\(file):\(line): \(reason); fix the line, or let the reader skip such lines (DocumentReader's skipBadLines; they are counted)"
         case .badShard(let text):
-            return "--shard '\(text)' is not I/N with 0 ≤ I < N ≤ \(EvalSummary.maxShardCount) (e.g. --shard 0/4)"
+            return "shard '\(text)' is not I/N with 0 ≤ I < N ≤ \(EvalSummary.maxShardCount) (e.g. 0/4)"
         case .tooLarge(let path, let limit):
             return "input '\(path)' holds more than \(limit) bytes, the most one document may hold; split it, or raise the maximum document size if it is meant as one document"
         case .badLimit(let limit):

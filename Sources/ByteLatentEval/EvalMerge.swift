@@ -17,7 +17,7 @@ extension EvalSummary {
 
         public var description: String {
             switch self {
-            case .nothingToMerge: return "no evaluation outputs to merge; pass the JSON files written by `blt eval --json --shard I/N`"
+            case .nothingToMerge: return "no evaluation outputs to merge; pass the summaries of a run's shards"
             case .settingsDiffer(let field, let first, let other, let file):
                 return "'\(file)' was evaluated with \(field) = \(other), but the first file with \(field) = \(first); merge only shards of one run"
             case .shardCountsDiffer(let first, let other, let file):
@@ -26,10 +26,10 @@ extension EvalSummary {
                 return "shard \(index) appears twice (again in '\(file)'); each shard must be merged once"
             case .missingShards(let missing, let count):
                 let list = missing.map(String.init).joined(separator: ", ")
-                return (missing.count == 1 ? "shard \(list) of \(count) is missing" : "shards \(list) of \(count) are missing") + "; pass every shard's output, or --allow-partial to merge what is there"
+                return (missing.count == 1 ? "shard \(list) of \(count) is missing" : "shards \(list) of \(count) are missing") + "; pass every shard's output, or allow a partial merge (allowPartial) to merge what is there"
             case .missingShardsOf(let first, let total, let count):
                 let list = first.map(String.init).joined(separator: ", ")
-                return "\(total) of \(count) shards are missing (\(list), …); pass every shard's output, or --allow-partial to merge what is there"
+                return "\(total) of \(count) shards are missing (\(list), …); pass every shard's output, or allow a partial merge (allowPartial) to merge what is there"
             case .modelsDiffer(let first, let other, let file):
                 return "'\(file)' was evaluated with a different model (fingerprint \(other)) than the first file (\(first)); merge only shards of one run"
             case .duplicateDocument(let index, let file):

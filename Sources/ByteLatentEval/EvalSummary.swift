@@ -146,7 +146,7 @@ public struct EvalSummary: Equatable, Sendable {
         public var source: String
         public var reason: String
         public var description: String {
-            "'\(source)' is not a usable output of `blt eval --json`: \(reason); pass the files that `blt eval --json --shard I/N` wrote, unedited"
+            "'\(source)' is not a usable evaluation summary (the JSON of an EvalSummary): \(reason); pass the shards' summaries as they were written, unedited"
         }
     }
 

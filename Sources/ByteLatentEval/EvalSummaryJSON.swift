@@ -1,6 +1,7 @@
 import ByteLatent
 import Foundation
 import Safetensors
+import JSONSupport
 
 // The JSON form of an evaluation summary: what `blt eval --json` prints and `blt eval-merge` reads
 // back. Reading checks each field's presence and type in a fixed order and reports the first
@@ -9,7 +10,7 @@ import Safetensors
 
 extension ExactSum {
     /// A decimal string of `raw`: JSON numbers are doubles to most readers, too narrow for an Int128.
-    public var json: JSONValue { .string(String(raw)) }
+    package var json: JSONValue { .string(String(raw)) }
 
     init(json: JSONValue, at path: SummaryReader.Path) throws {
         guard case .string(let text) = json else { throw SummaryReader.wrongType(path) }
@@ -21,7 +22,7 @@ extension ExactSum {
 }
 
 extension RatioMoments {
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([("bits", bits.json), ("bits_squared", bitsSquared.json), ("bits_times_targets", bitsTimesTargets.json),
                  ("targets", .int(targets)), ("targets_squared", targetsSquared.json), ("units", .int(units))])
     }
@@ -39,7 +40,7 @@ extension RatioMoments {
 }
 
 extension DocumentResult {
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([("bits_per_byte", .double(bitsPerByte)), ("bytes", .int(bytes)), ("index", .int(index)), ("name", .string(name)),
                  ("nll_nats", .double(nllNats)), ("patches", .int(patches)), ("targets", .int(targets)), ("windows", .int(windows))])
     }
@@ -52,7 +53,7 @@ extension DocumentResult {
 }
 
 extension EvalSettings {
-    public var json: JSONValue {
+    package var json: JSONValue {
         var items: [(String, JSONValue)] = [("add_eos", .bool(addEOS))]
         if let batchBytes { items.append(("batch_bytes", .int(batchBytes))) }
         items += [
@@ -84,7 +85,7 @@ extension EvalSettings {
 }
 
 extension EvalSums {
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([("by_chunk", byChunk.json), ("by_document", byDocument.json), ("bytes", .int(bytes)), ("documents", .int(documents)),
                  ("nll_nats", nllNats.json), ("patches", .int(patches)), ("seconds", .double(seconds)),
                  ("skipped_bad_lines", .int(skippedBadLines)), ("skipped_empty", .int(skippedEmpty)), ("targets", .int(targets)),
@@ -111,7 +112,7 @@ extension EvalSums {
 extension EvalSummary {
     /// The settings, shards and exact sums (what `eval-merge` reads back), and the figures derived
     /// from them for readers (ignored when read back).
-    public var json: JSONValue {
+    package var json: JSONValue {
         // Derived figures that overflow (e.g. a perplexity of 2^2000) are written as null: JSON has
         // no infinity, and failing to write would lose the whole result.
         func finite(_ x: Double?) -> JSONValue { x.flatMap { $0.isFinite ? .double($0) : nil } ?? .null }

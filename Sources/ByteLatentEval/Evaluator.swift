@@ -1,84 +1,6 @@
 import ByteLatent
 import Foundation
 
-/// Options of an evaluation run.
-public struct EvalOptions: Sendable {
-    /// Ids per forward pass (BOS included); nil: `Evaluator.defaultWindow(for:)`.
-    public var window: Int?
-    /// Minimum history (document ids) of each target scored by a window after the first; 0 gives
-    /// non-overlapping windows. See `WindowPlan`.
-    public var context: Int
-    /// How to patch; nil: the model's `patching` (config.json's rule unless `BLTModel.with(patching:)`).
-    public var patching: PatchingScheme?
-    /// Entropy threshold for patching (nats), overriding the scheme's; nil: the scheme's.
-    public var threshold: Float?
-    /// Append the EOS id (and score it as a target).
-    public var addEOS: Bool
-    /// Targets per chunk for the standard error of a single document.
-    public var chunkTargets: Int
-    /// Keep one `DocumentResult` per document.
-    public var keepPerDocument: Bool
-    /// Ids per packed forward pass: consecutive windows (of one or many documents) are run together
-    /// up to this many ids in all, each exactly as if alone. A longer window runs by itself;
-    /// 0 or 1 gives one forward pass per window.
-    public var batchBytes: Int
-
-    public init(window: Int? = nil, context: Int = 0, patching: PatchingScheme? = nil, threshold: Float? = nil, addEOS: Bool = true,
-                chunkTargets: Int = 1024, keepPerDocument: Bool = false, batchBytes: Int = Evaluator.defaultBatchBytes) {
-        self.window = window
-        self.patching = patching
-        self.context = context
-        self.threshold = threshold
-        self.addEOS = addEOS
-        self.chunkTargets = chunkTargets
-        self.keepPerDocument = keepPerDocument
-        self.batchBytes = batchBytes
-    }
-}
-
-/// Progress of a run, reported after every forward pass.
-public struct EvalProgress: Sendable {
-    /// Input bytes (files as read, JSONL lines included) passed so far, and in all (nil when unknown).
-    public var inputBytesDone: Int
-    public var inputBytesTotal: Int?
-    public var documents: Int
-    public var bytesScored: Int
-    public var seconds: Double
-}
-
-public enum EvalError: Error, CustomStringConvertible, Equatable {
-    case badChunkSize(Int)
-    case badBatchSize(Int)
-    case nonFiniteLoss(document: String)
-
-    public var description: String {
-        switch self {
-        case .badChunkSize(let n): return "the standard-error chunk size must be at least 1 target (got \(n))"
-        case .badBatchSize(let n): return "the batch size must be 0 or more ids per forward pass (got \(n)); 0 runs one window per pass"
-        case .nonFiniteLoss(let document):
-            return "document '\(document)' got a non-finite or absurdly large loss: the model produced NaN or infinite logits; check the weights (e.g. with the parity tests)"
-        }
-    }
-}
-
-/// The score of one document: its NLL and what was needed to compute it.
-public struct DocumentScore: Sendable, Equatable {
-    /// Σ NLL over every target (nats), summed target by target in document order.
-    public var nllNats: Double
-    public var targets: Int
-    public var bytes: Int
-    public var patches: Int
-    public var windows: Int
-    /// (bits, targets) of each chunk of `chunkTargets` consecutive targets.
-    public var chunks: [(bits: Double, targets: Int)]
-    public var bitsPerByte: Double { targets == 0 ? 0 : nllNats / M_LN2 / Double(targets) }
-
-    public static func == (a: DocumentScore, b: DocumentScore) -> Bool {
-        a.nllNats == b.nllNats && a.targets == b.targets && a.bytes == b.bytes && a.patches == b.patches
-            && a.windows == b.windows && a.chunks.map(\.bits) == b.chunks.map(\.bits) && a.chunks.map(\.targets) == b.chunks.map(\.targets)
-    }
-}
-
 /// Scores documents with a BLT model: bits per byte over BOS + bytes + EOS, in windows when a
 /// document is longer than one forward pass, with sums that merge exactly across shards.
 ///
@@ -96,7 +18,7 @@ public final class Evaluator {
     /// Entropies kept from another run over the same passes (a sweep); nil: computed per pass.
     var entropyCache: EntropyCache?
     /// FLOPs of the forward passes of the last `run` (`ComputeCount.forward` of every window).
-    public private(set) var compute = ComputeCount()
+    public internal(set) var compute = ComputeCount()
     public var threshold: Float { patching.threshold }
 
     /// CPU-friendly cap on the default window.
@@ -117,7 +39,7 @@ public final class Evaluator {
         guard options.batchBytes >= 0 else { throw EvalError.badBatchSize(options.batchBytes) }
         let positions = min(model.config.patcher.maxPositions, model.config.encoder.maxPositions, model.config.decoder.maxPositions)
         if window > positions {
-            throw BLTError.invalidInput("--window \(window) exceeds the model's \(positions) positions (max_position_embeddings); use --window \(positions) or less")
+            throw EvalError.windowTooLarge(window: window, positions: positions)
         }
         var scheme = options.patching ?? model.patching
         if let threshold = options.threshold { scheme.threshold = threshold }
@@ -144,14 +66,21 @@ public final class Evaluator {
     func scored(_ documents: [[UInt8]], names: [String]?, keepDetails: Bool) throws -> [(work: DocumentWork, score: DocumentScore)] {
         var planner = PassPlanner(options: options, window: window, emptyDocuments: .scored, keepDetails: keepDetails)
         var results: [(work: DocumentWork, score: DocumentScore)] = []
-        func run(_ batch: Batch) throws {
-            try process(batch) { work in results.append((work, try self.finish(work))) }
-        }
-        for (i, bytes) in documents.enumerated() {
-            let document = Document(ordinal: i, name: names?[i] ?? "document \(i + 1)", bytes: bytes, inputRange: 0..<0)
-            for batch in try planner.add(document) { try run(batch) }
-        }
-        if let last = planner.finish() { try run(last) }
+        // Batches planned here as the loop asks for them: a document at a time, then the last one.
+        var pending: [Batch] = [], next = 0, planned = false
+        try drive(next: {
+            while pending.isEmpty && !planned {
+                if next < documents.count {
+                    let document = Document(ordinal: next, name: names?[next] ?? "document \(next + 1)", bytes: documents[next], inputRange: 0..<0)
+                    pending = try planner.add(document)
+                    next += 1
+                } else {
+                    pending = planner.finish().map { [$0] } ?? []
+                    planned = true
+                }
+            }
+            return pending.isEmpty ? nil : pending.removeFirst()
+        }, finished: { work in results.append((work, try self.finish(work))) })
         return results
     }
 
@@ -230,8 +159,7 @@ public final class Evaluator {
         defer { batches.cancel() }
         var done = 0
 
-        while let batch = try batches.take().get() {
-            try process(batch) { work in
+        try drive(next: { try batches.take().get() }, finished: { work in
                 let score = try self.finish(work)
                 try Self.accumulate(score, into: &sums, name: work.name)
                 try perDocument?(work.document, Self.byteScores(of: work, score: score))
@@ -239,7 +167,7 @@ public final class Evaluator {
                     results.append(DocumentResult(index: work.ordinal, name: work.name, bytes: score.bytes, targets: score.targets,
                                                   patches: score.patches, windows: score.windows, nllNats: score.nllNats))
                 }
-            } other: { step in
+            }, other: { step in
                 switch step {
                 case .badLine(let line):
                     sums.skippedBadLines += 1
@@ -249,118 +177,21 @@ public final class Evaluator {
                 case .window, .unscored:
                     break
                 }
-            }
-            // Input bytes passed: up to the last step of the pass (in proportion within a long document).
-            switch batch.steps.last {
-            case .window(let work, let w)?:
-                let range = work.inputRange, end = work.plan[w].scored.upperBound
-                done = range.lowerBound + Int(Double(range.count) * Double(end) / Double(work.ids.count))
-            case .empty(let range)?: done = range.upperBound
-            case .unscored(let work)?: done = work.inputRange.upperBound
-            case .badLine, nil: break
-            }
-            progress?(EvalProgress(inputBytesDone: done, inputBytesTotal: total, documents: sums.documents,
-                                   bytesScored: sums.bytes, seconds: elapsed()))
-        }
+            }, passed: { batch in
+                // Input bytes passed: up to the last step of the pass (in proportion within a long document).
+                switch batch.steps.last {
+                case .window(let work, let w)?:
+                    let range = work.inputRange, end = work.plan[w].scored.upperBound
+                    done = range.lowerBound + Int(Double(range.count) * Double(end) / Double(work.ids.count))
+                case .empty(let range)?: done = range.upperBound
+                case .unscored(let work)?: done = work.inputRange.upperBound
+                case .badLine, nil: break
+                }
+                progress?(EvalProgress(inputBytesDone: done, inputBytesTotal: total, documents: sums.documents,
+                                       bytesScored: sums.bytes, seconds: elapsed()))
+        })
         sums.seconds = elapsed()
         return EvalSummary(settings: settings(reader: reader), shard: shard, sums: sums,
                            perDocument: options.keepPerDocument ? results : nil)
-    }
-
-    // MARK: Packed passes
-
-    /// Runs the windows of `batch` in one packed forward pass, records each window's target NLLs
-    /// and patches in its document, then walks the steps in input order: `finished` for every
-    /// document whose last window this was, `other` for the rest.
-    func process(_ batch: Batch, finished: (DocumentWork) throws -> Void, other: (Step) throws -> Void = { _ in }) throws {
-        let windows = batch.windows
-        if !windows.isEmpty {
-            let sequences = batch.sequences
-            let patching = try model.patching(batch: sequences, scheme: self.patching, entropies: entropyCache?.entropies(of: batch, model: model, context: self.patching.entropyContext))
-            for (ids, patched) in zip(sequences, patching) {
-                compute += ComputeCount.forward(model.config, ids: ids.count, patches: patched.lengths.count,
-                                                entropyModel: self.patching.rule.needsEntropies)
-            }
-            let pass = try model.packedLogits(sequences, patchLengths: patching.map(\.lengths), embeddings: batch.embeddings)
-            let width = model.vocabularySize
-            for (s, (work, w)) in windows.enumerated() {
-                let rows = pass.byteRanges[s]
-                work.record(window: w, logits: pass.logits[rows.lowerBound * width ..< rows.upperBound * width], ids: sequences[s],
-                            entropies: patching[s].entropies, patchLengths: patching[s].lengths, width: width)
-            }
-        }
-        for step in batch.steps {
-            switch step {
-            case .window(let work, let w) where w == work.plan.count - 1: try finished(work)
-            case .unscored(let work): try finished(work)
-            default: try other(step)
-            }
-        }
-    }
-
-    /// The score of a document whose windows have all been recorded.
-    func finish(_ work: DocumentWork) throws -> DocumentScore {
-        let values = work.values
-        var nll = 0.0
-        for v in values { nll += v }
-        guard nll.isFinite, abs(nll) < ExactSum.limit else { throw EvalError.nonFiniteLoss(document: work.name) }
-        var chunks: [(bits: Double, targets: Int)] = []
-        var start = 0
-        while start < values.count {
-            let end = min(values.count, start + options.chunkTargets)
-            chunks.append((bits: values[start..<end].reduce(0, +) / M_LN2, targets: end - start))
-            start = end
-        }
-        return DocumentScore(nllNats: nll, targets: values.count, bytes: work.byteCount, patches: work.patches,
-                             windows: work.plan.count, chunks: chunks)
-    }
-}
-
-/// A bounded hand-over of batches from the reading queue to the thread running the model.
-final class BatchQueue: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var items: [Result<Batch?, Error>] = []
-    private var cancelled = false
-    let capacity: Int
-
-    init(capacity: Int) { self.capacity = capacity }
-
-    /// Waits for room; false once the consumer has cancelled (the producer then stops).
-    @discardableResult
-    func put(_ item: Result<Batch?, Error>) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while items.count >= capacity, !cancelled { condition.wait() }
-        guard !cancelled else { return false }
-        items.append(item)
-        condition.broadcast()
-        return true
-    }
-
-    func take() -> Result<Batch?, Error> {
-        condition.lock()
-        defer { condition.unlock() }
-        while items.isEmpty { condition.wait() }
-        let item = items.removeFirst()
-        condition.broadcast()
-        return item
-    }
-
-    func cancel() {
-        condition.lock()
-        cancelled = true
-        condition.broadcast()
-        condition.unlock()
-    }
-}
-
-/// Seconds since it was made, from the monotonic clock.
-struct Stopwatch {
-    private let clock = ContinuousClock()
-    private let started: ContinuousClock.Instant
-    init() { started = clock.now }
-    func seconds() -> Double {
-        let d = clock.now - started
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 }

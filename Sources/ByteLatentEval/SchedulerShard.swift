@@ -55,7 +55,7 @@ public struct ScheduledShard: Sendable, Equatable, CustomStringConvertible {
         let shard: Shard
         if let count {
             guard maximum < count else {
-                throw SchedulerShardError.contradictory("the array's task IDs run to \(maximum) (SLURM_ARRAY_TASK_MAX), but with a shard count of \(count) a task ID is a shard index, 0…\(count - 1); submit the array as --array=0-\(count - 1) and rerun single tasks with --array=K")
+                throw SchedulerShardError.contradictory("the array's task IDs run to \(maximum) (SLURM_ARRAY_TASK_MAX), but with a shard count of \(count) a task ID is a shard index, 0…\(count - 1); submit the array as sbatch --array=0-\(count - 1) and rerun single tasks with sbatch --array=K")
             }
             shard = Shard(index: id, count: count)
         } else {
@@ -110,7 +110,7 @@ public enum SchedulerShardError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .noScheduler(let jobID?):
-            return "Slurm job \(jobID) is not an array job (SLURM_ARRAY_TASK_ID is not set), so it has no shard; submit it with --array"
+            return "Slurm job \(jobID) is not an array job (SLURM_ARRAY_TASK_ID is not set), so it has no shard; submit it as an array job (sbatch --array)"
         case .noScheduler(nil):
             return "no scheduler shard: neither SLURM_ARRAY_TASK_ID (a Slurm array task) nor JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) is set"
         case .bothSchedulers(let slurm, let kubernetes):

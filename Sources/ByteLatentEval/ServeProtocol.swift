@@ -1,6 +1,7 @@
 import ByteLatent
 import Foundation
 import Safetensors
+import JSONSupport
 
 /// The line protocol of `blt serve --stdio` (Docs/lm-eval.md): one JSON object per line in, one
 /// JSON object per line out, in the same order. Requests:
@@ -15,7 +16,7 @@ import Safetensors
 public enum ServeProtocol {
     /// A parsed line: the request, or why it is not one; plus the id to echo.
     public struct Line {
-        public var id: JSONValue?
+        package var id: JSONValue?
         public var request: Result<ScoringRequest, ScoringError>
     }
 
@@ -74,7 +75,7 @@ public enum ServeProtocol {
     }
 
     /// The response line (without its newline) for a result.
-    public static func response(_ result: Result<ScoringResult, ScoringError>, id: JSONValue?) -> String {
+    package static func response(_ result: Result<ScoringResult, ScoringError>, id: JSONValue?) -> String {
         var items: [(String, JSONValue)] = []
         if let id { items.append(("id", id)) }
         switch result {

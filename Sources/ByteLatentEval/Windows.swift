@@ -41,9 +41,9 @@ public enum WindowPlanError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .windowTooSmall(let window):
-            return "a window of \(window) id\(window == 1 ? "" : "s") cannot hold a patch: it needs the BOS and at least one byte; pass --window 2 or more (the default comes from the model's limits)"
+            return "a window of \(window) id\(window == 1 ? "" : "s") cannot hold a patch: it needs the BOS and at least one byte; the window must be 2 ids or more (EvalOptions.window; the default comes from the model's limits)"
         case .contextTooLarge(let context, let window):
-            return "--context \(context) leaves no room to score anything in a window of \(window) ids (BOS + context + at least one byte); use --context \(max(0, window - 2)) or less, or a larger --window"
+            return "a context of \(context) ids leaves no room to score anything in a window of \(window) ids (BOS + context + at least one byte); the context (EvalOptions.context) must be \(max(0, window - 2)) ids or less, or the window larger"
         }
     }
 }

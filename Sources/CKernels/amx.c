@@ -12,20 +12,6 @@
 #if defined(__x86_64__)
 #include "x86.h"
 #include <stdlib.h>
-#include <cpuid.h>
-#include <unistd.h>
-#include <sys/syscall.h>
-
-int blt_amx_supported(void) {
-    static int supported = -1;   // a race only computes the same answer twice
-    if (supported >= 0) return supported;
-    unsigned a, b, c, d;
-    int cpu = __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((d >> 22) & 1) && ((d >> 24) & 1);   // AMX-BF16, AMX-TILE
-    // Linux hands out the 8 KB tile state only to processes that ask (ARCH_REQ_XCOMP_PERM for
-    // XFEATURE_XTILEDATA); without it the first tile instruction is fatal.
-    supported = cpu && syscall(SYS_arch_prctl, 0x1023, 18) == 0;
-    return supported;
-}
 
 typedef struct {
     uint8_t palette, start_row, reserved[14];
@@ -271,8 +257,6 @@ static AMX int amx_attend(const uint16_t *q, size_t ldq, size_t rows, size_t d, 
 
 /// Whether the amx path is active and a product over k (or a head of dimension k) fits its tiles.
 static int amx_fits(size_t k) { return blt_active_path() == BLT_PATH_AMX && k % 32 == 0 && k > 0; }
-#else
-int blt_amx_supported(void) { return 0; }
 #endif
 
 size_t blt_amx_packed_count(size_t m, size_t k) { return (m + 31) / 32 * 32 * k; }

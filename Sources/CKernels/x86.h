@@ -1,5 +1,5 @@
-// Shared by the x86 kernel files (x86.c, amx.c): target attributes and small inline helpers.
-// Every function here is inlined into callers whose target includes its own.
+// Shared by the x86 kernel files (x86_avx2.c, x86_avx512.c, amx.c): target attributes, small inline
+// helpers and the tiled-matmul template. Every function here is inlined into callers whose target includes its own.
 #ifndef BLT_CKERNELS_X86_H
 #define BLT_CKERNELS_X86_H
 #if defined(__x86_64__)
@@ -61,6 +61,36 @@ INLINE AVX512 __m512 avx512_exp(__m512 x) {
     BLT_EXP_POLY(_mm512_fmadd_ps, _mm512_add_ps, _mm512_set1_ps, r, z, y);
     return _mm512_scalef_ps(y, n);
 }
+
+/// Tiles of 4 x rows × 2 weight rows (1 × 4 for a single x row, i.e. matrix-vector); partial
+/// tiles repeat the last valid row and drop its results.
+#define BLT_TILED_MATMUL(NAME, ATTR, TILE, DTYPE)                                                     \
+    static ATTR void NAME(const void *weights, size_t k, const float *x, size_t m, float *y, size_t ldy, \
+                          size_t r0, size_t r1) {                                                     \
+        const uint16_t *w = (const uint16_t *)weights;                                                \
+        if (m == 1) {                                                                                 \
+            for (size_t r = r0; r < r1; r += 4) {                                                     \
+                const void *wr[4];                                                                    \
+                for (int j = 0; j < 4; j++) wr[j] = w + (r + j < r1 ? r + j : r1 - 1) * k;            \
+                float out[4];                                                                         \
+                TILE(DTYPE, 1, 4, &x, wr, k, out);                                                    \
+                for (int j = 0; j < 4 && r + j < r1; j++) y[r + j] = out[j];                          \
+            }                                                                                         \
+            return;                                                                                   \
+        }                                                                                             \
+        for (size_t r = r0; r < r1; r += 2) {                                                         \
+            const void *wr[2];                                                                        \
+            for (int j = 0; j < 2; j++) wr[j] = w + (r + j < r1 ? r + j : r1 - 1) * k;                \
+            for (size_t i = 0; i < m; i += 4) {                                                       \
+                const float *xr[4];                                                                   \
+                for (int l = 0; l < 4; l++) xr[l] = x + (i + l < m ? i + l : m - 1) * k;              \
+                float out[8];                                                                         \
+                TILE(DTYPE, 4, 2, xr, wr, k, out);                                                    \
+                for (int l = 0; l < 4 && i + l < m; l++)                                              \
+                    for (int j = 0; j < 2 && r + j < r1; j++) y[(i + l) * ldy + r + j] = out[l * 2 + j]; \
+            }                                                                                         \
+        }                                                                                             \
+    }
 
 #endif
 #endif

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import JSONSupport
 
 /// A whole checkpoint: a `.safetensors` file, a `model.safetensors.index.json`, or a directory
 /// holding `model.safetensors.index.json` (preferred), `model.safetensors`, or exactly one

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import JSONSupport
 
 /// One `.safetensors` file, memory-mapped read-only. The data section is never read with
 /// `read()`: tensors are zero-copy views into the mapping, and pages are loaded on first touch.

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import JSONSupport
 
 /// What the writer needs to know about one tensor before any data is written.
 public struct TensorSpec: Sendable, Equatable {

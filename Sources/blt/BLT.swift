@@ -39,7 +39,13 @@ struct BLT: ParsableCommand {
             StandardStreams.error("Error: \(problem)\n")
             Glibc.exit(64)
         }
-        main(nil)
+        // ArgumentParser's main(nil), with library errors said in the command line's words.
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            exit(withError: FlagWording.reworded(error))
+        }
         // Output still buffered (print) is written now; a full disk or closed stream must not pass as success.
         do { try StandardStreams.flush() } catch {
             StandardStreams.error("Error: \(error)\n")

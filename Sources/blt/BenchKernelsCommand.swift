@@ -1,5 +1,6 @@
 import ArgumentParser
 import ByteLatent
+import ByteLatentBenchmarks
 import Foundation
 
 /// `blt bench-kernels`: GFLOP/s of the bf16 weight products on this CPU, per kernel path and row

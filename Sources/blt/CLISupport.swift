@@ -6,6 +6,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import JSONSupport
 
 /// A failure while running a command (not a usage mistake): printed as "Error: …", exit status 1,
 /// without the usage text that ArgumentParser adds to a `ValidationError`.

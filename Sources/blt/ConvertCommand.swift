@@ -64,7 +64,7 @@ struct ConvertCommand: ParsableCommand {
                   + "\(formatBytes(plan.totalBytes)) in \(String(format: "%.1f", secs)) s")
         } catch let e as ConvertError {
             bar?.finish()
-            StandardStreams.error("error: \(e.description)\n")
+            StandardStreams.error("error: \(FlagWording.message(for: e) ?? e.description)\n")
             throw ExitCode(e == .interrupted ? 128 + interruptSignal : 1)
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ByteLatent
+import ByteLatentPlots
 import ByteLatentEval
 import Foundation
 
@@ -118,7 +119,7 @@ struct EvalCommand: ParsableCommand {
         do {
             summary = try evaluator.run(reader, shard: shard, progress: { bar.update($0.inputBytesDone) }, badLine: { line in
                 bar.finish()
-                StandardStreams.error("warning: skipped \(line.file):\(line.line): \(line.reason)\n")
+                StandardStreams.error("warning: skipped \(line.file):\(line.line): \(FlagWording.lineReason(line.reason))\n")
             }, byteScores: perByteFile == nil && svgFile == nil ? nil : { document, scores in
                 try perByteFile?.write(scores.jsonLine(document: document.name, index: document.ordinal) + "\n")
                 if svgFile != nil {

@@ -59,7 +59,7 @@ struct EvalMergeCommand: ParsableCommand {
                 throw ShardFileError(path: path, reason: error.description)
             }
             do { return try EvalSummary.load(Data(data), source: path) } catch let error as EvalSummary.LoadError {
-                throw CommandError(error.description)
+                throw FlagWording.reworded(error)
             }
         }
         let merged = try EvalSummary.merge(parts, names: files, allowPartial: allowPartial)

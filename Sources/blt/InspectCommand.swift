@@ -3,6 +3,7 @@ import ByteLatentConvert
 import ByteLatent
 import Safetensors
 import Foundation
+import JSONSupport
 
 /// `blt inspect PATH`: layout, dtype, tensor count, parameters per component, config figures.
 struct InspectCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ByteLatent
+import ByteLatentPlots
 import Safetensors
 import Foundation
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ByteLatent
+import ByteLatentPlots
 import ByteLatentEval
 import Foundation
 #if canImport(Glibc)
@@ -57,7 +58,7 @@ struct ServeCommand: ParsableCommand {
         do { configured = try BLTModel(directory: model) } catch { throw ModelLoadError(path: model, underlying: error) }
         let loaded = configured.with(patching: try patchingOptions.scheme(for: configured))
         let scorer: RequestScorer
-        do { scorer = try RequestScorer(model: loaded, window: window, context: context) } catch { throw CommandError("\(error)") }
+        do { scorer = try RequestScorer(model: loaded, window: window, context: context) } catch { throw FlagWording.message(for: error).map(CommandError.init) ?? CommandError("\(error)") }
         StandardStreams.error("blt serve: model \(model) loaded; reading JSON requests on standard input\n")
         var reader = LineReader(limit: maxRequestBytes)
         while let next = try reader.next() {

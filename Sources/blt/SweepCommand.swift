@@ -1,8 +1,10 @@
 import ArgumentParser
 import ByteLatent
+import ByteLatentPlots
 import ByteLatentEval
 import Safetensors
 import Foundation
+import JSONSupport
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import XCTest
 import TestSupport
 @testable import ByteLatent
 @testable import ByteLatentEval
+import JSONSupport
 
 /// `blt eval`'s library: window plan, documents, evaluator, exact sums and shard merging.
 final class EvaluationTests: XCTestCase {
@@ -100,7 +101,8 @@ final class EvaluationTests: XCTestCase {
     func testWindowTooSmallOrContextTooLargeIsAnError() {
         XCTAssertThrowsError(try WindowPlan.plan(count: 10, window: 1, context: 0)) {
             XCTAssertEqual($0 as? WindowPlanError, .windowTooSmall(window: 1))
-            XCTAssertTrue("\($0)".contains("--window"))
+            XCTAssertTrue("\($0)".contains("EvalOptions.window"), "\($0)")
+            XCTAssertFalse("\($0)".contains("--"), "a library error names no flag: \($0)")
         }
         XCTAssertThrowsError(try WindowPlan.plan(count: 10, window: 8, context: 7)) {
             XCTAssertEqual($0 as? WindowPlanError, .contextTooLarge(context: 7, window: 8))
@@ -327,7 +329,8 @@ final class EvaluationTests: XCTestCase {
         XCTAssertThrowsError(try evaluator.run(DocumentReader(inputs: [DocumentInput(path: path)]))) {
             XCTAssertEqual($0 as? DocumentError, .malformedLine(file: path, line: 4, reason: "not valid JSON at byte 10 of the line: unexpected character"))
             XCTAssertTrue("\($0)".contains("\(path):4"), "\($0)")
-            XCTAssertTrue("\($0)".contains("--skip-bad-lines"), "\($0)")
+            XCTAssertTrue("\($0)".contains("skipBadLines"), "\($0)")
+            XCTAssertFalse("\($0)".contains("--"), "a library error names no flag: \($0)")
         }
         var skipped: [BadLine] = []
         let summary = try evaluator.run(DocumentReader(inputs: [DocumentInput(path: path)], skipBadLines: true), badLine: { skipped.append($0) })

@@ -4,6 +4,7 @@ import XCTest
 import TestSupport
 @testable import ByteLatent
 @testable import ByteLatentEval
+import JSONSupport
 
 /// The lm-eval scoring service: `RequestScorer` and `blt serve --stdio` against loglikelihoods and
 /// is_greedy computed by transformers (Tests/Fixtures/lm-eval, Converters/reference/make_lm_eval_fixtures.py).
@@ -214,5 +215,15 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(lines[3]["error"].string?.contains("unknown request type") == true)
         XCTAssertTrue(lines[4]["error"].string?.contains("malformed JSON") == true)
         XCTAssertTrue(lines[5]["error"].string?.contains("the model takes at most") == true, "\(String(describing: lines[5]))")
+    }
+
+    /// NaN logits end generate_until with the error eval gives, never bytes made up for them.
+    func testGenerateUntilReportsNonFiniteLogits() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-serve-nan-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let scorer = try RequestScorer(model: try BLTModel(directory: try Fixtures.nonFiniteHeadModel(in: scratch.path)))
+        XCTAssertThrowsError(try scorer.score(.generateUntil(context: Array("hi".utf8), until: [], maxBytes: 5))) {
+            XCTAssertTrue("\($0)".contains("NaN or infinite logits"), "\($0)")
+        }
     }
 }

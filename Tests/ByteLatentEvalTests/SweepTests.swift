@@ -110,14 +110,4 @@ final class SweepTests: XCTestCase {
         }
         XCTAssertGreaterThan(checked, 2)
     }
-
-    func testSweepPlotHasOnePointPerSettingInEachPanel() throws {
-        let model = try BLTModel(directory: Fixtures.modelDirectory("tiny-a"))
-        let settings = try [0.8, 1.2].map { try PatchingScheme(rule: .entropy, threshold: Float($0)) }
-        let rows = try Evaluator(model: model).sweep(try documents(), settings: settings)
-        let svg = ScatterPlot.sweep(rows, modelName: "tiny-a").svg()
-        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 4)
-        XCTAssertTrue(svg.contains("entropy 0.8"))
-        XCTAssertTrue(svg.contains("inference FLOPs per byte"))
-    }
 }

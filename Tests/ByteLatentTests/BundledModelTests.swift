@@ -3,12 +3,13 @@ import Safetensors
 import XCTest
 import TestSupport
 @testable import ByteLatent
+import JSONSupport
 
 /// The trained model `make demo` runs (Models/blt-tiny): our engine reproduces transformers'
 /// evaluation of the held-out sample (Models/blt-tiny/reference-eval.json, from the saved bf16
 /// weights upcast to fp32) — patches and bits-per-byte.
 final class BundledModelTests: XCTestCase {
-    static let root = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Fixtures.repository
 
     func testHeldOutSampleMatchesTransformers() throws {
         let model = try BLTModel(directory: Self.root.appendingPathComponent("Models/blt-tiny").path)

@@ -3,6 +3,7 @@ import Safetensors
 import XCTest
 import TestSupport
 @testable import ByteLatent
+import JSONSupport
 
 final class GenerationTests: XCTestCase {
     /// Greedy ids of transformers running the full forward on the whole prefix at every step

@@ -2,6 +2,7 @@ import XCTest
 import CKernels
 import Safetensors
 @testable import ByteLatent
+import ByteLatentBenchmarks
 
 /// Op-level checks of the numerics against naive loops written out in the test.
 final class KernelTests: XCTestCase {

@@ -1,10 +1,11 @@
 import Foundation
 import XCTest
+import TestSupport
 import ByteLatent   // not @testable: only the public API, as research code sees it
 
 /// The library examples of README.md and Docs/library.md, compiled and run.
 final class LibraryUsageTests: XCTestCase {
-    let modelDirectory = BundledModelTests.root.appendingPathComponent("Models/blt-tiny").path
+    let modelDirectory = Fixtures.repository.appendingPathComponent("Models/blt-tiny").path
 
     func testReadmeExample() throws {
         let model = try BLTModel(directory: modelDirectory)
@@ -23,7 +24,7 @@ final class LibraryUsageTests: XCTestCase {
     /// (the bundled model's held-out sample: 1.8797 in fp32; within 0.01 in bf16).
     func testPrecisionExample() throws {
         XCTAssertTrue(KernelPath.supported.contains(.generic) && KernelPath.supported.contains(KernelPath.active))
-        let text = try Data(contentsOf: BundledModelTests.root.appendingPathComponent("Models/sample.txt"))
+        let text = try Data(contentsOf: Fixtures.repository.appendingPathComponent("Models/sample.txt"))
         let ids = Tokenizer.encode(Array(text))
         var figures: [Precision: Double] = [:]
         for precision in Precision.allCases {

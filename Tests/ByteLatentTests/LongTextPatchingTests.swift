@@ -1,5 +1,6 @@
 import Foundation
 import Safetensors
+import JSONSupport
 import XCTest
 import TestSupport
 @testable import ByteLatent
@@ -59,29 +60,6 @@ final class LongTextPatchingTests: XCTestCase {
         let alone = try model.entropies(Array(reference.ids[8192...]))
         // Both run ids 8192… as a sequence of their own from position 0: the same computation.
         XCTAssertEqual(Array(official[8192...]), alone)
-    }
-
-    /// `blt patch` of the same text: transformers' patches, in a 1.5 GB address space.
-    func testPatchCommandOnALongText() throws {
-        let reference = try reference()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("blt-long-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let file = directory.appendingPathComponent("long.txt")
-        try reference.text.write(to: file)
-        let run = try runBLT(["patch", "--model", Fixtures.modelDirectory("tiny-a"), "--threshold", "\(reference.threshold)", "--json", file.path])
-        XCTAssertEqual(run.status, 0, run.stderr)
-        let output = try JSONValue.parse(run.stdout)
-        XCTAssertEqual(output["patch_lengths"].ints.trimmingZeros, reference.patchLengths)
-        let svg = try runBLT(["patch", "--model", Fixtures.modelDirectory("tiny-a"), "--svg", directory.appendingPathComponent("x.svg").path, file.path])
-        XCTAssertEqual(svg.status, 0, svg.stderr)
-        // Past 256 KiB the picture would be hundreds of MB: refused before the model runs.
-        let large = directory.appendingPathComponent("large.txt")
-        try Data(repeating: 0x61, count: (256 << 10) + 1).write(to: large)
-        let refused = try runBLT(["patch", "--model", Fixtures.modelDirectory("tiny-a"), "--svg", directory.appendingPathComponent("y.svg").path, large.path])
-        XCTAssertEqual(refused.status, 1)
-        XCTAssertTrue(refused.stderr.contains("--svg draws at most 262144 bytes of text (this one has 262145)"), refused.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("y.svg").path))
     }
 }
 

@@ -3,7 +3,6 @@ import XCTest
 import TestSupport
 import Safetensors
 @testable import ByteLatent
-import ByteLatentEval
 
 /// A wrong or incomplete model directory gives an error that names what is wrong.
 final class ModelLoadingErrorTests: XCTestCase {
@@ -64,12 +63,10 @@ final class ModelLoadingErrorTests: XCTestCase {
         XCTAssertNotEqual(loadError(directory), "no error")
     }
 
-    /// NaN logits stop generation with the error eval gives, never bytes made up for them (id 0).
+    /// NaN logits stop generation with the error eval gives, never bytes made up for them (id 0);
+    /// `blt generate` (GenerateCLITests) and serve's generate_until (ServeTests) report it too.
     func testNaNLogitsStopGenerationWithAnError() throws {
-        let dir = try makeModel(weights: { tensors in
-            let i = tensors.firstIndex { $0.name == "lm_head.weight" }!
-            tensors[i].values = [Float](repeating: .nan, count: tensors[i].values.count)
-        })
+        let dir = try Fixtures.nonFiniteHeadModel(in: scratch.appendingPathComponent("nan-head").path)
         let model = try BLTModel(directory: dir)
         for temperature: Float in [0, 0.8] {
             let generator = try ByteLatent.Generator(model: model, prompt: Tokenizer.encode("hi", addEOS: false),
@@ -77,14 +74,6 @@ final class ModelLoadingErrorTests: XCTestCase {
             XCTAssertNil(generator.next())
             XCTAssertEqual(generator.failure, .nonFiniteLogits(position: 3))
             XCTAssertEqual(Array(generator.generatedIDs), [])
-        }
-        let run = try runBLT(["generate", "--model", dir, "--prompt", "hi", "--max-bytes", "5", "--json"])
-        XCTAssertEqual(run.status, 1, run.stderr)
-        XCTAssertTrue(run.stderr.contains("NaN or infinite logits"), run.stderr)
-        XCTAssertEqual(run.stdout.count, 0, "no JSON with made-up ids")
-        let scorer = try RequestScorer(model: model)
-        XCTAssertThrowsError(try scorer.score(.generateUntil(context: Array("hi".utf8), until: [], maxBytes: 5))) {
-            XCTAssertTrue("\($0)".contains("NaN or infinite logits"), "\($0)")
         }
     }
 
@@ -169,6 +158,22 @@ final class ModelLoadingErrorTests: XCTestCase {
         XCTAssertTrue(loadError("/nonexistent/model").contains("does not exist"))
         try FileManager.default.copyItem(atPath: source + "/config.json", toPath: scratch.appendingPathComponent("config.json").path)
         XCTAssertTrue(loadError(scratch.path).contains("cannot open the weights"), loadError(scratch.path))
+    }
+
+    /// A checkpoint error keeps the safetensors error it comes from as a value, not as text.
+    func testCheckpointErrorCarriesTheSafetensorsError() throws {
+        try FileManager.default.copyItem(atPath: source + "/config.json", toPath: scratch.appendingPathComponent("config.json").path)
+        // 5 bytes: too short for the 8-byte header length.
+        try Data([1, 2, 3, 4, 5]).write(to: scratch.appendingPathComponent("model.safetensors"))
+        XCTAssertThrowsError(try BLTModel(directory: scratch.path)) { error in
+            guard case BLTError.checkpoint(.fileTooSmall(let path, let size), let context) = error else {
+                return XCTFail("expected BLTError.checkpoint(.fileTooSmall), got \(error)")
+            }
+            XCTAssertEqual(URL(fileURLWithPath: path).lastPathComponent, "model.safetensors")
+            XCTAssertEqual(size, 5)
+            XCTAssertEqual(context, "cannot open the weights in '\(scratch.path)'")
+            XCTAssertTrue("\(error)".hasPrefix("cannot open the weights in '\(scratch.path)': "), "\(error)")
+        }
     }
 
     func testPatchLengthsThatDoNotFitAreRejected() throws {

@@ -2,6 +2,7 @@ import Safetensors
 import XCTest
 import TestSupport
 @testable import ByteLatent
+import JSONSupport
 
 /// Every patching rule against the official facebookresearch/blt patcher: the expected lengths in
 /// `official-patching.json` were computed by running the official `Patcher.patch` on the fixture

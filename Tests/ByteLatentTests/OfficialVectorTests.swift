@@ -2,6 +2,7 @@ import Safetensors
 import XCTest
 import TestSupport
 @testable import ByteLatent
+import JSONSupport
 
 /// The public test vectors of the official facebookresearch/blt code (blt-architecture.md §1, §3, §4).
 final class OfficialVectorTests: XCTestCase {

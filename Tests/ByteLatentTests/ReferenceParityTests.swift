@@ -3,6 +3,7 @@ import XCTest
 import TestSupport
 import Safetensors
 @testable import ByteLatent
+import JSONSupport
 
 /// Every model under Tests/Fixtures/models was built and run by transformers 5.24 (see
 /// Converters/reference/make_fixtures.py); the engine must reproduce its numbers.

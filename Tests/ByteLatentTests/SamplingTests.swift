@@ -3,6 +3,7 @@ import Safetensors
 import XCTest
 import TestSupport
 @testable import ByteLatent
+import JSONSupport
 
 /// Sampling against transformers' own warpers: Tests/Fixtures/sampling/expected.json holds, for fixed logits
 /// vectors and (temperature, top-k, top-p) settings, the distribution `generate(do_sample=True)` draws from

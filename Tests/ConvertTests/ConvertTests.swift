@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 @testable import ByteLatentConvert
 import Safetensors
+import JSONSupport
 
 /// End-to-end: the Swift converter against the Python conversion of the same hub checkpoint.
 final class ConvertTests: ConvertTestCase {
@@ -171,6 +172,14 @@ final class ConvertTests: ConvertTestCase {
         try Data("keep".utf8).write(to: URL(fileURLWithPath: out + "/mine.txt"))
         assertConvertError(try Converter.convert(source: hubTiny, destination: out)) {
             if case .destinationExists = $0 { return true }; return false
+        }
+        // The library names its option, not the command line's flag (blt convert says --force).
+        XCTAssertThrowsError(try Converter.convert(source: hubTiny, destination: out)) {
+            XCTAssertTrue("\($0)".contains("ConvertOptions.force"), "\($0)")
+            XCTAssertFalse("\($0)".contains("--"), "\($0)")
+        }
+        XCTAssertThrowsError(try Converter.convert(source: hubTiny, destination: out, options: ConvertOptions(force: true))) {
+            XCTAssertFalse("\($0)".contains("--"), "\($0)")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["mine.txt"])
         // --force replaces only an empty directory or an earlier conversion, never the user's files.

@@ -3,13 +3,11 @@ import Foundation
 import XCTest
 @testable import ByteLatentConvert
 import Safetensors
+import TestSupport
+import JSONSupport
 
-/// Tests/Fixtures, found from this file's path.
-let fixtures: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.lastPathComponent != "Tests" && url.path != "/" { url.deleteLastPathComponent() }
-    return url.appendingPathComponent("Fixtures").path
-}()
+/// Tests/Fixtures (located by TestSupport's `Fixtures`, the one locator of the test targets).
+let fixtures = Fixtures.root.path
 
 let hubTiny = fixtures + "/hub-tiny"
 let hubTinyExpected = fixtures + "/hub-tiny-expected"

@@ -1,15 +1,13 @@
 import Foundation
 import XCTest
 @testable import Safetensors
+import JSONSupport
+import TestSupport
 
 /// Reads files written by Python's `safetensors` / `huggingface_hub`
 /// (Converters/reference/make_safetensors_fixture.py) and checks every element bit-exactly.
 final class FixtureTests: XCTestCase {
-    static let fixtures: String = {
-        // Tests/SafetensorsTests/FixtureTests.swift → Tests/Fixtures/safetensors
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/safetensors").path
-    }()
+    static let fixtures = Fixtures.path("safetensors")
 
     /// Expected values, parsed with the module's own JSON parser (bit patterns of F64 exceed Int64).
     struct Expected {

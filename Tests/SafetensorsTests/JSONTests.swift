@@ -1,5 +1,6 @@
 import XCTest
 @testable import Safetensors
+import JSONSupport
 
 /// The one JSON stack: strict and lenient parsing, and the output formats. The expected texts of
 /// `.report` and `.sortedLine` are what Foundation's JSONEncoder (prettyPrinted, sortedKeys,

@@ -14,9 +14,9 @@ SWIFT=${SWIFT:-swift}
 # The test classes that run products, passes or scoring: kernels, reference parity, evaluation,
 # packing, per-byte scores, generation, sampling, serve, conversion, the bundled model, the CLI.
 CLASSES=(KernelTests ReferenceParityTests OfficialVectorTests BundledModelTests LibraryUsageTests
-         EvaluationTests EvalCLITests PackingTests PackingCLITests VisualizationTests VisualizationCLITests
+         EvaluationTests EvalCLITests PackingTests PackingCLITests ByteScoresTests VisualizationTests VisualizationCLITests
          GenerationTests GenerateCLITests SamplingTests ServeTests ConvertTests ConvertedModelTests
-         OfficialPatchingTests SweepTests PatchingCLITests)
+         OfficialPatchingTests SweepTests SweepPlotTests PatchingCLITests)
 FILTER="\.($(IFS='|'; echo "${CLASSES[*]}"))/"
 
 # name | environment | what `blt --version` must report (every word, separated by ';')

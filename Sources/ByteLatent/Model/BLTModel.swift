@@ -34,8 +34,8 @@ public final class BLTModel: @unchecked Sendable {
         self.precision = precision
         config = try BLTConfig(contentsOf: directory + "/config.json")
         patching = config.patching
-        do { checkpoint = try SafetensorsCheckpoint(path: directory) } catch {
-            throw BLTError.checkpoint("cannot open the weights in '\(directory)': \(error)")
+        do { checkpoint = try SafetensorsCheckpoint(path: directory) } catch let error as SafetensorsError {
+            throw BLTError.checkpoint(error, context: "cannot open the weights in '\(directory)'")
         }
         let weights = WeightLoader(checkpoint: checkpoint, precision: precision)
         entropyModel = try EntropyModel(weights, config: config.patcher, vocabularySize: config.vocabularySize)

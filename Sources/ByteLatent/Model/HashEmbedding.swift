@@ -84,7 +84,7 @@ final class TableRows: @unchecked Sendable {
     init(path: String, offset: Int, rows: Int, columns: Int, dtype: WeightDType) throws {
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw BLTError.checkpoint("cannot open '\(path)' to read embedding rows: \(String(cString: strerror(errno)))")
+            throw BLTError.checkpoint(.cannotOpen(path: path, errno: errno), context: "cannot read the hash-embedding rows")
         }
         self.path = path; self.offset = offset
         self.rows = rows; self.columns = columns; self.dtype = dtype

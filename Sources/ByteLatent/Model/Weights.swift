@@ -34,7 +34,7 @@ struct WeightLoader {
         guard WeightDType(rawValue: info.dtype.rawValue.lowercased()) != nil else {
             throw BLTError.unsupportedDType(name: name, dtype: info.dtype.rawValue)
         }
-        do { return try checkpoint.tensor(name) } catch { throw BLTError.checkpoint("\(error)") }
+        do { return try checkpoint.tensor(name) } catch let error as SafetensorsError { throw BLTError.checkpoint(error, context: "") }
     }
 
     func has(_ name: String) -> Bool { checkpoint.info(fullName(name)) != nil }

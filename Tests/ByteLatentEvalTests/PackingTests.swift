@@ -8,19 +8,10 @@ import TestSupport
 /// every fixture model. The one-at-a-time path is the one the reference-parity tests pin to
 /// transformers; packing must not change what any document gets.
 final class PackingTests: XCTestCase {
-    static var modelDirectories: [String] { ReferenceParityTests.modelDirectories }
+    static var modelDirectories: [String] { Fixtures.modelDirectories }
 
-    /// Fixture texts plus the awkward ones: 1 byte, empty, whitespace, longer than any window, and
-    /// prefixes of many lengths of the long text.
-    static func documents(_ directory: String) throws -> [[UInt8]] {
-        let cases = try ReferenceCase.all(directory)
-        let long = Array(try XCTUnwrap(cases.first { $0.name == "long" }).text.utf8)
-        var documents = cases.map { Array($0.text.utf8) }
-        documents += [Array("A".utf8), [], Array(" ".utf8), Array("\n".utf8), long + long.reversed() + long]
-        for length in [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233] { documents.append(Array(long.prefix(length))) }
-        documents.append([0xFF, 0x00, 0x80])   // bytes that are not UTF-8
-        return documents
-    }
+    /// Fixture texts plus the awkward ones (`ReferenceCase.packingDocuments`).
+    static func documents(_ directory: String) throws -> [[UInt8]] { try ReferenceCase.packingDocuments(directory) }
 
     static func name(_ directory: String) -> String { URL(fileURLWithPath: directory).lastPathComponent }
 
@@ -284,51 +275,10 @@ final class PackingTests: XCTestCase {
     }
 }
 
-/// `blt eval --batch-bytes` end to end (fails when the executable is not built).
-final class PackingCLITests: XCTestCase {
-    func blt(_ arguments: [String]) throws -> BLTRun { try runBLT(arguments) }
-
-    func testBatchBytesKeepsPerDocumentResults() throws {
-        let model = try XCTUnwrap(PackingTests.modelDirectories.last)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-packing-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let lines = try PackingTests.documents(model).map {
-            String(decoding: try JSONSerialization.data(withJSONObject: ["text": String(decoding: $0, as: UTF8.self)]), as: UTF8.self)
-        }
-        let path = scratch.appendingPathComponent("docs.jsonl").path
-        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
-
-        func perDocument(_ extra: [String]) throws -> [[String: Any]] {
-            let run = try blt(["eval", "--model", model, "--json", "--per-document", "--window", "64"] + extra + [path])
-            XCTAssertEqual(run.status, 0, run.stderr)
-            let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])
-            return try XCTUnwrap(json["per_document"] as? [[String: Any]])
-        }
-        let single = try perDocument(["--batch-bytes", "0"])
-        let packed = try perDocument([])   // the default budget: everything here fits in one or two passes
-        XCTAssertEqual(packed.count, single.count)
-        XCTAssertEqual(packed.compactMap { $0["index"] as? Int }, single.compactMap { $0["index"] as? Int })
-        for (a, b) in zip(packed, single) {
-            XCTAssertEqual(a["targets"] as? Int, b["targets"] as? Int)
-            XCTAssertEqual(a["patches"] as? Int, b["patches"] as? Int)
-            let x = try XCTUnwrap(a["nll_nats"] as? Double), y = try XCTUnwrap(b["nll_nats"] as? Double)
-            XCTAssertLessThanOrEqual(abs(x - y), 1e-6 * max(abs(x), abs(y)), "\(a["name"] ?? "?")")
-        }
-
-        let negative = try blt(["eval", "--model", model, "--batch-bytes", "-5", path])
-        XCTAssertNotEqual(negative.status, 0)
-        XCTAssertTrue(negative.stderr.contains("--batch-bytes"), negative.stderr)
-        XCTAssertEqual(negative.stdout.count, 0)
-        let help = try blt(["eval", "--help"])
-        XCTAssertTrue(String(decoding: help.stdout, as: UTF8.self).contains("--batch-bytes"))
-    }
-}
-
 extension PackingTests {
     /// The examples of Docs/library.md ("Scoring many documents at once"), run on the bundled model.
     func testLibraryExample() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = Fixtures.repository
         let model = try BLTModel(directory: root.appendingPathComponent("Models/blt-tiny").path)
         let evaluator = try Evaluator(model: model, options: EvalOptions(batchBytes: 8192))   // the default
         let texts = ["The first document.", "A second, longer one.", "x"]

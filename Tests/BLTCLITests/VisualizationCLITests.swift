@@ -3,6 +3,7 @@ import Safetensors
 import XCTest
 import TestSupport
 @testable import ByteLatent
+import JSONSupport
 
 /// `blt patch --svg`, `blt eval --per-byte` and `blt eval --svg` end to end: the files agree with
 /// `blt patch --json` and the fixtures, and output paths never destroy what the user did not ask
@@ -31,7 +32,7 @@ final class VisualizationCLITests: XCTestCase {
     func files() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() }
 
     func testPatchSVGAndPerByteAgreeWithPatchJSONAndTheFixtures() throws {
-        for directory in ReferenceParityTests.modelDirectories.prefix(2) {
+        for directory in Fixtures.modelDirectories.prefix(2) {
             for c in try ReferenceCase.all(directory) where c.name != "one_byte" {
                 let label = "\(URL(fileURLWithPath: directory).lastPathComponent)/\(c.name)"
                 let text = try write("\(c.name).txt", Data(c.text.utf8))
@@ -39,12 +40,12 @@ final class VisualizationCLITests: XCTestCase {
                 XCTAssertEqual(json.status, 0, json.stderr)
                 let lengths = try XCTUnwrap((try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])?["patch_lengths"] as? [Int])
                 XCTAssertEqual(lengths, c.patchLengths, label)
-                let starts = VisualizationTests.starts(lengths)
+                let starts = ParsedSVG.patchStarts(lengths)
 
                 let svg = try blt(["patch", "--model", directory, "--svg", path("\(c.name).svg"), text])
                 XCTAssertEqual(svg.status, 0, svg.stderr)
                 XCTAssertTrue(String(decoding: svg.stdout, as: UTF8.self).hasPrefix("<s>|"), "the text is still printed")
-                let parsed = try VisualizationTests.parse(try String(contentsOfFile: path("\(c.name).svg"), encoding: .utf8))
+                let parsed = try ParsedSVG(try String(contentsOfFile: path("\(c.name).svg"), encoding: .utf8))
                 XCTAssertEqual(parsed.boundaries, starts, label)
                 XCTAssertEqual(parsed.points, c.ids.count - 1, label)
 
@@ -66,7 +67,7 @@ final class VisualizationCLITests: XCTestCase {
                 XCTAssertEqual(surprisal.reduce(0, +), c.nll / M_LN2, accuracy: 1e-6 * c.nll / M_LN2, label)
                 let flags = line["patch_start"].array.compactMap { value -> Bool? in if case .bool(let b) = value { return b }; return nil }
                 XCTAssertEqual(flags.indices.filter { flags[$0] }, starts, "per-byte patch starts are blt patch's: \(label)")
-                let evalSVG = try VisualizationTests.parse(try String(contentsOfFile: path("\(c.name)-eval.svg"), encoding: .utf8))
+                let evalSVG = try ParsedSVG(try String(contentsOfFile: path("\(c.name)-eval.svg"), encoding: .utf8))
                 XCTAssertEqual(evalSVG.points, 2 * c.targets, "surprisal and entropy, one point per byte each: \(label)")
                 XCTAssertEqual(evalSVG.boundaries, starts, label)
             }
@@ -76,7 +77,7 @@ final class VisualizationCLITests: XCTestCase {
     }
 
     func testOutputPathsNeverDestroyWhatWasNotAskedFor() throws {
-        let model = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
+        let model = try XCTUnwrap(Fixtures.modelDirectories.first)
         let text = try write("doc.txt", Data("Hello, patches!".utf8))
         let old = Data("older content".utf8)
         let existing = try write("existing.svg", old)

@@ -2,11 +2,13 @@ import Foundation
 import XCTest
 import ByteLatent   // not @testable: the public API only, as in Docs/visualize.md
 import ByteLatentEval
+import ByteLatentPlots
+import TestSupport
 
 /// The Swift example of Docs/visualize.md, compiled and run.
 final class VisualizationLibraryTests: XCTestCase {
     func testDocsExample() throws {
-        let model = try BLTModel(directory: BundledModelTests.root.appendingPathComponent("Models/blt-tiny").path)
+        let model = try BLTModel(directory: Fixtures.repository.appendingPathComponent("Models/blt-tiny").path)
         let text = Array("Names refer to objects.".utf8)
         let svg = try model.entropyPlotSVG(bytes: text)
         let plot = try model.entropyPlot(bytes: text, threshold: 2.5)

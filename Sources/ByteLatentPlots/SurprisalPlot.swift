@@ -1,4 +1,5 @@
 import ByteLatent
+import ByteLatentEval
 import Foundation
 
 extension PatchPlot {

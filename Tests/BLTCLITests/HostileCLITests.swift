@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import TestSupport
 import Safetensors
+import JSONSupport
 @testable import ByteLatent
 #if canImport(Glibc)
 import Glibc
@@ -254,6 +255,7 @@ final class HostileCLITests: XCTestCase {
         try FileManager.default.createDirectory(atPath: work + "/mine", withIntermediateDirectories: true)
         try Data("notes".utf8).write(to: URL(fileURLWithPath: work + "/mine/notes.txt"))
         assertRefused(try sh("$BLT convert sb/H mine --force"), [1], mentions: "notes.txt")
+        assertRefused(try sh("$BLT convert sb/H mine"), [1], mentions: "already exists; pass --force to replace it")
         // Relative names with trailing slashes (Foundation's deletingLastPathComponent traps on "U/").
         for name in ["U/", "./V/", "W//"] {
             let run = try sh("$BLT convert sb/H \(name) && $BLT convert sb/H \(name) --force")

@@ -33,7 +33,7 @@ final class EvalCLITests: XCTestCase {
 
     func testEvalEndToEnd() throws {
         let model = try XCTUnwrap(Fixtures.modelDirectories.first)
-        let cases = try EvaluationTests.referenceCases(model)
+        let cases = try ReferenceCase.all(model)
         let prose = try XCTUnwrap(cases.first { $0.name == "prose" })
         let text = scratch.appendingPathComponent("prose.txt")
         try Data(prose.text.utf8).write(to: text)
@@ -102,16 +102,21 @@ final class EvalCLITests: XCTestCase {
         try FileManager.default.createDirectory(at: notModel, withIntermediateDirectories: true)
         let good = scratch.appendingPathComponent("good.txt")
         try Data("hello".utf8).write(to: good)
+        let noField = scratch.appendingPathComponent("no-field.jsonl")
+        try Data("{\"body\": \"x\"}\n".utf8).write(to: noField)
         let empty = scratch.appendingPathComponent("empty.txt")
         try Data().write(to: empty)
 
         let checks: [([String], String)] = [
             (["eval", "--model", model, "--json", missing], missing),
             (["eval", "--model", model, "--json", bad.path], "\(bad.path):2"),
+            (["eval", "--model", model, "--json", bad.path], "pass --skip-bad-lines"),
+            (["eval", "--model", model, "--json", noField.path], "no field 'text' (choose the field with --field NAME)"),
             (["eval", "--model", notModel.path, "--json", good.path], notModel.path),
             (["eval", "--model", model, "--json", "--window", "1", good.path], "cannot hold a patch"),
-            (["eval", "--model", model, "--json", "--window", "10", "--context", "9", good.path], "--context"),
-            (["eval", "--model", model, "--json", "--shard", "3/3", good.path], "--shard"),
+            (["eval", "--model", model, "--json", "--window", "1", good.path], "pass --window 2 or more"),
+            (["eval", "--model", model, "--json", "--window", "10", "--context", "9", good.path], "use --context 8 or less"),
+            (["eval", "--model", model, "--json", "--shard", "3/3", good.path], "--shard '3/3' is not I/N"),
             (["eval", "--model", model, "--json", empty.path], "nothing to score"),
             (["eval-merge", missing], missing),
             (["eval-merge", good.path], good.path),

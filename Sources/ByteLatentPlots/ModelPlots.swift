@@ -1,3 +1,4 @@
+import ByteLatent
 import Foundation
 
 extension BLTModel {
@@ -44,7 +45,7 @@ extension PatchPlot {
     public static func entropy(ids: [Int32], entropies: [Float], patchLengths: [Int], threshold: Float,
                                modelName: String, maxPatchLength: Int? = nil) -> PatchPlot {
         entropy(ids: ids, entropies: entropies, patchLengths: patchLengths,
-                scheme: PatchingScheme(unchecked: .entropy, threshold: threshold, maxPatchLength: maxPatchLength), modelName: modelName)
+                scheme: PatchingScheme(drawing: .entropy, threshold: threshold, maxPatchLength: maxPatchLength), modelName: modelName)
     }
 
     /// The same picture for any rule; the threshold line is drawn where the rule compares the

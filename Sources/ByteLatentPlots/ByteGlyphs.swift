@@ -1,3 +1,5 @@
+import ByteLatent
+
 /// How a run of ids is labelled along a plot's x axis: each UTF-8 character kept whole (one label
 /// over all of its bytes), printable characters as themselves, everything else as an escape.
 public struct ByteGlyph: Sendable, Equatable {
@@ -37,9 +39,7 @@ public enum ByteGlyphs {
         return glyphs
     }
 
-    package static func byteValue(_ id: Int32) -> UInt8? {
-        id >= Tokenizer.offset && id < Tokenizer.offset + 256 ? UInt8(id - Tokenizer.offset) : nil
-    }
+    static func byteValue(_ id: Int32) -> UInt8? { Tokenizer.byte(of: id) }
 
     static func special(_ id: Int32) -> String {
         switch id {

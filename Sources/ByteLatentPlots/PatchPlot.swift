@@ -1,3 +1,4 @@
+import ByteLatent
 import Foundation
 
 /// One line of values over the plotted bytes (one value per plotted id).

@@ -1,4 +1,4 @@
-import CKernels
+import ByteLatent
 import Foundation
 
 /// Times the ways the kernel seam can multiply by a bf16 matrix, for `blt bench-kernels`: the
@@ -44,14 +44,14 @@ public enum KernelBenchmark {
         let path = KernelPath.active
         var results = [
             Result(method: "direct", path: path, rows: rows, outputs: outputs, inputs: inputs,
-                   seconds: time { DTypeKernels.directProduct($0, rows: rows, weight: weight, into: $1) }),
+                   seconds: time { KernelSeam.directProduct($0, rows: rows, weight: weight, into: $1) }),
             Result(method: "widen+sgemm", path: path, rows: rows, outputs: outputs, inputs: inputs,
-                   seconds: time { DTypeKernels.widenedProduct($0, rows: rows, weight: weight, into: $1) }),
+                   seconds: time { KernelSeam.widenedProduct($0, rows: rows, weight: weight, into: $1) }),
         ]
         results.append(Result(method: "blocked", path: path, rows: rows, outputs: outputs, inputs: inputs,
-                              seconds: time { DTypeKernels.blockedProduct($0, rows: rows, weight: weight, into: $1) }))
+                              seconds: time { KernelSeam.blockedProduct($0, rows: rows, weight: weight, into: $1) }))
         results.append(Result(method: "bf16-dot", path: path, rows: rows, outputs: outputs, inputs: inputs,
-                              seconds: time { MatrixKernels.multiply($0, rows: rows, by: weight, precision: .bfloat16, into: $1) }))
+                              seconds: time { KernelSeam.product($0, rows: rows, weight: weight, precision: .bfloat16, into: $1) }))
         return results
     }
 }

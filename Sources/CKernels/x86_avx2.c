@@ -1,0 +1,191 @@
+// AVX2 kernels (8 lanes) of the avx2 path. Each function carries its own target attribute, so this
+// file builds without -m flags and the code runs only where blt_active_path() found the
+// instructions. Calls the per-thread scratch (scratch.c) and the portable kernels (portable.c) only.
+#include "internal.h"
+
+#if defined(__x86_64__)
+#include "x86.h"
+#include <math.h>
+
+// ---------------------------------------------------------------- AVX2 (8 lanes)
+
+INLINE AVX2 __m256 avx2_load_bf16(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+INLINE AVX2 __m256 avx2_load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+/// 8 weights from element `c` of a row stored in `dtype` (a constant after inlining).
+INLINE AVX2 __m256 avx2_load_w(int dtype, const void *row, size_t c) {
+    if (dtype == BLT_DTYPE_F32) return _mm256_loadu_ps((const float *)row + c);
+    const uint16_t *p = (const uint16_t *)row + c;
+    return dtype == BLT_DTYPE_BF16 ? avx2_load_bf16(p) : avx2_load_f16(p);
+}
+INLINE float scalar_w(int dtype, const void *row, size_t c) {
+    if (dtype == BLT_DTYPE_F32) return ((const float *)row)[c];
+    uint16_t h = ((const uint16_t *)row)[c];
+    return dtype == BLT_DTYPE_BF16 ? blt_bf16_to_f32(h) : blt_f16_to_f32(h);
+}
+INLINE AVX2 float avx2_sum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// out[i·NR + j] = x row i · w row j, for MR rows of x and NR rows of w (constants after inlining,
+/// so the accumulators live in registers).
+INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, const void *const *wr, size_t k,
+                           float *out) {
+    __m256 acc[4][4];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_ps();
+    size_t c = 0;
+    for (; c + 8 <= k; c += 8) {
+        __m256 wv[4];
+        for (int j = 0; j < NR; j++) wv[j] = avx2_load_w(dtype, wr[j], c);
+        for (int i = 0; i < MR; i++) {
+            __m256 xv = _mm256_loadu_ps(xr[i] + c);
+            for (int j = 0; j < NR; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+            float s = avx2_sum(acc[i][j]);
+            for (size_t t = c; t < k; t++) s += xr[i][t] * scalar_w(dtype, wr[j], t);
+            out[i * NR + j] = s;
+        }
+}
+
+
+BLT_TILED_MATMUL(avx2_matmul_bf16, AVX2, avx2_tile, BLT_DTYPE_BF16)
+BLT_TILED_MATMUL(avx2_matmul_f16, AVX2, avx2_tile, BLT_DTYPE_F16)
+
+/// fp32 panel (rows [r0, r1) of `weights`, already widened) times every row of x, 4 × 2 tiles
+/// (AVX2 has 16 vector registers: 8 accumulators).
+static AVX2 void avx2_gemm(const void *weights, size_t k, const float *x, size_t m, float *y, size_t ldy,
+                           size_t r0, size_t r1) {
+    const float *w = (const float *)weights;
+    for (size_t i = 0; i < m; i += 4) {
+        const float *xr[4];
+        for (int l = 0; l < 4; l++) xr[l] = x + (i + l < m ? i + l : m - 1) * k;
+        for (size_t r = r0; r < r1; r += 2) {
+            const void *wr[2];
+            for (int j = 0; j < 2; j++) wr[j] = w + (r + j < r1 ? r + j : r1 - 1) * k;
+            float out[8];
+            avx2_tile(BLT_DTYPE_F32, 4, 2, xr, wr, k, out);
+            for (int l = 0; l < 4 && i + l < m; l++)
+                for (int j = 0; j < 2 && r + j < r1; j++) y[(i + l) * ldy + r + j] = out[l * 2 + j];
+        }
+    }
+}
+
+static AVX2 void avx2_widen_bf16(const void *src, float *dst, size_t n) {
+    const uint16_t *s = (const uint16_t *)src;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, avx2_load_bf16(s + i));
+    for (; i < n; i++) dst[i] = blt_bf16_to_f32(s[i]);
+}
+static AVX2 void avx2_widen_f16(const void *src, float *dst, size_t n) {
+    const uint16_t *s = (const uint16_t *)src;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, avx2_load_f16(s + i));
+    for (; i < n; i++) dst[i] = blt_f16_to_f32(s[i]);
+}
+static AVX2 void avx2_add_bf16(const void *src, float *dst, size_t n) {
+    const uint16_t *s = (const uint16_t *)src;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(dst + i), avx2_load_bf16(s + i)));
+    for (; i < n; i++) dst[i] += blt_bf16_to_f32(s[i]);
+}
+static AVX2 void avx2_add_f16(const void *src, float *dst, size_t n) {
+    const uint16_t *s = (const uint16_t *)src;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(dst + i), avx2_load_f16(s + i)));
+    for (; i < n; i++) dst[i] += blt_f16_to_f32(s[i]);
+}
+
+/// Activation products: 4 rows of A × 16 columns of B per tile (8 accumulators), B rows streamed.
+static AVX2 void avx2_outer(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                            const float *b, size_t ldb, float *c, size_t ldc) {
+    size_t full = n / 16 * 16;
+    __m256 scale = _mm256_set1_ps(alpha);
+    for (size_t j = 0; j < full; j += 16)
+        for (size_t i = 0; i < m; i += 4) {
+            int rows = m - i < 4 ? (int)(m - i) : 4;
+            __m256 acc[4][2];
+            for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+            for (size_t p = 0; p < k; p++) {
+                __m256 b0 = _mm256_loadu_ps(b + p * ldb + j), b1 = _mm256_loadu_ps(b + p * ldb + j + 8);
+                for (int r = 0; r < 4; r++) {
+                    if (r >= rows) break;
+                    __m256 av = _mm256_broadcast_ss(a + (i + r) * lda + p);
+                    acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+                    acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                _mm256_storeu_ps(c + (i + r) * ldc + j, _mm256_mul_ps(acc[r][0], scale));
+                _mm256_storeu_ps(c + (i + r) * ldc + j + 8, _mm256_mul_ps(acc[r][1], scale));
+            }
+        }
+    if (full < n) blt_outer_generic(m, n - full, k, alpha, a, lda, b + full, ldb, c + full, ldc);
+}
+
+/// e^x in 8 lanes (BLT_EXP_POLY, x86.h; the 16-lane twin avx512_exp is there too).
+INLINE AVX2 __m256 avx2_exp(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33f)), _mm256_set1_ps(88.37f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 z = _mm256_mul_ps(r, r);
+    __m256 y;
+    BLT_EXP_POLY(_mm256_fmadd_ps, _mm256_add_ps, _mm256_set1_ps, r, z, y);
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+static AVX2 void avx2_softmax(float *x, size_t n) {
+    size_t full = n / 8 * 8, j;
+    float maximum = x[0];
+    __m256 m = _mm256_set1_ps(x[0]);
+    for (j = 0; j < full; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + j));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m);
+    for (int l = 0; l < 8; l++) maximum = lanes[l] > maximum ? lanes[l] : maximum;
+    for (; j < n; j++) maximum = x[j] > maximum ? x[j] : maximum;
+    __m256 shift = _mm256_set1_ps(maximum), sum = _mm256_setzero_ps();
+    for (j = 0; j < full; j += 8) {
+        __m256 e = avx2_exp(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift));
+        _mm256_storeu_ps(x + j, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    float total = avx2_sum(sum);
+    for (; j < n; j++) {
+        x[j] = expf(x[j] - maximum);
+        total += x[j];
+    }
+    __m256 inverse = _mm256_set1_ps(1 / total);
+    for (j = 0; j < full; j += 8) _mm256_storeu_ps(x + j, _mm256_mul_ps(_mm256_loadu_ps(x + j), inverse));
+    for (; j < n; j++) x[j] *= 1 / total;
+}
+
+static AVX2 void avx2_silu_multiply(float *gate, const float *up, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 e = avx2_exp(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1), e)), _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i];
+}
+
+const blt_kernel_table blt_avx2_kernels = {
+    .widen = {NULL, avx2_widen_bf16, avx2_widen_f16},
+    .add_row = {NULL, avx2_add_bf16, avx2_add_f16},
+    .matmul = {NULL, avx2_matmul_bf16, avx2_matmul_f16},
+    .gemm = avx2_gemm,
+    .bf16_dot = NULL,
+    .outer = avx2_outer,
+    .softmax = avx2_softmax,
+    .silu_multiply = avx2_silu_multiply,
+};
+#endif
