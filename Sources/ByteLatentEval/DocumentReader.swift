@@ -39,7 +39,7 @@ public struct DocumentReader: Sendable {
         for input in inputs where !input.isStandardInput {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: input.path, isDirectory: &isDirectory) else {
-                throw DocumentError.fileNotFound(input.path)
+                throw Self.missingInputError(input.path)
             }
             if isDirectory.boolValue { throw DocumentError.isDirectory(input.path) }
             guard FileManager.default.isReadableFile(atPath: input.path) else {
@@ -107,12 +107,26 @@ public struct DocumentReader: Sendable {
         }
     }
 
+    /// An input that cannot be found: a symbolic-link loop or a link to nothing is named as such
+    /// (the path is there; what it points to is not), anything else does not exist.
+    static func missingInputError(_ path: String) -> DocumentError {
+        var info = stat()
+        if stat(path, &info) != 0, errno == ELOOP {
+            return .unreadable(path: path, reason: "it is a symbolic link loop")
+        }
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK else { return .fileNotFound(path) }
+        var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &target, target.count - 1)
+        let shown = count >= 0 ? String(decoding: target[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+        return .unreadable(path: path, reason: "it is a symbolic link to '\(shown)', which does not exist")
+    }
+
     /// A regular file's bytes, mapped; nil for a stream (standard input, FIFO, device).
     func mapped(_ input: DocumentInput) throws -> Data? {
         if input.isStandardInput { return nil }
         var info = stat()
         guard stat(input.path, &info) == 0 else {
-            throw errno == ENOENT ? DocumentError.fileNotFound(input.path) : DocumentError.unreadable(path: input.path, reason: String(cString: strerror(errno)))
+            throw errno == ENOENT || errno == ELOOP ? Self.missingInputError(input.path) : DocumentError.unreadable(path: input.path, reason: String(cString: strerror(errno)))
         }
         switch info.st_mode & S_IFMT {
         case S_IFDIR: throw DocumentError.isDirectory(input.path)
@@ -165,6 +179,9 @@ public struct DocumentReader: Sendable {
         guard String(validating: line, as: UTF8.self) != nil else { throw LineError(message: "not valid UTF-8") }
         let value: JSONValue
         do { value = try JSONParser.parse(line, options: .documents) } catch let error as JSONParseError {
+            if line.starts(with: [0xEF, 0xBB, 0xBF]) {
+                throw LineError(message: "starts with a UTF-8 byte-order mark (EF BB BF), which JSON Lines does not allow; save the file as UTF-8 without a BOM")
+            }
             throw LineError(message: "not valid JSON at byte \(error.offset + 1) of the line: \(error.message)")
         }
         guard case .object = value else { throw LineError(message: "not a JSON object") }

@@ -58,10 +58,10 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var patchingOptions: PatchingOptions
 
-    @Option(name: .long, help: "Score every N-th group of passes starting at I, given as I/N; or auto: the shard of this Slurm array task or Kubernetes Indexed Job (see Docs/eval.md).")
+    @Option(name: .long, parsing: .unconditional, help: "Score every N-th group of passes starting at I, given as I/N; or auto: the shard of this Slurm array task or Kubernetes Indexed Job (see Docs/eval.md).")
     var shard: String?
 
-    @Option(name: .customLong("shard-count"), help: "With --shard auto: the number of shards (needed for a Kubernetes Indexed Job; with Slurm the task IDs are then the shard indices, so a rerun task keeps its shard).")
+    @Option(name: .customLong("shard-count"), parsing: .unconditional, help: "With --shard auto: the number of shards (needed for a Kubernetes Indexed Job; with Slurm the task IDs are then the shard indices, so a rerun task keeps its shard).")
     var shardCount: Int?
 
     @Flag(name: .long, help: "Print one JSON object (the input of `blt eval-merge`).")
@@ -79,7 +79,7 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Draw the surprisal and entropy of the (single) document as an SVG file.")
     var svg: String?
 
-    @Option(name: .customLong("bytes-per-row"), help: "Bytes per row of the --svg plot; longer documents wrap onto more rows.")
+    @Option(name: .customLong("bytes-per-row"), parsing: .unconditional, help: "Bytes per row of the --svg plot; longer documents wrap onto more rows.")
     var bytesPerRow = 64
 
     func validate() throws {

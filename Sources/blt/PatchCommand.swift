@@ -49,7 +49,7 @@ struct PatchCommand: ParsableCommand {
     @Option(name: .long, help: "Also write the entropy plot as a self-contained SVG file ('-': to standard output, instead of the text).")
     var svg: String?
 
-    @Option(name: .customLong("bytes-per-row"), help: "Bytes per row of the SVG plot; longer texts wrap onto more rows.")
+    @Option(name: .customLong("bytes-per-row"), parsing: .unconditional, help: "Bytes per row of the SVG plot; longer texts wrap onto more rows.")
     var bytesPerRow = 64
 
     static let maxPlotBytes = 256 << 10

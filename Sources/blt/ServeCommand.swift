@@ -35,10 +35,10 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .long, help: "Serve over standard input/output (the only transport so far).")
     var stdio = false
 
-    @Option(name: .long, help: "Ids per forward pass for loglikelihood_rolling, BOS included (default: as blt eval).")
+    @Option(name: .long, parsing: .unconditional, help: "Ids per forward pass for loglikelihood_rolling, BOS included (default: as blt eval).")
     var window: Int?
 
-    @Option(name: .long, help: "Bytes of history kept before each later rolling window (0: non-overlapping), as blt eval.")
+    @Option(name: .long, parsing: .unconditional, help: "Bytes of history kept before each later rolling window (0: non-overlapping), as blt eval.")
     var context = 0
 
     @Option(name: .customLong("max-request-bytes"), parsing: .unconditional,

@@ -148,6 +148,19 @@ final class HostileCLITests: XCTestCase {
         }
     }
 
+    /// Inputs that are links to nothing, a JSONL file with a byte-order mark and negative numbers
+    /// get messages naming what is wrong (not "does not exist", "not valid JSON", "Missing value").
+    func testMessagesNameLinksByteOrderMarksAndNegativeNumbers() throws {
+        assertRefused(try sh("ln -s loop loop; $BLT eval --model M loop"), [1], mentions: "cannot read input file 'loop': it is a symbolic link loop")
+        assertRefused(try sh("ln -s nowhere dangling; $BLT eval --model M dangling"), [1],
+                      mentions: "it is a symbolic link to 'nowhere', which does not exist")
+        assertRefused(try sh("printf '\\357\\273\\277{\"text\":\"hi\"}\\n' > bom.jsonl; $BLT eval --model M bom.jsonl"), [1],
+                      mentions: "bom.jsonl:1: starts with a UTF-8 byte-order mark (EF BB BF)")
+        assertRefused(try sh("$BLT eval --model M --shard -1/2 doc.txt"), [1, 64], mentions: "--shard '-1/2' is not I/N")
+        assertRefused(try sh("$BLT serve --stdio --model M --context -1 < /dev/null"), [64], mentions: "--context must be 0 or more")
+        assertRefused(try sh("$BLT patch --model M --bytes-per-row -3 doc.txt"), [64], mentions: "--bytes-per-row must be between")
+    }
+
     /// Text options keep the bytes the shell passed (not U+FFFD); any other argument that is not
     /// UTF-8 (a file name) is refused by position instead of naming another file.
     func testArgumentsKeepTheirBytes() throws {
