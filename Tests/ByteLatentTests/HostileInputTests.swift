@@ -100,7 +100,7 @@ final class HostileInputTests: XCTestCase {
         try Data().write(to: config)
         XCTAssertEqual(FileContents.read(config.path), Data())
         XCTAssertThrowsError(try BLTConfig(contentsOf: config.path)) {
-            XCTAssertEqual($0 as? BLTError, .configUnreadable(path: config.path, reason: "it is not valid JSON"))
+            XCTAssertEqual($0 as? BLTError, .configUnreadable(path: config.path, reason: "it is not valid JSON at line 1, column 1 (byte 0): unexpected end of input"))
         }
         XCTAssertThrowsError(try JSONValue.read(path: config.path))
     }
