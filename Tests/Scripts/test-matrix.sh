@@ -16,7 +16,8 @@ SWIFT=${SWIFT:-swift}
 CLASSES=(KernelTests ReferenceParityTests OfficialVectorTests BundledModelTests LibraryUsageTests
          EvaluationTests EvalCLITests PackingTests PackingCLITests ByteScoresTests VisualizationTests VisualizationCLITests
          GenerationTests GenerateCLITests SamplingTests ServeTests ConvertTests ConvertedModelTests
-         OfficialPatchingTests SweepTests SweepPlotTests PatchingCLITests)
+         OfficialPatchingTests SweepTests SweepPlotTests PatchingCLITests
+         HostileCLITests LongTextPatchingTests LongTextPatchCLITests)
 FILTER="\.($(IFS='|'; echo "${CLASSES[*]}"))/"
 
 # name | environment | what `blt --version` must report (every word, separated by ';')
