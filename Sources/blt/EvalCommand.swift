@@ -211,7 +211,8 @@ struct EvalCommand: ParsableCommand {
 /// "6,163 bytes/s, 12.3 GFLOP/s, 4.5 GB/s of weights": what `blt eval` and `blt generate` report.
 func throughput(bytesPerSecond: Double, flopsPerSecond: Double, weightBytesPerSecond: Double) -> String {
     let rate = bytesPerSecond.rounded()
-    let bytes = rate.isFinite && abs(rate) < 9e18 ? EvalCommand.number(Int(rate)) : EvalCommand.fixed(rate, 0)
+    let bytes = bytesPerSecond < 100 ? EvalCommand.fixed(bytesPerSecond, 1)
+        : rate.isFinite && rate < 9e18 ? EvalCommand.number(Int(rate)) : EvalCommand.fixed(rate, 0)
     return "\(bytes) bytes/s, \(rounded(flopsPerSecond / 1e9)) GFLOP/s, \(rounded(weightBytesPerSecond / 1e9)) GB/s of weights"
 }
 
