@@ -71,7 +71,10 @@ $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r Converters/reference/requirements.txt
 
+# First the machine's limits (read bandwidth, sgemm rate), then the runs' achieved GB/s of weights
+# and GFLOP/s beside them (Docs/benchmarks.md, "Reading the throughput lines").
 bench: build $(VENV)/bin/python
+	$(BLT) bench-kernels --machine
 	$(VENV)/bin/python Converters/reference/bench.py --model $(BENCH_MODEL) --blt $(BLT)
 
 # Converter targets:

@@ -36,8 +36,9 @@ let package = Package(
         .target(name: "ByteLatentConvert", dependencies: ["Safetensors", "ByteLatent", "JSONSupport"]),
         // SVG pictures of patches, entropies, per-byte scores and sweeps (blt patch/eval/sweep --svg).
         .target(name: "ByteLatentPlots", dependencies: ["ByteLatent", "ByteLatentEval"]),
-        // Timing of the kernel seam's products (blt bench-kernels); in no product.
-        .target(name: "ByteLatentBenchmarks", dependencies: ["ByteLatent"]),
+        // Timing of the kernel seam's products and of the machine's read bandwidth and sgemm rate
+        // (blt bench-kernels); in no product.
+        .target(name: "ByteLatentBenchmarks", dependencies: ["ByteLatent", "COpenBLAS"]),
         .executableTarget(
             name: "blt",
             dependencies: [

@@ -25,10 +25,9 @@ extension Evaluator {
         if !windows.isEmpty {
             let sequences = batch.sequences
             let patching = try model.patching(batch: sequences, scheme: self.patching, entropies: entropyCache?.entropies(of: batch, model: model, context: self.patching.entropyContext))
-            for (ids, patched) in zip(sequences, patching) {
-                compute += ComputeCount.forward(model.config, ids: ids.count, patches: patched.lengths.count,
-                                                entropyModel: self.patching.rule.needsEntropies)
-            }
+            work += WorkCount.packedPass(model.config, weights: weightBytes,
+                                         sequences: zip(sequences, patching).map { (ids: $0.count, patches: $1.lengths.count) },
+                                         entropyModel: self.patching.rule.needsEntropies)
             let pass = try model.packedLogits(sequences, patchLengths: patching.map(\.lengths), embeddings: batch.embeddings)
             let width = model.vocabularySize
             for (s, (work, w)) in windows.enumerated() {

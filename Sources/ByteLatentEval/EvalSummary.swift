@@ -73,6 +73,10 @@ public struct EvalSums: Equatable, Sendable {
     public var byChunk = RatioMoments()
     /// Time spent scoring (model loading excluded); for merged shards, the sum over shards.
     public var seconds = 0.0
+    /// FLOPs of the run's products (`WorkCount`, `ComputeCount`); nil in outputs of older versions.
+    public var flops: Double?
+    /// Bytes of stored weights the run's forward passes read (`WorkCount`); nil in outputs of older versions.
+    public var weightBytesRead: Double?
 
     public init() {}
 
@@ -89,6 +93,9 @@ public struct EvalSums: Equatable, Sendable {
         r.documents = documents; r.skippedEmpty = skippedEmpty; r.skippedBadLines = skippedBadLines; r.bytes = bytes
         r.targets = targets; r.patches = patches; r.windows = windows; r.nllNats = nllNats
         r.byDocument = byDocument; r.byChunk = byChunk; r.seconds = seconds + other.seconds
+        // Known for the merge only when every shard recorded it.
+        if let a = flops, let b = other.flops { r.flops = a + b }
+        if let a = weightBytesRead, let b = other.weightBytesRead { r.weightBytesRead = a + b }
         self = r
         return true
     }
@@ -131,6 +138,10 @@ public struct EvalSummary: Equatable, Sendable {
     /// Targets per patch (the EOS counts as a byte, as in bits per byte).
     public var meanPatchBytes: Double { sums.patches == 0 ? .nan : Double(sums.targets) / Double(sums.patches) }
     public var bytesPerSecond: Double { sums.seconds > 0 ? Double(sums.bytes) / sums.seconds : 0 }
+    /// Achieved FLOP/s of the products (nil when the sums do not record FLOPs).
+    public var flopsPerSecond: Double? { sums.flops.map { sums.seconds > 0 ? $0 / sums.seconds : 0 } }
+    /// Achieved bytes/s of stored weights read (nil when the sums do not record them).
+    public var weightBytesPerSecond: Double? { sums.weightBytesRead.map { sums.seconds > 0 ? $0 / sums.seconds : 0 } }
     /// Every shard 0..<shardCount present (memory and time bounded by the shards listed, not the count).
     public var isComplete: Bool { Set(shards).count == shardCount && shards.allSatisfy { (0..<shardCount).contains($0) } }
 
@@ -210,6 +221,9 @@ public struct EvalSummary: Equatable, Sendable {
         }
         guard u.seconds.isFinite, u.seconds == 0 || (1e-9..<1e12).contains(u.seconds) else {
             return "sums.seconds \(u.seconds) is out of range (0, or 1e-9 to 1e12)"
+        }
+        for (name, value) in [("flops", u.flops), ("weight_bytes_read", u.weightBytesRead)] {
+            if let value, !(value.isFinite && (0...1e30).contains(value)) { return "sums.\(name) \(value) is out of range (0 to 1e30)" }
         }
         if let documents = perDocument {
             guard documents.count <= u.documents else { return "per_document lists \(documents.count) documents but sums.documents is \(u.documents)" }

@@ -86,10 +86,14 @@ extension EvalSettings {
 
 extension EvalSums {
     package var json: JSONValue {
-        .object([("by_chunk", byChunk.json), ("by_document", byDocument.json), ("bytes", .int(bytes)), ("documents", .int(documents)),
-                 ("nll_nats", nllNats.json), ("patches", .int(patches)), ("seconds", .double(seconds)),
-                 ("skipped_bad_lines", .int(skippedBadLines)), ("skipped_empty", .int(skippedEmpty)), ("targets", .int(targets)),
-                 ("windows", .int(windows))])
+        var items: [(String, JSONValue)] = [("by_chunk", byChunk.json), ("by_document", byDocument.json), ("bytes", .int(bytes)),
+                                            ("documents", .int(documents))]
+        if let flops { items.append(("flops", .double(flops))) }
+        items += [("nll_nats", nllNats.json), ("patches", .int(patches)), ("seconds", .double(seconds)),
+                  ("skipped_bad_lines", .int(skippedBadLines)), ("skipped_empty", .int(skippedEmpty)), ("targets", .int(targets))]
+        if let weightBytesRead { items.append(("weight_bytes_read", .double(weightBytesRead))) }
+        items.append(("windows", .int(windows)))
+        return .object(items)
     }
 
     init(json: JSONValue, at path: SummaryReader.Path) throws {
@@ -106,6 +110,8 @@ extension EvalSums {
         byDocument = try RatioMoments(json: try o.value("by_document"), at: path + "by_document")
         byChunk = try RatioMoments(json: try o.value("by_chunk"), at: path + "by_chunk")
         seconds = try o.double("seconds")
+        flops = try o.optional("flops") { try SummaryReader.double($0, at: $1) }
+        weightBytesRead = try o.optional("weight_bytes_read") { try SummaryReader.double($0, at: $1) }
     }
 }
 
@@ -129,6 +135,13 @@ extension EvalSummary {
             ("mean_patch_bytes", sums.patches == 0 ? .null : finite(meanPatchBytes)),
             ("seconds", .double(sums.seconds)), ("bytes_per_second", bytesPerSecond.isFinite ? .double(bytesPerSecond) : .double(0)),
         ]
+        // Achieved rates of the products and of the weights read (absent when the sums lack them).
+        if let flops = sums.flops, let rate = flopsPerSecond {
+            items += [("flops", finite(flops)), ("gflops_per_second", finite(rate / 1e9))]
+        }
+        if let bytes = sums.weightBytesRead, let rate = weightBytesPerSecond {
+            items += [("weight_bytes_read", finite(bytes)), ("weight_gigabytes_per_second", finite(rate / 1e9))]
+        }
         if let perDocument { items.append(("per_document", .array(perDocument.map(\.json)))) }
         return .object(items)
     }

@@ -17,8 +17,13 @@ public final class Evaluator {
     public let patching: PatchingScheme
     /// Entropies kept from another run over the same passes (a sweep); nil: computed per pass.
     var entropyCache: EntropyCache?
+    /// FLOPs and weight bytes read of the packed forward passes of the last `run` or `score`
+    /// (`WorkCount.packedPass` of every pass).
+    public internal(set) var work = WorkCount()
     /// FLOPs of the forward passes of the last `run` (`ComputeCount.forward` of every window).
-    public internal(set) var compute = ComputeCount()
+    public var compute: ComputeCount { work.flops }
+    /// Stored weight bytes of the model's parts (what each pass reads).
+    public let weightBytes: WeightBytes
     public var threshold: Float { patching.threshold }
 
     /// CPU-friendly cap on the default window.
@@ -34,6 +39,7 @@ public final class Evaluator {
     public init(model: BLTModel, options: EvalOptions = EvalOptions()) throws {
         self.model = model
         self.options = options
+        weightBytes = WeightBytes(model: model)
         window = options.window ?? Self.defaultWindow(for: model.config)
         guard options.chunkTargets >= 1 else { throw EvalError.badChunkSize(options.chunkTargets) }
         guard options.batchBytes >= 0 else { throw EvalError.badBatchSize(options.batchBytes) }
@@ -121,7 +127,7 @@ public final class Evaluator {
         try reader.checkInputs()
         let total = reader.totalInputBytes()
         let elapsed = Stopwatch().seconds
-        compute = ComputeCount()
+        work = WorkCount()
         var sums = EvalSums()
         var results: [DocumentResult] = []
 
@@ -191,6 +197,8 @@ public final class Evaluator {
                                        bytesScored: sums.bytes, seconds: elapsed()))
         })
         sums.seconds = elapsed()
+        sums.flops = work.flops.total
+        sums.weightBytesRead = work.weightBytesRead
         return EvalSummary(settings: settings(reader: reader), shard: shard, sums: sums,
                            perDocument: options.keepPerDocument ? results : nil)
     }

@@ -21,6 +21,9 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(help: "Repetitions (the best is reported).")
     var repetitions: Int = 5
 
+    @Flag(help: "Instead, measure this machine's limits: read bandwidth (1 GiB, one thread per core) and OpenBLAS's sgemm rate (2048³ fp32).")
+    var machine = false
+
     func run() throws {
         let parts = shape.split(separator: "x").compactMap { Int($0) }
         let rowCounts = rows.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -28,9 +31,16 @@ struct BenchKernelsCommand: ParsableCommand {
               !rowCounts.isEmpty, rowCounts.allSatisfy({ (1...8192).contains($0) }), (1...1000).contains(repetitions) else {
             throw ValidationError("--shape takes OUTPUTSxINPUTS (1…65536 each), --rows counts in 1…8192, --repetitions 1…1000")
         }
-        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
-            .split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last
-            .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        let cpu = MachineLimits.cpuName
+        if machine {
+            let m = MachineLimits.measure(repetitions: repetitions)
+            print("CPU: \(cpu); \(m.threads) threads; \(MachineLimits.openBLASConfiguration)")
+            print(String(format: "read bandwidth  %.1f GB/s (a %d MiB buffer read once by %d threads, best of %d)",
+                         m.readGigabytesPerSecond, m.readBytes >> 20, m.threads, m.repetitions))
+            print(String(format: "sgemm           %.1f GFLOP/s (fp32 %d×%d×%d through OpenBLAS, %d threads, best of %d)",
+                         m.sgemmGFLOPS, m.sgemmSize, m.sgemmSize, m.sgemmSize, m.openBLASThreads, m.repetitions))
+            return
+        }
         print("CPU: \(cpu); kernel path: \(KernelPath.active); \(KernelBenchmark.backends); shape \(parts[0])×\(parts[1]) bf16")
         print("rows   GFLOP/s: direct   widen+sgemm   blocked   bf16-dot")
         for r in rowCounts {

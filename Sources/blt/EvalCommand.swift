@@ -193,6 +193,9 @@ struct EvalCommand: ParsableCommand {
         row("windows", "\(number(sums.windows)) window\(sums.windows == 1 ? "" : "s") of up to \(number(window)) ids, context \(s.settings.context)")
         let rate = s.bytesPerSecond.rounded()
         row("time", "\(fixed(sums.seconds, 2)) s, \(rate.isFinite && abs(rate) < 9e18 ? number(Int(rate)) : fixed(rate, 0)) bytes/s")
+        if let flops = s.flopsPerSecond, let weights = s.weightBytesPerSecond {
+            row("throughput", throughput(bytesPerSecond: s.bytesPerSecond, flopsPerSecond: flops, weightBytesPerSecond: weights))
+        }
         if let documents = s.perDocument, !documents.isEmpty {
             lines.append("")
             lines.append("bits/byte  targets  document")
@@ -203,6 +206,21 @@ struct EvalCommand: ParsableCommand {
         }
         return lines.joined(separator: "\n")
     }
+}
+
+/// "6,163 bytes/s, 12.3 GFLOP/s, 4.5 GB/s of weights": what `blt eval` and `blt generate` report.
+func throughput(bytesPerSecond: Double, flopsPerSecond: Double, weightBytesPerSecond: Double) -> String {
+    let rate = bytesPerSecond.rounded()
+    let bytes = bytesPerSecond < 100 ? EvalCommand.fixed(bytesPerSecond, 1)
+        : rate.isFinite && rate < 9e18 ? EvalCommand.number(Int(rate)) : EvalCommand.fixed(rate, 0)
+    return "\(bytes) bytes/s, \(rounded(flopsPerSecond / 1e9)) GFLOP/s, \(rounded(weightBytesPerSecond / 1e9)) GB/s of weights"
+}
+
+/// Three significant digits at most, at least one decimal below 100 ("0.0123", "4.50", "12.3", "481").
+private func rounded(_ value: Double) -> String {
+    guard value.isFinite, value > 0 else { return EvalCommand.fixed(value, 1) }
+    let places = max(0, 2 - Int(floor(log10(value))))
+    return EvalCommand.fixed(value, places)
 }
 
 /// "1 bad line", "3 bad lines".

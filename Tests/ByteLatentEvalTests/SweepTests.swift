@@ -106,6 +106,11 @@ final class SweepTests: XCTestCase {
             let summary = try evaluator.run(DocumentReader(inputs: [DocumentInput(path: url.path)]))
             XCTAssertEqual(summary.sums.documents, 1)
             XCTAssertEqual(evaluator.compute, ComputeCount.forward(model.config, ids: c.ids.count, patches: c.patchLengths.count, entropyModel: true), c.name)
+            // One pass: every matrix of tiny-a once (192,512 bytes of f32) and 320 bytes of embedding rows per id
+            // (WorkCountTests counts both by hand); the sums record the same.
+            XCTAssertEqual(evaluator.work.weightBytesRead, Double(192_512 + 320 * c.ids.count), c.name)
+            XCTAssertEqual(summary.sums.weightBytesRead, evaluator.work.weightBytesRead, c.name)
+            XCTAssertEqual(summary.sums.flops, evaluator.compute.total, c.name)
             checked += 1
         }
         XCTAssertGreaterThan(checked, 2)
