@@ -88,6 +88,8 @@ public struct DocumentScore: Sendable, Equatable {
 /// one packed pass, the next one is read, tokenized and embedded (hash n-grams) on a Dispatch queue.
 public final class Evaluator {
     public let model: BLTModel
+    /// Where the passes run (activations reused from pass to pass): one evaluator runs on one thread at a time.
+    public let inference: InferenceContext
     public let options: EvalOptions
     /// The resolved window (ids per forward pass, BOS included).
     public let window: Int
@@ -111,6 +113,7 @@ public final class Evaluator {
 
     public init(model: BLTModel, options: EvalOptions = EvalOptions()) throws {
         self.model = model
+        inference = InferenceContext(model: model)
         self.options = options
         window = options.window ?? Self.defaultWindow(for: model.config)
         guard options.chunkTargets >= 1 else { throw EvalError.badChunkSize(options.chunkTargets) }
@@ -276,12 +279,12 @@ public final class Evaluator {
         let windows = batch.windows
         if !windows.isEmpty {
             let sequences = batch.sequences
-            let patching = try model.patching(batch: sequences, scheme: self.patching, entropies: entropyCache?.entropies(of: batch, model: model, context: self.patching.entropyContext))
+            let patching = try inference.patching(batch: sequences, scheme: self.patching, entropies: entropyCache?.entropies(of: batch, in: inference, entropyContext: self.patching.entropyContext))
             for (ids, patched) in zip(sequences, patching) {
                 compute += ComputeCount.forward(model.config, ids: ids.count, patches: patched.lengths.count,
                                                 entropyModel: self.patching.rule.needsEntropies)
             }
-            let pass = try model.packedLogits(sequences, patchLengths: patching.map(\.lengths), embeddings: batch.embeddings)
+            let pass = try inference.packedLogits(sequences, patchLengths: patching.map(\.lengths), embeddings: batch.embeddings)
             let width = model.vocabularySize
             for (s, (work, w)) in windows.enumerated() {
                 let rows = pass.byteRanges[s]

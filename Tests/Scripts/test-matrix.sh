@@ -16,7 +16,7 @@ SWIFT=${SWIFT:-swift}
 CLASSES=(KernelTests ReferenceParityTests OfficialVectorTests BundledModelTests LibraryUsageTests
          EvaluationTests EvalCLITests PackingTests PackingCLITests VisualizationTests VisualizationCLITests
          GenerationTests GenerateCLITests SamplingTests ServeTests ConvertTests ConvertedModelTests
-         OfficialPatchingTests SweepTests PatchingCLITests)
+         OfficialPatchingTests SweepTests PatchingCLITests InferenceContextTests)
 FILTER="\.($(IFS='|'; echo "${CLASSES[*]}"))/"
 
 # name | environment | what `blt --version` must report (every word, separated by ';')

@@ -30,15 +30,16 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
                keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyCount: Int,
                shape: AttentionShape, keyRange: (Int) -> Range<Int>,
                fullyMaskedRange: ((Int) -> Range<Int>)? = nil, queryGroups: [Range<Int>]? = nil,
-               precision: Precision = .float32, output: UnsafeMutablePointer<Float>) {
+               precision: Precision = .float32, output: UnsafeMutablePointer<Float>, workspace: Workspace = Workspace()) {
     // Each query's visible keys, and whether they are weighted uniformly (a fully masked row).
-    var uniform = [Bool](repeating: false, count: queryCount)
-    let ranges = (0..<queryCount).map { i -> Range<Int> in
+    let uniform = workspace.buffer(.uniformRows, queryCount, of: Bool.self)
+    let ranges = workspace.buffer(.keyRanges, queryCount, of: Range<Int>.self)
+    for i in 0..<queryCount {
         let r = keyRange(i)
-        guard r.isEmpty else { return r }
-        uniform[i] = true
-        return fullyMaskedRange?(i) ?? 0..<keyCount
+        uniform[i] = r.isEmpty
+        ranges[i] = r.isEmpty ? fullyMaskedRange?(i) ?? 0..<keyCount : r
     }
+    let scratch = workspace.scratch
     if queryCount == 1 {
         parallelFor(shape.headCount) { head in
             attendOne(queries: queries, keys: keys, values: values, shape: shape,
@@ -53,14 +54,14 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
     }
     if precision == .bfloat16, KernelPath.active == .amx, shape.headDimension % 32 == 0 {
         attendOnTiles(queries: queries, queryCount: queryCount, keys: keys, values: values, keyCount: keyCount,
-                      shape: shape, blocks: blocks, ranges: ranges, uniform: uniform, output: output)
+                      shape: shape, blocks: blocks, ranges: ranges, uniform: uniform, output: output, workspace: workspace)
         return
     }
     withSingleThreadedBLAS {
         parallelFor(shape.headCount * blocks.count) { task in
             let head = task % shape.headCount, block = task / shape.headCount
             attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
-                        queryRange: blocks[block], ranges: ranges, uniform: uniform, output: output)
+                        queryRange: blocks[block], ranges: ranges, uniform: uniform, output: output, scratch: scratch)
         }
     }
 }
@@ -69,21 +70,22 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
 /// values packed into tiles once (not per block: packing costs more than a block's products).
 private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys: UnsafePointer<Float>,
                            values: UnsafePointer<Float>, keyCount: Int, shape: AttentionShape, blocks: [Range<Int>],
-                           ranges: [Range<Int>], uniform: [Bool], output: UnsafeMutablePointer<Float>) {
+                           ranges: UnsafePointer<Range<Int>>, uniform: UnsafePointer<Bool>, output: UnsafeMutablePointer<Float>,
+                           workspace: Workspace) {
     let d = shape.headDimension, width = shape.queryWidth
     let packedCount = blt_amx_packed_keys_count(keyCount, d)
     // Each query's key range and uniform flag as C arrays, for the blocks to take slices of.
-    let from = UnsafeMutablePointer<Int>.allocate(capacity: queryCount), to = UnsafeMutablePointer<Int>.allocate(capacity: queryCount)
-    let flags = UnsafeMutablePointer<UInt8>.allocate(capacity: queryCount)
-    defer { from.deallocate(); to.deallocate(); flags.deallocate() }
+    let from = workspace.buffer(.tileFrom, queryCount, of: Int.self), to = workspace.buffer(.tileTo, queryCount, of: Int.self)
+    let flags = workspace.buffer(.tileFlags, queryCount, of: UInt8.self)
+    let scratch = workspace.scratch
     for i in 0..<queryCount {
         (from[i], to[i], flags[i]) = (ranges[i].lowerBound, ranges[i].upperBound, uniform[i] ? 1 : 0)
     }
     // 32 zero rows past the last query: the tiles read queries 32 rows at a time.
-    ProductScratch.shared.withHalves(count: (queryCount + 32) * width) { q in
+    scratch.withHalves(count: (queryCount + 32) * width) { q in
         blt_round_to_bf16(queries, q, queryCount * width)
         (q + queryCount * width).update(repeating: 0, count: 32 * width)
-        ProductScratch.shared.withHalves(count: max(1, 2 * shape.keyValueHeadCount * packedCount)) { packed in
+        scratch.withHalves(count: max(1, 2 * shape.keyValueHeadCount * packedCount)) { packed in
             parallelFor(2 * shape.keyValueHeadCount) { task in
                 let head = task / 2, destination = packed + task * packedCount
                 let status = task % 2 == 0
@@ -102,7 +104,7 @@ private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys:
                                                 1 / Float(d).squareRoot(), output + first * width + head * d, width)
                     if status != 0 {   // no memory for the block's scores: the fp32 block
                         attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
-                                    queryRange: block, ranges: ranges, uniform: uniform, output: output)
+                                    queryRange: block, ranges: ranges, uniform: uniform, output: output, scratch: scratch)
                     }
                 }
             }
@@ -111,8 +113,8 @@ private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys:
 }
 
 private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                         shape: AttentionShape, head: Int, queryRange: Range<Int>, ranges: [Range<Int>],
-                         uniform: [Bool], output: UnsafeMutablePointer<Float>) {
+                         shape: AttentionShape, head: Int, queryRange: Range<Int>, ranges: UnsafePointer<Range<Int>>,
+                         uniform: UnsafePointer<Bool>, output: UnsafeMutablePointer<Float>, scratch: ProductScratch) {
     let d = shape.headDimension, kvHead = head / (shape.headCount / shape.keyValueHeadCount)
     // Keys any query of the block sees.
     var lower = Int.max, upper = Int.min
@@ -126,7 +128,7 @@ private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Floa
     let width = upper - lower, rows = queryRange.count
     guard width > 0 else { return }
     // Scores, then weights, of the block: every element is written before it is read.
-    ProductScratch.shared.with(count: rows * width) { w in
+    scratch.with(count: rows * width) { w in
         let q = queries + queryRange.lowerBound * shape.queryWidth + head * d
         let k = keys + lower * shape.keyWidth + kvHead * d
         MatrixKernels.activationProduct(m: rows, n: width, k: d, alpha: 1 / Float(d).squareRoot(), a: q, lda: shape.queryWidth,
