@@ -24,6 +24,9 @@ struct AttentionShape {
 /// takes a direct loop instead. Blocks never straddle `queryGroups` (a packed pass's sequences):
 /// each sequence then gets the same blocks, GEMM shapes and sums as when it runs alone.
 ///
+/// Per-query key ranges and the kernels' scratch come from `workspace` (the calling context's; a
+/// fresh one for callers without a context).
+///
 /// With bf16 `precision` on the amx path, blocks run on AMX tiles with q, k, v and the weights
 /// rounded to bf16 (what torch's bf16 attention computes); elsewhere attention stays fp32.
 func attention(queries: UnsafePointer<Float>, queryCount: Int,

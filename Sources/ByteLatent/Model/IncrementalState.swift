@@ -8,8 +8,9 @@
 /// the workspace of its `InferenceContext` and keeps its own KV caches: advance the states of one
 /// context from one thread at a time (a state on another context may run on another thread).
 public final class IncrementalState {
+    public let model: BLTModel
+    /// Whose workspace the state's steps run on.
     public let context: InferenceContext
-    public var model: BLTModel { context.model }
     /// Ids processed so far.
     public private(set) var ids: [Int32] = []
     /// Next-byte entropies (nats) of every processed position.
@@ -37,7 +38,7 @@ public final class IncrementalState {
     /// An empty state (no ids yet) running on `context`: start it with `prefill`.
     public init(context: InferenceContext) {
         self.context = context
-        let model = context.model
+        model = context.model
         entropyCaches = model.entropyModel.transformer.makeCaches()
         encoderCaches = model.encoder.layers.makeCaches()
         globalCaches = model.global.stack.makeCaches()
@@ -45,11 +46,11 @@ public final class IncrementalState {
     }
 
     /// An independent copy, caches included: continuing it leaves this state unchanged. The copy
-    /// runs on the same context unless given another.
+    /// runs on the same context unless given another (whose workspace then serves this state's model).
     public func copy(context: InferenceContext? = nil) -> IncrementalState { IncrementalState(copying: self, context: context) }
 
     private init(copying other: IncrementalState, context: InferenceContext?) {
-        precondition(context == nil || context!.model === other.model, "a state is copied onto a context of its own model")
+        model = other.model
         self.context = context ?? other.context
         ids = other.ids
         entropies = other.entropies
