@@ -36,6 +36,20 @@ final class LibraryUsageTests: XCTestCase {
         XCTAssertNotEqual(figures[.bfloat16]!, figures[.float32]!)
     }
 
+    /// Docs/library.md's context kept for many passes.
+    func testContextExample() throws {
+        let model = try BLTModel(directory: modelDirectory)
+        let context = InferenceContext(model: model)
+        var counts: [Int] = []
+        for text in ["a first document", "then a shorter"] {
+            let logits = try context.logits(Tokenizer.encode(text))    // same values as model.logits
+            XCTAssertEqual(logits, try model.logits(Tokenizer.encode(text)))
+            XCTAssertGreaterThan(context.reservedBytes, 0)
+            counts.append(context.largeAllocationCount)
+        }
+        XCTAssertEqual(counts[1], counts[0], "a shorter pass allocates nothing large")
+    }
+
     /// Docs/library.md's two contexts: one model, two threads, each with its own context.
     func testTwoContextsExample() throws {
         let model = try BLTModel(directory: modelDirectory)     // immutable: weights and config
