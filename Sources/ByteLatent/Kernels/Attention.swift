@@ -42,7 +42,6 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
         uniform[i] = r.isEmpty
         ranges[i] = r.isEmpty ? fullyMaskedRange?(i) ?? 0..<keyCount : r
     }
-    let scratch = workspace.scratch
     if queryCount == 1 {
         parallelFor(shape.headCount) { head in
             attendOne(queries: queries, keys: keys, values: values, shape: shape,
@@ -55,16 +54,24 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
     for group in queryGroups ?? [0..<queryCount] {
         blocks += stride(from: group.lowerBound, to: group.upperBound, by: blockSize).map { $0 ..< min(group.upperBound, $0 + blockSize) }
     }
+    // Scores of the largest block: each of a fixed number of chunks of (head, block) tasks has a
+    // buffer of that size in the workspace, whichever thread runs it.
+    let scoreCount = blocks.reduce(1) { max($0, $1.count * (visibleKeys(of: $1, ranges: ranges)?.count ?? 0)) }
     if precision == .bfloat16, KernelPath.active == .amx, shape.headDimension % 32 == 0 {
         attendOnTiles(queries: queries, queryCount: queryCount, keys: keys, values: values, keyCount: keyCount,
-                      shape: shape, blocks: blocks, ranges: ranges, uniform: uniform, output: output, workspace: workspace)
+                      shape: shape, blocks: blocks, ranges: ranges, uniform: uniform, output: output,
+                      scoreCount: scoreCount, workspace: workspace)
         return
     }
+    let taskCount = shape.headCount * blocks.count, chunkCount = min(taskCount, 2 * coreCount)
+    let scores = workspace.floats(.attentionScores, chunkCount * scoreCount)
     withSingleThreadedBLAS {
-        parallelFor(shape.headCount * blocks.count) { task in
-            let head = task % shape.headCount, block = task / shape.headCount
-            attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
-                        queryRange: blocks[block], ranges: ranges, uniform: uniform, output: output, scratch: scratch)
+        parallelFor(chunkCount) { chunk in
+            for task in stride(from: chunk, to: taskCount, by: chunkCount) {
+                let head = task % shape.headCount, block = task / shape.headCount
+                attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head, queryRange: blocks[block],
+                            ranges: ranges, uniform: uniform, output: output, scores: scores + chunk * scoreCount)
+            }
         }
     }
 }
@@ -74,7 +81,7 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
 private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys: UnsafePointer<Float>,
                            values: UnsafePointer<Float>, keyCount: Int, shape: AttentionShape, blocks: [Range<Int>],
                            ranges: UnsafePointer<Range<Int>>, uniform: UnsafePointer<Bool>, output: UnsafeMutablePointer<Float>,
-                           workspace: Workspace) {
+                           scoreCount: Int, workspace: Workspace) {
     let d = shape.headDimension, width = shape.queryWidth
     let packedCount = blt_amx_packed_keys_count(keyCount, d)
     // Each query's key range and uniform flag as C arrays, for the blocks to take slices of.
@@ -106,8 +113,10 @@ private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys:
                                                 from + first, to + first, flags + first,
                                                 1 / Float(d).squareRoot(), output + first * width + head * d, width)
                     if status != 0 {   // no memory for the block's scores: the fp32 block
-                        attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
-                                    queryRange: block, ranges: ranges, uniform: uniform, output: output, scratch: scratch)
+                        scratch.with(count: scoreCount) { scores in
+                            attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head, queryRange: block,
+                                        ranges: ranges, uniform: uniform, output: output, scores: scores)
+                        }
                     }
                 }
             }
@@ -117,35 +126,27 @@ private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys:
 
 private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
                          shape: AttentionShape, head: Int, queryRange: Range<Int>, ranges: UnsafePointer<Range<Int>>,
-                         uniform: UnsafePointer<Bool>, output: UnsafeMutablePointer<Float>, scratch: ProductScratch) {
+                         uniform: UnsafePointer<Bool>, output: UnsafeMutablePointer<Float>, scores w: UnsafeMutablePointer<Float>) {
     let d = shape.headDimension, kvHead = head / (shape.headCount / shape.keyValueHeadCount)
-    // Keys any query of the block sees.
-    var lower = Int.max, upper = Int.min
-    for i in queryRange where !ranges[i].isEmpty {
-        lower = min(lower, ranges[i].lowerBound); upper = max(upper, ranges[i].upperBound)
-    }
-    guard lower < upper else {
+    guard let visible = visibleKeys(of: queryRange, ranges: ranges) else {
         for i in queryRange { (output + i * shape.queryWidth + head * d).update(repeating: 0, count: d) }
         return
     }
-    let width = upper - lower, rows = queryRange.count
-    guard width > 0 else { return }
-    // Scores, then weights, of the block: every element is written before it is read.
-    scratch.with(count: rows * width) { w in
-        let q = queries + queryRange.lowerBound * shape.queryWidth + head * d
-        let k = keys + lower * shape.keyWidth + kvHead * d
-        MatrixKernels.activationProduct(m: rows, n: width, k: d, alpha: 1 / Float(d).squareRoot(), a: q, lda: shape.queryWidth,
-                                        b: k, ldb: shape.keyWidth, transposeB: true, c: w, ldc: width)
-        for (row, i) in queryRange.enumerated() {
-            let visible = ranges[i]
-            let from = max(0, visible.lowerBound - lower), to = max(from, visible.upperBound - lower)
-            blt_softmax_row(w + row * width, width, from, to, uniform[i] ? 1 : 0)
-        }
-        let v = values + lower * shape.keyWidth + kvHead * d
-        let o = output + queryRange.lowerBound * shape.queryWidth + head * d
-        MatrixKernels.activationProduct(m: rows, n: d, k: width, alpha: 1, a: w, lda: width,
-                                        b: v, ldb: shape.keyWidth, transposeB: false, c: o, ldc: shape.queryWidth)
+    let lower = visible.lowerBound, width = visible.count, rows = queryRange.count
+    // Scores, then weights, of the block in `w`: every element is written before it is read.
+    let q = queries + queryRange.lowerBound * shape.queryWidth + head * d
+    let k = keys + lower * shape.keyWidth + kvHead * d
+    MatrixKernels.activationProduct(m: rows, n: width, k: d, alpha: 1 / Float(d).squareRoot(), a: q, lda: shape.queryWidth,
+                                    b: k, ldb: shape.keyWidth, transposeB: true, c: w, ldc: width)
+    for (row, i) in queryRange.enumerated() {
+        let visible = ranges[i]
+        let from = max(0, visible.lowerBound - lower), to = max(from, visible.upperBound - lower)
+        blt_softmax_row(w + row * width, width, from, to, uniform[i] ? 1 : 0)
     }
+    let v = values + lower * shape.keyWidth + kvHead * d
+    let o = output + queryRange.lowerBound * shape.queryWidth + head * d
+    MatrixKernels.activationProduct(m: rows, n: d, k: width, alpha: 1, a: w, lda: width,
+                                    b: v, ldb: shape.keyWidth, transposeB: false, c: o, ldc: shape.queryWidth)
 }
 
 private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
@@ -167,4 +168,13 @@ private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>
         let v = values + j * shape.keyWidth + kvHead * d
         for c in 0..<d { out[c] += p * v[c] }
     }
+}
+
+/// The keys any query of the block sees (nil when none sees any).
+private func visibleKeys(of queryRange: Range<Int>, ranges: UnsafePointer<Range<Int>>) -> Range<Int>? {
+    var lower = Int.max, upper = Int.min
+    for i in queryRange where !ranges[i].isEmpty {
+        lower = min(lower, ranges[i].lowerBound); upper = max(upper, ranges[i].upperBound)
+    }
+    return lower < upper ? lower ..< upper : nil
 }

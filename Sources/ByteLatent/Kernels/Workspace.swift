@@ -11,7 +11,12 @@ final class Workspace {
     /// Allocations of more than this many bytes are counted (`largeAllocations`).
     static let largeAllocationBytes = 64 * 1024
 
-    private var buffers: [WorkspaceSlot: (pointer: UnsafeMutableRawPointer, bytes: Int)] = [:]
+    private struct Allocation {
+        let pointer: UnsafeMutableRawPointer
+        let bytes: Int
+    }
+
+    private var buffers: [WorkspaceSlot: Allocation] = [:]
     /// Buffers for the kernels' temporary panels (widened weights, bf16-rounded activations,
     /// attention scores), taken concurrently by the workers of one product.
     let scratch: ProductScratch
@@ -34,13 +39,17 @@ final class Workspace {
     /// At least `count` values of `type` in `slot` (uninitialised, 64-byte aligned).
     func buffer<T>(_ slot: WorkspaceSlot, _ count: Int, of type: T.Type = T.self) -> UnsafeMutablePointer<T> {
         let bytes = max(1, count * MemoryLayout<T>.stride)
-        if let existing = buffers[slot], existing.bytes >= bytes {
-            return existing.pointer.bindMemory(to: T.self, capacity: count)
+        var grown = bytes
+        if let existing = buffers[slot] {
+            if existing.bytes >= bytes { return existing.pointer.bindMemory(to: T.self, capacity: count) }
+            // Twice the old size at least: a slot that grows once tends to grow again (pages never
+            // touched cost address space only).
+            grown = max(bytes, 2 * existing.bytes)
+            existing.pointer.deallocate()
         }
-        buffers[slot]?.pointer.deallocate()
-        let pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        if bytes > Self.largeAllocationBytes { slotAllocations += 1 }
-        buffers[slot] = (pointer, bytes)
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 64)
+        if grown > Self.largeAllocationBytes { slotAllocations += 1 }
+        buffers[slot] = Allocation(pointer: pointer, bytes: grown)
         return pointer.bindMemory(to: T.self, capacity: count)
     }
 
@@ -58,16 +67,18 @@ final class Workspace {
 /// What a workspace buffer holds. Stage outputs live for a whole pass; the rest for one layer
 /// (or one attention call) and are taken again by the next.
 enum WorkspaceSlot: Hashable {
-    // Stage outputs of a pass.
+    // Stage outputs of a pass (the entropy model runs in the encoder's, before the main pass).
     case embeddings, encoderStates, encoderPatches, globalStates, decoderStates, logits
-    case entropyHidden, entropyLogits
     // Inside a stack: its RoPE table.
     case ropeCosines, ropeSines
-    // Inside a block (and between blocks, a cross-attention).
-    case normed, query, key, value, attended, projected, gate, up
-    // Cross-attention: keys and values of the bytes (encoder) or of the patches, per decoder layer.
-    case crossKeys, crossValues, patchQueries, pooled, patchRows
+    // Inside a block (and between blocks, a cross-attention), reused as soon as a value is dead:
+    // `normed` also holds the attention output (normed is read by the projections only); the
+    // feed-forward's gate and up take the query's and key's slots (read by attention only), and
+    // the encoder cross-attention's keys and values sit in `keyOrUp` and `value`.
+    case normed, queryOrGate, keyOrUp, value, projected
+    // Cross-attention: the encoder's patch queries, the decoder's keys and values of the patches.
+    case patchQueries, pooled, patchRows
     case patchKeys(layer: Int), patchValues(layer: Int)
-    // Attention's per-query key ranges and flags, and the AMX path's copies of them.
-    case keyRanges, uniformRows, tileFrom, tileTo, tileFlags
+    // Attention: per-query key ranges and flags, the blocks' scores, the AMX path's copies of the ranges.
+    case keyRanges, uniformRows, attentionScores, tileFrom, tileTo, tileFlags
 }

@@ -34,9 +34,9 @@ final class CrossAttention: Sendable {
         let d = config.hiddenSize, count = queryCount * d
         let normed = rmsNorm(x, rows: queryCount, weight: queryNorm, epsilon: config.normEpsilon,
                              into: workspace.floats(.normed, count))
-        let q = workspace.floats(.query, count)
+        let q = workspace.floats(.queryOrGate, count)
         query.apply(normed, rows: queryCount, into: q, scratch: workspace.scratch)
-        let attended = workspace.floats(.attended, count)
+        let attended = workspace.floats(.normed, count)   // normed is read by the query projection only
         attended.update(repeating: 0, count: count)
         attention(queries: q, queryCount: queryCount, keys: keys, values: values, keyCount: keyCount,
                   shape: config.attentionShape, keyRange: keyRange, fullyMaskedRange: fullyMaskedRange,

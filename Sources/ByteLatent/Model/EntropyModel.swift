@@ -19,16 +19,18 @@ final class EntropyModel: Sendable {
     }
 
     /// Next-byte logits [ids.count, vocabulary] in the workspace: of `ids` continuing the sequence
-    /// in `caches`, or of packed sequences (`ids` holds them end to end), each as if alone.
+    /// in `caches`, or of packed sequences (`ids` holds them end to end), each as if alone. Its
+    /// hidden states take the encoder's slot (the entropies are taken before the encoder runs), its
+    /// logits the gate's (free once the last block is done).
     func logits<IDs: Collection<Int32>>(_ ids: IDs, caches: [KVCache]?, packing: PackedRows?,
                                         workspace: Workspace) -> UnsafeMutablePointer<Float> {
         let count = ids.count, d = config.hiddenSize
-        let hidden = workspace.floats(.entropyHidden, count * d)
+        let hidden = workspace.floats(.encoderStates, count * d)
         gatherRows(tokenEmbedding, ids, into: hidden)
         transformer.forward(hidden, count: count, caches: caches, packing: packing, workspace: workspace)
         let normed = rmsNorm(hidden, rows: count, weight: norm, epsilon: config.normEpsilon,
                              into: workspace.floats(.normed, count * d))
-        let logits = workspace.floats(.entropyLogits, count * lmHead.outputSize)
+        let logits = workspace.floats(.queryOrGate, count * lmHead.outputSize)
         lmHead.apply(normed, rows: count, into: logits, scratch: workspace.scratch)
         return logits
     }

@@ -20,7 +20,8 @@ public final class InferenceContext {
     /// Allocations above 64 KB this context has made (activation buffers and kernel scratch):
     /// after a warm-up pass, a pass of the same or a smaller shape adds none.
     public var largeAllocationCount: Int { workspace.largeAllocations }
-    /// Bytes the context holds for activations and kernel scratch.
+    /// Bytes the context has reserved for activations and kernel scratch (address space: a page
+    /// is resident only once a pass has touched it).
     public var reservedBytes: Int { workspace.reservedBytes }
 
     // MARK: Entropy model
@@ -63,6 +64,7 @@ public final class InferenceContext {
     public func entropies(batch: [[Int32]]) throws -> [[Float]] {
         for ids in batch { try model.validate(ids) }
         let packing = PackedRows(lengths: batch.map(\.count))
+        reserve(rows: packing.count)
         let logits = model.entropyModel.logits(batch.joined(), caches: nil, packing: packing, workspace: workspace)
         let all = Patching.entropies(logits: logits, rows: packing.count, width: model.vocabularySize)
         return packing.ranges.map { Array(all[$0]) }
@@ -123,7 +125,7 @@ public final class InferenceContext {
     /// from 0, attention and cross-attention inside the sequence only), while the matrix products
     /// run over all rows at once. Patch lengths are computed per sequence unless given.
     public func forward(batch: [[Int32]], patchLengths given: [[Int]]? = nil) throws -> [BLTModel.Forward] {
-        let pass = packedPass(batch, patchLengths: try checkedPatchLengths(batch, given), keepEmbeddings: true)
+        let pass = packedPass(batch, patchLengths: try checkedPatchLengths(batch, given), keepStages: true)
         let c = model.config, d = c.encoder.hiddenSize
         return pass.bytes.ranges.indices.map { s in
             let bytes = pass.bytes.ranges[s], patches = pass.patches.ranges[s]
@@ -151,8 +153,36 @@ public final class InferenceContext {
     /// `vocabularySize` logits each.
     package func packedLogits(_ batch: [[Int32]], patchLengths: [[Int]], embeddings: [Float]?) throws
         -> (logits: [Float], byteRanges: [Range<Int>]) {
-        let pass = packedPass(batch, patchLengths: try checkedPatchLengths(batch, patchLengths), embeddings: embeddings)
-        return (Array(UnsafeBufferPointer(start: pass.logits, count: pass.bytes.count * model.vocabularySize)), pass.bytes.ranges)
+        let lengths = try checkedPatchLengths(batch, patchLengths)
+        let count = batch.reduce(0) { $0 + $1.count } * model.vocabularySize
+        var ranges: [Range<Int>] = []
+        // The logits are written where they are returned: no copy, no workspace slot of that size.
+        let logits = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            ranges = packedPass(batch, patchLengths: lengths, embeddings: embeddings, logitsDestination: buffer.baseAddress!).bytes.ranges
+            initialized = count
+        }
+        return (logits, ranges)
+    }
+
+    /// Sizes the slots that rows of the entropy model and the local models share for a pass of
+    /// `rows` rows, at their widest, before the first of them runs: a slot that grew stack by
+    /// stack would fault in fresh pages at every step. (The global transformer's slots grow as
+    /// patches come.)
+    func reserve(rows: Int) {
+        let local = [model.config.patcher, model.config.encoder, model.config.decoder]
+        var hidden = 0, keyValue = 0, inner = 0, pairs = 0
+        for c in local {
+            hidden = max(hidden, c.hiddenSize); keyValue = max(keyValue, c.keyValueWidth)
+            inner = max(inner, c.intermediateSize); pairs = max(pairs, c.headDimension / 2)
+        }
+        for slot in [WorkspaceSlot.encoderStates, .normed, .projected] { _ = workspace.floats(slot, rows * hidden) }
+        _ = workspace.floats(.queryOrGate, rows * max(hidden, inner, model.vocabularySize))
+        _ = workspace.floats(.keyOrUp, rows * max(keyValue, inner))
+        _ = workspace.floats(.value, rows * keyValue)
+        _ = workspace.floats(.ropeCosines, rows * pairs)
+        _ = workspace.floats(.ropeSines, rows * pairs)
+        _ = workspace.buffer(.keyRanges, rows, of: Range<Int>.self)
+        _ = workspace.buffer(.uniformRows, rows, of: Bool.self)
     }
 
     /// Checked ids and patch lengths of a pass (computed per sequence when not given).

@@ -48,17 +48,26 @@ final class LocalDecoder: Sendable {
         return keys
     }
 
-    /// Decoder states (before the final norm) of `count` byte states, in the workspace. Row r
-    /// cross-attends to the keys of patch `patchOfRow[r]` in `keys` (−1: none visible, then
-    /// uniformly to all patches, or to `patchesOfRow(r)` in a packed pass). The rows continue the
-    /// sequence in `caches`, or (with `packing`, no caches kept) each row's self-attention stays
-    /// inside its own sequence.
+    /// Decoder states (before the final norm) of `count` byte states, in the workspace's
+    /// `decoderStates` slot (see `run`).
     func states(byteStates: UnsafePointer<Float>, count: Int, keys: PatchKeys, patchOfRow: [Int], caches: [KVCache]?,
                 packing: PackedRows? = nil, patchesOfRow: ((Int) -> Range<Int>)? = nil,
                 workspace: Workspace) -> UnsafeMutablePointer<Float> {
+        let hidden = workspace.floats(.decoderStates, copying: byteStates, count: count * config.hiddenSize)
+        run(hidden, count: count, keys: keys, patchOfRow: patchOfRow, caches: caches, packing: packing,
+            patchesOfRow: patchesOfRow, workspace: workspace)
+        return hidden
+    }
+
+    /// Runs the decoder over `count` byte states in `hidden`, in place (they become the states
+    /// before the final norm). Row r cross-attends to the keys of patch `patchOfRow[r]` in `keys`
+    /// (−1: none visible, then uniformly to all patches, or to `patchesOfRow(r)` in a packed pass).
+    /// The rows continue the sequence in `caches`, or (with `packing`, no caches kept) each row's
+    /// self-attention stays inside its own sequence.
+    func run(_ hidden: UnsafeMutablePointer<Float>, count: Int, keys: PatchKeys, patchOfRow: [Int], caches: [KVCache]?,
+             packing: PackedRows?, patchesOfRow: ((Int) -> Range<Int>)?, workspace: Workspace) {
         let k = crossAttentionK, d = config.hiddenSize
         let table = layers.ropeTable(count: count, caches: caches, packing: packing, workspace: workspace)
-        let hidden = workspace.floats(.decoderStates, copying: byteStates, count: count * d)
         for (i, layer) in layers.layers.enumerated() {
             if i < crossAttentions.count {
                 let attended = workspace.floats(.projected, count * d)
@@ -74,15 +83,19 @@ final class LocalDecoder: Sendable {
             }
             layer.forward(hidden, count: count, rope: table, cache: caches?[i], packing: packing, workspace: workspace)
         }
-        return hidden
     }
 
     /// Logits [count, vocabulary] of decoder states, in the workspace.
     func logits(states: UnsafePointer<Float>, count: Int, workspace: Workspace) -> UnsafeMutablePointer<Float> {
+        let logits = workspace.floats(.logits, count * lmHead.outputSize)
+        self.logits(states: states, count: count, into: logits, workspace: workspace)
+        return logits
+    }
+
+    /// Logits [count, vocabulary] of decoder states into `logits`.
+    func logits(states: UnsafePointer<Float>, count: Int, into logits: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let normed = rmsNorm(states, rows: count, weight: norm, epsilon: config.normEpsilon,
                              into: workspace.floats(.normed, count * config.hiddenSize))
-        let logits = workspace.floats(.logits, count * lmHead.outputSize)
         lmHead.apply(normed, rows: count, into: logits, scratch: workspace.scratch)
-        return logits
     }
 }

@@ -82,7 +82,7 @@ final class LocalEncoder: Sendable {
         let pooled = maxPool(byteStates, ranges: ranges, into: workspace.floats(.pooled, ranges.count * d))
         let queries = workspace.floats(.patchQueries, ranges.count * k * d)
         patchProjection.apply(pooled, rows: ranges.count, into: queries, scratch: workspace.scratch)
-        let keys = workspace.floats(.crossKeys, count * width), values = workspace.floats(.crossValues, count * width)
+        let keys = workspace.floats(.keyOrUp, count * width), values = workspace.floats(.value, count * width)
         crossAttention.project(byteStates, count: count, keys: keys, values: values, workspace: workspace)
         crossAttention.forward(queries: queries, queryCount: ranges.count * k, keys: keys, values: values,
                                keyCount: count, keyRange: { ranges[$0 / k] },

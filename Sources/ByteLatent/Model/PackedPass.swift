@@ -5,8 +5,9 @@ struct PackedPass {
     var bytes: PackedRows
     var patches: PackedRows
     var patchLengths: [[Int]]
-    /// Nil unless asked for (`keepEmbeddings`): the encoder otherwise embeds in place.
+    /// Nil unless the stages are kept (`keepStages`): the encoder otherwise embeds in place.
     var embeddings: UnsafePointer<Float>?
+    /// Unless the stages are kept, the decoder ran in place over these: they are `decoderStates`.
     var encoderStates: UnsafePointer<Float>
     var encoderPatches: UnsafePointer<Float>
     var globalStates: UnsafePointer<Float>
@@ -16,13 +17,16 @@ struct PackedPass {
 
 extension InferenceContext {
     /// Runs `batch` (checked ids, checked patch lengths) in one packed pass. `embeddings` may be
-    /// given when computed ahead (`BLTModel.packedEmbeddings`, e.g. on another thread).
+    /// given when computed ahead (`BLTModel.packedEmbeddings`, e.g. on another thread). Every
+    /// stage's output is kept only with `keepStages` (else the decoder runs in place over the
+    /// encoder's states); the logits go to `logitsDestination` ([rows, vocabulary]) when given.
     func packedPass(_ batch: [[Int32]], patchLengths lengths: [[Int]], embeddings given: [Float]? = nil,
-                    keepEmbeddings: Bool = false) -> PackedPass {
+                    keepStages: Bool = false, logitsDestination: UnsafeMutablePointer<Float>? = nil) -> PackedPass {
         let model = self.model, ws = workspace
         let bytes = PackedRows(lengths: batch.map(\.count))
         let patches = PackedRows(lengths: lengths.map(\.count))
         let n = bytes.count, d = model.config.encoder.hiddenSize, k = model.config.crossAttentionK
+        reserve(rows: n)
         // In packed rows: each patch's bytes and its sequence's bytes (where an empty patch looks),
         // each byte's decoder patch and its sequence's patches (where a byte with none looks).
         var patchRanges: [Range<Int>] = [], sequenceOfPatch: [Range<Int>] = [], decoderPatch: [Int] = []
@@ -42,7 +46,7 @@ extension InferenceContext {
         var embeddings: UnsafePointer<Float>?
         if let given {
             given.withUnsafeBufferPointer { byteStates.update(from: $0.baseAddress!, count: n * d) }
-        } else if keepEmbeddings {
+        } else if keepStages {
             let kept = ws.floats(.embeddings, n * d)
             model.encoder.embed(batch: batch, into: kept)
             byteStates.update(from: kept, count: n * d)
@@ -57,10 +61,23 @@ extension InferenceContext {
         let globalStates = model.global.forward(encoderPatches, patchCount: patches.count, caches: nil, packing: patches,
                                                 workspace: ws)
         let keys = model.decoder.patchKeys(globalStates: globalStates, patchCount: patches.count, workspace: ws)
-        let decoderStates = model.decoder.states(byteStates: byteStates, count: n, keys: keys, patchOfRow: decoderPatch,
-                                                 caches: nil, packing: bytes,
-                                                 patchesOfRow: { patches.ranges[bytes.sequence(ofRow: $0)] }, workspace: ws)
-        let logits = model.decoder.logits(states: decoderStates, count: n, workspace: ws)
+        let patchesOfRow = { (row: Int) in patches.ranges[bytes.sequence(ofRow: row)] }
+        let decoderStates: UnsafeMutablePointer<Float>
+        if keepStages {
+            decoderStates = model.decoder.states(byteStates: byteStates, count: n, keys: keys, patchOfRow: decoderPatch,
+                                                 caches: nil, packing: bytes, patchesOfRow: patchesOfRow, workspace: ws)
+        } else {
+            decoderStates = byteStates
+            model.decoder.run(decoderStates, count: n, keys: keys, patchOfRow: decoderPatch, caches: nil, packing: bytes,
+                              patchesOfRow: patchesOfRow, workspace: ws)
+        }
+        let logits: UnsafeMutablePointer<Float>
+        if let logitsDestination {
+            logits = logitsDestination
+            model.decoder.logits(states: decoderStates, count: n, into: logits, workspace: ws)
+        } else {
+            logits = model.decoder.logits(states: decoderStates, count: n, workspace: ws)
+        }
         return PackedPass(bytes: bytes, patches: patches, patchLengths: lengths, embeddings: embeddings,
                           encoderStates: byteStates, encoderPatches: encoderPatches, globalStates: globalStates,
                           decoderStates: decoderStates, logits: logits)

@@ -33,12 +33,12 @@ final class TransformerBlock: Sendable {
         precondition((cache == nil) != (packing == nil), "a block runs either on a cache or on a packed pass")
         let d = config.hiddenSize, width = config.keyValueWidth
         let normed = normalize(hidden, count: count, weight: attentionNorm, workspace: workspace)
-        let q = workspace.floats(.query, count * d)
-        let k = workspace.floats(.key, count * width), v = workspace.floats(.value, count * width)
+        let q = workspace.floats(.queryOrGate, count * d)
+        let k = workspace.floats(.keyOrUp, count * width), v = workspace.floats(.value, count * width)
         Linear.apply([query, key, value], to: normed, rows: count, into: [q, k, v], scratch: workspace.scratch)
         rope.apply(q, rows: count, heads: config.headCount)
         rope.apply(k, rows: count, heads: config.keyValueHeadCount)
-        let attended = workspace.floats(.attended, count * d)
+        let attended = workspace.floats(.normed, count * d)   // normed is read by the projections only
         attended.update(repeating: 0, count: count * d)
         let window = config.slidingWindow
         if let cache {
@@ -70,7 +70,8 @@ final class TransformerBlock: Sendable {
     func feedForward(_ hidden: UnsafeMutablePointer<Float>, count: Int, workspace: Workspace) {
         let d = config.hiddenSize, inner = config.intermediateSize
         let normed = normalize(hidden, count: count, weight: mlpNorm, workspace: workspace)
-        let g = workspace.floats(.gate, count * inner), u = workspace.floats(.up, count * inner)
+        // q and k are dead once attended: the gate and up projections take their slots.
+        let g = workspace.floats(.queryOrGate, count * inner), u = workspace.floats(.keyOrUp, count * inner)
         Linear.apply([gate, up], to: normed, rows: count, into: [g, u], scratch: workspace.scratch)
         siluMultiply(g, u, count: count * inner)   // SwiGLU, in place in the gate's buffer
         let projected = workspace.floats(.projected, count * d)
