@@ -54,8 +54,8 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
     for group in queryGroups ?? [0..<queryCount] {
         blocks += stride(from: group.lowerBound, to: group.upperBound, by: blockSize).map { $0 ..< min(group.upperBound, $0 + blockSize) }
     }
-    // Scores of the largest block: each of a fixed number of chunks of (head, block) tasks has a
-    // buffer of that size in the workspace, whichever thread runs it.
+    // Scores of the largest block: each of a fixed number of workers has a buffer of that size in
+    // the workspace, whichever thread runs it.
     let scoreCount = blocks.reduce(1) { max($0, $1.count * (visibleKeys(of: $1, ranges: ranges)?.count ?? 0)) }
     if precision == .bfloat16, KernelPath.active == .amx, shape.headDimension % 32 == 0 {
         attendOnTiles(queries: queries, queryCount: queryCount, keys: keys, values: values, keyCount: keyCount,
@@ -63,14 +63,17 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
                       scoreCount: scoreCount, workspace: workspace)
         return
     }
-    let taskCount = shape.headCount * blocks.count, chunkCount = min(taskCount, 2 * coreCount)
-    let scores = workspace.floats(.attentionScores, chunkCount * scoreCount)
+    // Each worker (a fixed number) takes the next (head, block) task until none is left, so the
+    // load stays balanced while every worker keeps its own scores buffer.
+    let taskCount = shape.headCount * blocks.count, workerCount = min(taskCount, coreCount)
+    let scores = workspace.floats(.attentionScores, workerCount * scoreCount)
+    let tasks = TaskCounter()
     withSingleThreadedBLAS {
-        parallelFor(chunkCount) { chunk in
-            for task in stride(from: chunk, to: taskCount, by: chunkCount) {
+        parallelFor(workerCount) { worker in
+            while let task = tasks.next(below: taskCount) {
                 let head = task % shape.headCount, block = task / shape.headCount
                 attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head, queryRange: blocks[block],
-                            ranges: ranges, uniform: uniform, output: output, scores: scores + chunk * scoreCount)
+                            ranges: ranges, uniform: uniform, output: output, scores: scores + worker * scoreCount)
             }
         }
     }
@@ -177,4 +180,18 @@ private func visibleKeys(of queryRange: Range<Int>, ranges: UnsafePointer<Range<
         lower = min(lower, ranges[i].lowerBound); upper = max(upper, ranges[i].upperBound)
     }
     return lower < upper ? lower ..< upper : nil
+}
+
+/// Hands out 0, 1, 2, … to the workers of one attention call.
+private final class TaskCounter: @unchecked Sendable {   // `value` is guarded by `lock`
+    private let lock = NSLock()
+    private var value = 0
+
+    func next(below limit: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
+    }
 }
