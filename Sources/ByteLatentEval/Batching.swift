@@ -24,11 +24,11 @@ extension Evaluator {
         let windows = batch.windows
         if !windows.isEmpty {
             let sequences = batch.sequences
-            let patching = try model.patching(batch: sequences, scheme: self.patching, entropies: entropyCache?.entropies(of: batch, model: model, context: self.patching.entropyContext))
+            let patching = try inference.patching(batch: sequences, scheme: self.patching, entropies: entropyCache?.entropies(of: batch, in: inference, entropyContext: self.patching.entropyContext))
             work += WorkCount.packedPass(model.config, weights: weightBytes,
                                          sequences: zip(sequences, patching).map { (ids: $0.count, patches: $1.lengths.count) },
                                          entropyModel: self.patching.rule.needsEntropies)
-            let pass = try model.packedLogits(sequences, patchLengths: patching.map(\.lengths), embeddings: batch.embeddings)
+            let pass = try inference.packedLogits(sequences, patchLengths: patching.map(\.lengths), embeddings: batch.embeddings)
             let width = model.vocabularySize
             for (s, (work, w)) in windows.enumerated() {
                 let rows = pass.byteRanges[s]

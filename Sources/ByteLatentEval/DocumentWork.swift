@@ -44,7 +44,7 @@ final class DocumentWork: @unchecked Sendable {
         let window = plan[w]
         precondition(values.count == window.scored.lowerBound - 1, "windows are recorded in order")
         let first = window.position(ofDocumentID: window.scored.lowerBound)
-        values += Scoring.targetNLLs(logits: Array(logits), ids: windowIDs, from: first - 1, width: width)
+        values += logits.withUnsafeBufferPointer { Scoring.targetNLLs(logits: $0, ids: windowIDs, from: first - 1, width: width) }
         var startsHere = [Bool](repeating: false, count: windowIDs.count)
         var position = 0
         for length in patchLengths {

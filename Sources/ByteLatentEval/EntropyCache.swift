@@ -6,9 +6,9 @@ import ByteLatent
 final class EntropyCache: @unchecked Sendable {
     private var kept: [Int: BatchEntropies] = [:]
 
-    func entropies(of batch: Batch, model: BLTModel, context: EntropyContext) -> BatchEntropies {
-        if let known = kept[batch.ordinal], known.context == context, known.batch == batch.sequences { return known }
-        let fresh = BatchEntropies(model: model, batch: batch.sequences, context: context)
+    func entropies(of batch: Batch, in context: InferenceContext, entropyContext: EntropyContext) -> BatchEntropies {
+        if let known = kept[batch.ordinal], known.entropyContext == entropyContext, known.batch == batch.sequences { return known }
+        let fresh = BatchEntropies(context: context, batch: batch.sequences, entropyContext: entropyContext)
         kept[batch.ordinal] = fresh
         return fresh
     }

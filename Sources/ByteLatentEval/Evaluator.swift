@@ -10,6 +10,8 @@ import Foundation
 /// one packed pass, the next one is read, tokenized and embedded (hash n-grams) on a Dispatch queue.
 public final class Evaluator {
     public let model: BLTModel
+    /// Where the passes run (activations reused from pass to pass): one evaluator runs on one thread at a time.
+    public let inference: InferenceContext
     public let options: EvalOptions
     /// The resolved window (ids per forward pass, BOS included).
     public let window: Int
@@ -38,6 +40,7 @@ public final class Evaluator {
 
     public init(model: BLTModel, options: EvalOptions = EvalOptions()) throws {
         self.model = model
+        inference = InferenceContext(model: model)
         self.options = options
         weightBytes = WeightBytes(model: model)
         window = options.window ?? Self.defaultWindow(for: model.config)

@@ -42,10 +42,10 @@ public enum ScoringError: Error, CustomStringConvertible, Equatable {
 /// is a change here only).
 ///
 /// Shared contexts: `loglikelihood` runs the context (BOS + context bytes) once through the
-/// incremental generation state and scores each continuation on a `Generator.fork()` of it, so a
+/// incremental generation state and scores each continuation on a `ByteGenerator.fork()` of it, so a
 /// multiple-choice question's context is computed once for all its choices. This is exact: every
 /// part of BLT is causal, and the fork recomputes the one position whose decoder patch can change
-/// when bytes follow (see `Generator.appendAndReturnLogits`). The prefilled state of the most recent
+/// when bytes follow (see `ByteGenerator.appendAndReturnLogits`). The prefilled state of the most recent
 /// context is kept between calls, so requests sent one at a time benefit too when requests with
 /// the same context arrive together (the lm-eval adapter sends them grouped).
 public final class RequestScorer {
@@ -58,7 +58,7 @@ public final class RequestScorer {
     public let maxPositions: Int
 
     private let evaluator: Evaluator
-    private var cachedContext: (bytes: [UInt8], state: Generator)?
+    private var cachedContext: (bytes: [UInt8], state: ByteGenerator)?
 
     public init(model: BLTModel, window: Int? = nil, context: Int = 0) throws {
         self.model = model
@@ -117,12 +117,12 @@ public final class RequestScorer {
         let total = 1 + context.count + continuation.count
         guard total <= maxPositions else { throw ScoringError.tooLong(ids: total, limit: maxPositions, what: "the context plus continuation") }
         guard !continuation.isEmpty else { return (0, true) }
-        let prefix: Generator
+        let prefix: ByteGenerator
         if let cached = cachedContext, cached.bytes == context {
             prefix = cached.state
         } else {
             cachedContext = nil
-            prefix = try Generator(model: model, prompt: Tokenizer.encode(context, addEOS: false), maxNewIDs: 0, stopAtEOS: false)
+            prefix = try ByteGenerator(context: evaluator.inference, prompt: Tokenizer.encode(context, addEOS: false), maxNewIDs: 0, stopAtEOS: false)
             cachedContext = (context, prefix)
         }
         let targets = Tokenizer.encode(continuation, addBOS: false, addEOS: false)
@@ -153,7 +153,7 @@ public final class RequestScorer {
             throw ScoringError.tooLong(ids: prompt.count &+ maxBytes, limit: maxPositions, what: "the context plus max_bytes")
         }
         let stops = until.filter { !$0.isEmpty }
-        let generator = try Generator(model: model, prompt: prompt, maxNewIDs: maxBytes, stopAtEOS: true)
+        let generator = try ByteGenerator(context: evaluator.inference, prompt: prompt, maxNewIDs: maxBytes, stopAtEOS: true)
         var bytes: [UInt8] = []
         while let id = generator.next() {
             guard let byte = Tokenizer.decodeBytes([id]).first else { continue }   // EOS ends the loop next call

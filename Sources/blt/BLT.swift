@@ -28,7 +28,6 @@ struct BLT: ParsableCommand {
 
     static func main() {
         StandardStreams.setUp()
-        FreedMemory.keepForReuse()
         // A BLT_CPU or BLT_GEMM this CPU cannot honour fails every command (and --version, --help)
         // before anything runs: a run must never measure another configuration than the one asked for.
         do { try KernelPath.checkEnvironment() } catch {

@@ -73,7 +73,7 @@ struct GenerateCommand: ParsableCommand {
         let model = loaded.with(patching: try patchingOptions.scheme(for: loaded))
         let promptIDs = Tokenizer.encode(promptBytes, addEOS: false)
         let started = Date()
-        let generator = try Generator(model: model, prompt: promptIDs,
+        let generator = try ByteGenerator(model: model, prompt: promptIDs,
                                       sampling: SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed),
                                       maxNewIDs: maxBytes, stopAtEOS: !ignoreEOS)
         var printer = UTF8StreamPrinter()

@@ -21,7 +21,7 @@ final class GenerationTests: XCTestCase {
                 // An empty or missing list would compare equal to an empty generation.
                 XCTAssertFalse(prompt.isEmpty, "prompt_ids missing in \(directory)/expected.json")
                 XCTAssertEqual(reference.count, 72, "generated_ids missing or short in \(directory)/expected.json")
-                let generator = try Generator(model: model, prompt: prompt, maxNewIDs: reference.count, stopAtEOS: false)
+                let generator = try ByteGenerator(model: model, prompt: prompt, maxNewIDs: reference.count, stopAtEOS: false)
                 let generated = Array(generator)
                 XCTAssertEqual(generated, reference, "\(directory): prompt \(run["prompt"].string ?? "")")
                 checked += 1
@@ -36,7 +36,7 @@ final class GenerationTests: XCTestCase {
         for directory in ReferenceParityTests.modelDirectories {
             let model = try BLTModel(directory: directory)
             let prompt = Tokenizer.encode("def f(x):\n    return", addEOS: false)
-            let generator = try Generator(model: model, prompt: prompt, maxNewIDs: 40, stopAtEOS: false)
+            let generator = try ByteGenerator(model: model, prompt: prompt, maxNewIDs: 40, stopAtEOS: false)
             var step = 0
             while generator.next() != nil {
                 step += 1
@@ -111,12 +111,12 @@ final class GenerationTests: XCTestCase {
         let model = try BLTModel(directory: directory)
         let prompt = Tokenizer.encode("Once upon a time", addEOS: false)
         func run(_ seed: UInt64) throws -> [Int32] {
-            Array(try Generator(model: model, prompt: prompt,
+            Array(try ByteGenerator(model: model, prompt: prompt,
                                 sampling: SamplingOptions(temperature: 1.0, topK: 40, seed: seed), maxNewIDs: 48, stopAtEOS: false))
         }
         XCTAssertEqual(try run(7), try run(7))
         XCTAssertNotEqual(try run(7), try run(8))
-        let nucleus = Array(try Generator(model: model, prompt: prompt, sampling: SamplingOptions(temperature: 0.8, topP: 0.9, seed: 3),
+        let nucleus = Array(try ByteGenerator(model: model, prompt: prompt, sampling: SamplingOptions(temperature: 0.8, topP: 0.9, seed: 3),
                                           maxNewIDs: 32, stopAtEOS: false))
         XCTAssertEqual(nucleus.count, 32)
     }
@@ -125,7 +125,7 @@ final class GenerationTests: XCTestCase {
         let directory = try XCTUnwrap(ReferenceParityTests.modelDirectories.first)
         let model = try BLTModel(directory: directory)
         let tooLong = [Int32](repeating: 50, count: model.config.patcher.maxPositions + 1)
-        XCTAssertThrowsError(try Generator(model: model, prompt: tooLong)) { error in
+        XCTAssertThrowsError(try ByteGenerator(model: model, prompt: tooLong)) { error in
             XCTAssertTrue("\(error)".contains("shorten the prompt"), "\(error)")
         }
     }

@@ -86,7 +86,7 @@ final class HostileInputTests: XCTestCase {
 
     func testGeneratorLengthDoesNotOverflow() throws {
         let model = try BLTModel(directory: Fixtures.path("models/tiny-b"))
-        XCTAssertThrowsError(try Generator(model: model, prompt: [Tokenizer.bosID], maxNewIDs: Int.max)) {
+        XCTAssertThrowsError(try ByteGenerator(model: model, prompt: [Tokenizer.bosID], maxNewIDs: Int.max)) {
             XCTAssertTrue("\($0)".contains("positions"), "\($0)")
         }
     }

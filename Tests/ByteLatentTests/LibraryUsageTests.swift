@@ -37,20 +37,40 @@ final class LibraryUsageTests: XCTestCase {
         XCTAssertNotEqual(figures[.bfloat16]!, figures[.float32]!)
     }
 
-    /// Docs/library.md's allocator setting: made once (the CLI's), it changes no result.
-    func testFreedMemoryExample() throws {
-        let ids = Tokenizer.encode("Byte Latent Transformer, twice")
+    /// Docs/library.md's context kept for many passes.
+    func testContextExample() throws {
         let model = try BLTModel(directory: modelDirectory)
-        let before = try model.logits(ids)
-        FreedMemory.keepForReuse()
-        XCTAssertEqual(try model.logits(ids), before)
-        XCTAssertEqual(try model.logits(ids), before)
+        let context = InferenceContext(model: model)
+        var counts: [Int] = []
+        for text in ["a first document", "then a shorter"] {
+            let logits = try context.logits(Tokenizer.encode(text))    // same values as model.logits
+            XCTAssertEqual(logits, try model.logits(Tokenizer.encode(text)))
+            XCTAssertGreaterThan(context.reservedBytes, 0)
+            counts.append(context.largeAllocationCount)
+        }
+        XCTAssertEqual(counts[1], counts[0], "a shorter pass allocates nothing large")
+    }
+
+    /// Docs/library.md's two contexts: one model, two threads, each with its own context.
+    func testTwoContextsExample() throws {
+        let model = try BLTModel(directory: modelDirectory)     // immutable: weights and config
+        let texts = ["The first document.", "A second, longer document, on another thread."]
+        var results = [[Float]](repeating: [], count: texts.count)
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: texts.count) { i in
+            let context = InferenceContext(model: model)      // activations, scratch: one per thread
+            let logits = try? context.logits(Tokenizer.encode(texts[i]))
+            lock.withLock { results[i] = logits ?? [] }
+        }
+        for (text, logits) in zip(texts, results) {
+            XCTAssertEqual(logits, try InferenceContext(model: model).logits(Tokenizer.encode(text)))
+        }
     }
 
     func testGenerationExample() throws {
         let model = try BLTModel(directory: modelDirectory)
-        let generator = try Generator(model: model, prompt: Tokenizer.encode("The ", addEOS: false),
-                                      sampling: SamplingOptions(temperature: 0.8, topP: 0.95, seed: 1), maxNewIDs: 100)
+        let generator = try ByteGenerator(model: model, prompt: Tokenizer.encode("The ", addEOS: false),
+                                          sampling: SamplingOptions(temperature: 0.8, topP: 0.95, seed: 1), maxNewIDs: 100)
         var text = ""
         for id in generator { text += Tokenizer.decode([id]) }
         XCTAssertFalse(text.isEmpty)

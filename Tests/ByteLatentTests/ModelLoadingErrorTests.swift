@@ -69,7 +69,7 @@ final class ModelLoadingErrorTests: XCTestCase {
         let dir = try Fixtures.nonFiniteHeadModel(in: scratch.appendingPathComponent("nan-head").path)
         let model = try BLTModel(directory: dir)
         for temperature: Float in [0, 0.8] {
-            let generator = try ByteLatent.Generator(model: model, prompt: Tokenizer.encode("hi", addEOS: false),
+            let generator = try ByteLatent.ByteGenerator(model: model, prompt: Tokenizer.encode("hi", addEOS: false),
                                           sampling: SamplingOptions(temperature: temperature, seed: 1), maxNewIDs: 5)
             XCTAssertNil(generator.next())
             XCTAssertEqual(generator.failure, .nonFiniteLogits(position: 3))

@@ -173,7 +173,7 @@ final class SamplingTests: XCTestCase {
             for options in [SamplingOptions(temperature: 0, topK: 5, topP: 0.5, seed: 11),
                             SamplingOptions(temperature: 1.7, topK: 1, seed: 12),
                             SamplingOptions(temperature: 0.9, topP: 1e-6, seed: 13)] {
-                let generated = Array(try Generator(model: model, prompt: prompt, sampling: options,
+                let generated = Array(try ByteGenerator(model: model, prompt: prompt, sampling: options,
                                                     maxNewIDs: reference.count, stopAtEOS: false))
                 XCTAssertEqual(generated, reference, "\(options)")
             }

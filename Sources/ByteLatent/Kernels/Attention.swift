@@ -24,20 +24,23 @@ struct AttentionShape {
 /// takes a direct loop instead. Blocks never straddle `queryGroups` (a packed pass's sequences):
 /// each sequence then gets the same blocks, GEMM shapes and sums as when it runs alone.
 ///
+/// Per-query key ranges and the kernels' scratch come from `workspace` (the calling context's; a
+/// fresh one for callers without a context).
+///
 /// With bf16 `precision` on the amx path, blocks run on AMX tiles with q, k, v and the weights
 /// rounded to bf16 (what torch's bf16 attention computes); elsewhere attention stays fp32.
 func attention(queries: UnsafePointer<Float>, queryCount: Int,
                keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyCount: Int,
                shape: AttentionShape, keyRange: (Int) -> Range<Int>,
                fullyMaskedRange: ((Int) -> Range<Int>)? = nil, queryGroups: [Range<Int>]? = nil,
-               precision: Precision = .float32, output: UnsafeMutablePointer<Float>) {
+               precision: Precision = .float32, output: UnsafeMutablePointer<Float>, workspace: Workspace = Workspace()) {
     // Each query's visible keys, and whether they are weighted uniformly (a fully masked row).
-    var uniform = [Bool](repeating: false, count: queryCount)
-    let ranges = (0..<queryCount).map { i -> Range<Int> in
+    let uniform = workspace.buffer(.uniformRows, queryCount, of: Bool.self)
+    let ranges = workspace.buffer(.keyRanges, queryCount, of: Range<Int>.self)
+    for i in 0..<queryCount {
         let r = keyRange(i)
-        guard r.isEmpty else { return r }
-        uniform[i] = true
-        return fullyMaskedRange?(i) ?? 0..<keyCount
+        uniform[i] = r.isEmpty
+        ranges[i] = r.isEmpty ? fullyMaskedRange?(i) ?? 0..<keyCount : r
     }
     if queryCount == 1 {
         parallelFor(shape.headCount) { head in
@@ -51,16 +54,27 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
     for group in queryGroups ?? [0..<queryCount] {
         blocks += stride(from: group.lowerBound, to: group.upperBound, by: blockSize).map { $0 ..< min(group.upperBound, $0 + blockSize) }
     }
+    // Scores of the largest block: each of a fixed number of workers has a buffer of that size in
+    // the workspace, whichever thread runs it.
+    let scoreCount = blocks.reduce(1) { max($0, $1.count * (visibleKeys(of: $1, ranges: ranges)?.count ?? 0)) }
     if precision == .bfloat16, KernelPath.active == .amx, shape.headDimension % 32 == 0 {
         attendOnTiles(queries: queries, queryCount: queryCount, keys: keys, values: values, keyCount: keyCount,
-                      shape: shape, blocks: blocks, ranges: ranges, uniform: uniform, output: output)
+                      shape: shape, blocks: blocks, ranges: ranges, uniform: uniform, output: output,
+                      scoreCount: scoreCount, workspace: workspace)
         return
     }
+    // Each worker (a fixed number) takes the next (head, block) task until none is left, so the
+    // load stays balanced while every worker keeps its own scores buffer.
+    let taskCount = shape.headCount * blocks.count, workerCount = min(taskCount, coreCount)
+    let scores = workspace.floats(.attentionScores, workerCount * scoreCount)
+    let tasks = TaskCounter()
     withSingleThreadedBLAS {
-        parallelFor(shape.headCount * blocks.count) { task in
-            let head = task % shape.headCount, block = task / shape.headCount
-            attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
-                        queryRange: blocks[block], ranges: ranges, uniform: uniform, output: output)
+        parallelFor(workerCount) { worker in
+            while let task = tasks.next(below: taskCount) {
+                let head = task % shape.headCount, block = task / shape.headCount
+                attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head, queryRange: blocks[block],
+                            ranges: ranges, uniform: uniform, output: output, scores: scores + worker * scoreCount)
+            }
         }
     }
 }
@@ -69,21 +83,22 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
 /// values packed into tiles once (not per block: packing costs more than a block's products).
 private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys: UnsafePointer<Float>,
                            values: UnsafePointer<Float>, keyCount: Int, shape: AttentionShape, blocks: [Range<Int>],
-                           ranges: [Range<Int>], uniform: [Bool], output: UnsafeMutablePointer<Float>) {
+                           ranges: UnsafePointer<Range<Int>>, uniform: UnsafePointer<Bool>, output: UnsafeMutablePointer<Float>,
+                           scoreCount: Int, workspace: Workspace) {
     let d = shape.headDimension, width = shape.queryWidth
     let packedCount = blt_amx_packed_keys_count(keyCount, d)
     // Each query's key range and uniform flag as C arrays, for the blocks to take slices of.
-    let from = UnsafeMutablePointer<Int>.allocate(capacity: queryCount), to = UnsafeMutablePointer<Int>.allocate(capacity: queryCount)
-    let flags = UnsafeMutablePointer<UInt8>.allocate(capacity: queryCount)
-    defer { from.deallocate(); to.deallocate(); flags.deallocate() }
+    let from = workspace.buffer(.tileFrom, queryCount, of: Int.self), to = workspace.buffer(.tileTo, queryCount, of: Int.self)
+    let flags = workspace.buffer(.tileFlags, queryCount, of: UInt8.self)
+    let scratch = workspace.scratch
     for i in 0..<queryCount {
         (from[i], to[i], flags[i]) = (ranges[i].lowerBound, ranges[i].upperBound, uniform[i] ? 1 : 0)
     }
     // 32 zero rows past the last query: the tiles read queries 32 rows at a time.
-    ProductScratch.shared.withHalves(count: (queryCount + 32) * width) { q in
+    scratch.withHalves(count: (queryCount + 32) * width) { q in
         blt_round_to_bf16(queries, q, queryCount * width)
         (q + queryCount * width).update(repeating: 0, count: 32 * width)
-        ProductScratch.shared.withHalves(count: max(1, 2 * shape.keyValueHeadCount * packedCount)) { packed in
+        scratch.withHalves(count: max(1, 2 * shape.keyValueHeadCount * packedCount)) { packed in
             parallelFor(2 * shape.keyValueHeadCount) { task in
                 let head = task / 2, destination = packed + task * packedCount
                 let status = task % 2 == 0
@@ -101,8 +116,10 @@ private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys:
                                                 from + first, to + first, flags + first,
                                                 1 / Float(d).squareRoot(), output + first * width + head * d, width)
                     if status != 0 {   // no memory for the block's scores: the fp32 block
-                        attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head,
-                                    queryRange: block, ranges: ranges, uniform: uniform, output: output)
+                        scratch.with(count: scoreCount) { scores in
+                            attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head, queryRange: block,
+                                        ranges: ranges, uniform: uniform, output: output, scores: scores)
+                        }
                     }
                 }
             }
@@ -111,36 +128,28 @@ private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys:
 }
 
 private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                         shape: AttentionShape, head: Int, queryRange: Range<Int>, ranges: [Range<Int>],
-                         uniform: [Bool], output: UnsafeMutablePointer<Float>) {
+                         shape: AttentionShape, head: Int, queryRange: Range<Int>, ranges: UnsafePointer<Range<Int>>,
+                         uniform: UnsafePointer<Bool>, output: UnsafeMutablePointer<Float>, scores w: UnsafeMutablePointer<Float>) {
     let d = shape.headDimension, kvHead = head / (shape.headCount / shape.keyValueHeadCount)
-    // Keys any query of the block sees.
-    var lower = Int.max, upper = Int.min
-    for i in queryRange where !ranges[i].isEmpty {
-        lower = min(lower, ranges[i].lowerBound); upper = max(upper, ranges[i].upperBound)
-    }
-    guard lower < upper else {
+    guard let visible = visibleKeys(of: queryRange, ranges: ranges) else {
         for i in queryRange { (output + i * shape.queryWidth + head * d).update(repeating: 0, count: d) }
         return
     }
-    let width = upper - lower, rows = queryRange.count
-    guard width > 0 else { return }
-    // Scores, then weights, of the block: every element is written before it is read.
-    ProductScratch.shared.with(count: rows * width) { w in
-        let q = queries + queryRange.lowerBound * shape.queryWidth + head * d
-        let k = keys + lower * shape.keyWidth + kvHead * d
-        MatrixKernels.activationProduct(m: rows, n: width, k: d, alpha: 1 / Float(d).squareRoot(), a: q, lda: shape.queryWidth,
-                                        b: k, ldb: shape.keyWidth, transposeB: true, c: w, ldc: width)
-        for (row, i) in queryRange.enumerated() {
-            let visible = ranges[i]
-            let from = max(0, visible.lowerBound - lower), to = max(from, visible.upperBound - lower)
-            blt_softmax_row(w + row * width, width, from, to, uniform[i] ? 1 : 0)
-        }
-        let v = values + lower * shape.keyWidth + kvHead * d
-        let o = output + queryRange.lowerBound * shape.queryWidth + head * d
-        MatrixKernels.activationProduct(m: rows, n: d, k: width, alpha: 1, a: w, lda: width,
-                                        b: v, ldb: shape.keyWidth, transposeB: false, c: o, ldc: shape.queryWidth)
+    let lower = visible.lowerBound, width = visible.count, rows = queryRange.count
+    // Scores, then weights, of the block in `w`: every element is written before it is read.
+    let q = queries + queryRange.lowerBound * shape.queryWidth + head * d
+    let k = keys + lower * shape.keyWidth + kvHead * d
+    MatrixKernels.activationProduct(m: rows, n: width, k: d, alpha: 1 / Float(d).squareRoot(), a: q, lda: shape.queryWidth,
+                                    b: k, ldb: shape.keyWidth, transposeB: true, c: w, ldc: width)
+    for (row, i) in queryRange.enumerated() {
+        let visible = ranges[i]
+        let from = max(0, visible.lowerBound - lower), to = max(from, visible.upperBound - lower)
+        blt_softmax_row(w + row * width, width, from, to, uniform[i] ? 1 : 0)
     }
+    let v = values + lower * shape.keyWidth + kvHead * d
+    let o = output + queryRange.lowerBound * shape.queryWidth + head * d
+    MatrixKernels.activationProduct(m: rows, n: d, k: width, alpha: 1, a: w, lda: width,
+                                    b: v, ldb: shape.keyWidth, transposeB: false, c: o, ldc: shape.queryWidth)
 }
 
 private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
@@ -161,5 +170,28 @@ private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>
         let p = weights[n]
         let v = values + j * shape.keyWidth + kvHead * d
         for c in 0..<d { out[c] += p * v[c] }
+    }
+}
+
+/// The keys any query of the block sees (nil when none sees any).
+private func visibleKeys(of queryRange: Range<Int>, ranges: UnsafePointer<Range<Int>>) -> Range<Int>? {
+    var lower = Int.max, upper = Int.min
+    for i in queryRange where !ranges[i].isEmpty {
+        lower = min(lower, ranges[i].lowerBound); upper = max(upper, ranges[i].upperBound)
+    }
+    return lower < upper ? lower ..< upper : nil
+}
+
+/// Hands out 0, 1, 2, … to the workers of one attention call.
+private final class TaskCounter: @unchecked Sendable {   // `value` is guarded by `lock`
+    private let lock = NSLock()
+    private var value = 0
+
+    func next(below limit: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
     }
 }

@@ -1,8 +1,9 @@
-/// Keys (after RoPE) and values of one self-attention layer for a run of absolute positions.
-/// A plain forward pass fills one and drops it; generation keeps it between steps. With a
+/// Keys (after RoPE) and values of one self-attention layer for a run of absolute positions, kept
+/// between the steps of incremental decoding (a packed pass keeps none: its keys and values sit in
+/// the context's workspace for one layer). Owned by one `IncrementalState`. With a
 /// sliding window only the last `window` positions are ever read again, so the storage is trimmed
 /// (amortised: when it holds twice the window) and memory stays bounded.
-public final class KVCache: @unchecked Sendable {
+public final class KVCache {
     public let width: Int
     public let window: Int?
     private(set) var keys: [Float] = []
@@ -17,15 +18,9 @@ public final class KVCache: @unchecked Sendable {
         self.window = window
     }
 
-    func append(keys k: [Float], values v: [Float], rows: Int) {
-        if count == 0, k.count == rows * width, v.count == rows * width {   // a whole pass: share, no copy
-            keys = k
-            values = v
-            count = rows
-            return
-        }
-        keys.append(contentsOf: k.prefix(rows * width))
-        values.append(contentsOf: v.prefix(rows * width))
+    func append(keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, rows: Int) {
+        keys.append(contentsOf: UnsafeBufferPointer(start: k, count: rows * width))
+        values.append(contentsOf: UnsafeBufferPointer(start: v, count: rows * width))
         count += rows
     }
 

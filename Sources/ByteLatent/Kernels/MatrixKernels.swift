@@ -34,7 +34,7 @@ public enum KernelPath: Int32, Sendable, CaseIterable, CustomStringConvertible {
 enum MatrixKernels {
     /// y[rows, N] = x[rows, K] · Wᵀ for W [N, K].
     static func multiply(_ x: UnsafePointer<Float>, rows: Int, by weight: WeightMatrix, precision: Precision,
-                         into y: UnsafeMutablePointer<Float>) {
+                         into y: UnsafeMutablePointer<Float>, scratch: ProductScratch = .shared) {
         guard rows > 0, weight.rows > 0 else { return }
         if weight.columns == 0 {
             y.update(repeating: 0, count: rows * weight.rows)
@@ -42,23 +42,23 @@ enum MatrixKernels {
         }
         switch precision {
         case .float32:
-            DTypeKernels.for(weight.dtype).product(x, rows, weight, y)
+            DTypeKernels.for(weight.dtype).product(x, rows, weight, y, scratch)
         case .bfloat16:
-            multiplyInBF16(x, rows: rows, by: weight, into: y)
+            multiplyInBF16(x, rows: rows, by: weight, into: y, scratch: scratch)
         }
     }
 
     /// The same x by several weights (q, k and v; gate and up): ys[i] = x · weights[i]ᵀ. On AMX
     /// tiles x is rounded and packed once for all of them; elsewhere it is `multiply`, one by one.
     static func multiply(_ x: UnsafePointer<Float>, rows: Int, by weights: [WeightMatrix], precision: Precision,
-                         into ys: [UnsafeMutablePointer<Float>]) {
+                         into ys: [UnsafeMutablePointer<Float>], scratch: ProductScratch = .shared) {
         precondition(weights.count == ys.count, "one output per weight")
         if precision == .bfloat16, let k = weights.first?.columns,
            weights.allSatisfy({ runsOnTiles($0, rows: rows) && $0.columns == k && $0.rows > 0 }) {
-            multiplyOnTiles(x, rows: rows, by: weights, into: ys)
+            multiplyOnTiles(x, rows: rows, by: weights, into: ys, scratch: scratch)
             return
         }
-        for (weight, y) in zip(weights, ys) { multiply(x, rows: rows, by: weight, precision: precision, into: y) }
+        for (weight, y) in zip(weights, ys) { multiply(x, rows: rows, by: weight, precision: precision, into: y, scratch: scratch) }
     }
 
     /// C[m, n] = alpha · A[m, k] · B (B is [n, k] when `transposeB`, else [k, n]), fp32, on the
@@ -78,14 +78,14 @@ enum MatrixKernels {
     /// bf16 activations: round x, then AMX tiles or bf16 dot products where the CPU has them, else
     /// the same rounded values widened back to fp32 through the dtype's ordinary product.
     private static func multiplyInBF16(_ x: UnsafePointer<Float>, rows: Int, by weight: WeightMatrix,
-                                       into y: UnsafeMutablePointer<Float>) {
+                                       into y: UnsafeMutablePointer<Float>, scratch: ProductScratch) {
         let k = weight.columns, count = rows * k
         let path = KernelPath.active
         if runsOnTiles(weight, rows: rows) {
-            multiplyOnTiles(x, rows: rows, by: [weight], into: [y])
+            multiplyOnTiles(x, rows: rows, by: [weight], into: [y], scratch: scratch)
             return
         }
-        ProductScratch.shared.withHalves(count: count) { rounded in
+        scratch.withHalves(count: count) { rounded in
             blt_round_to_bf16(x, rounded, count)
             if weight.dtype == .bf16, path == .avx512bf16 || path == .amx {
                 let w = weight.base.assumingMemoryBound(to: UInt16.self)
@@ -94,9 +94,9 @@ enum MatrixKernels {
                 }
                 return
             }
-            ProductScratch.shared.with(count: count) { widened in
+            scratch.with(count: count) { widened in
                 blt_widen(WeightDType.bf16.kernelDType, rounded, widened, count)
-                DTypeKernels.for(weight.dtype).product(UnsafePointer(widened), rows, weight, y)
+                DTypeKernels.for(weight.dtype).product(UnsafePointer(widened), rows, weight, y, scratch)
             }
         }
     }
@@ -115,9 +115,9 @@ extension MatrixKernels {
     /// then each weight's rows split across cores in passes of up to 256, packed and multiplied while
     /// they sit in L2.
     private static func multiplyOnTiles(_ x: UnsafePointer<Float>, rows: Int, by weights: [WeightMatrix],
-                                        into ys: [UnsafeMutablePointer<Float>]) {
+                                        into ys: [UnsafeMutablePointer<Float>], scratch: ProductScratch) {
         let k = weights[0].columns
-        ProductScratch.shared.withHalves(count: blt_amx_packed_count(rows, k)) { packed in
+        scratch.withHalves(count: blt_amx_packed_count(rows, k)) { packed in
             let blocks = (rows + 31) / 32
             parallelChunks(blocks, minimumChunk: max(1, 4096 / k)) { range in
                 let first = range.lowerBound * 32, count = min(rows, range.upperBound * 32) - first
@@ -140,7 +140,8 @@ extension MatrixKernels {
 /// What the engine needs for one weight dtype. A new dtype or backend is one new case.
 struct DTypeKernels {
     /// y[rows, N] = x[rows, K] · Wᵀ, fp32 accumulation.
-    let product: (_ x: UnsafePointer<Float>, _ rows: Int, _ weight: WeightMatrix, _ y: UnsafeMutablePointer<Float>) -> Void
+    let product: (_ x: UnsafePointer<Float>, _ rows: Int, _ weight: WeightMatrix, _ y: UnsafeMutablePointer<Float>,
+                  _ scratch: ProductScratch) -> Void
 
     static func `for`(_ dtype: WeightDType) -> DTypeKernels {
         switch dtype {
@@ -151,13 +152,13 @@ struct DTypeKernels {
 
     /// fp32 weights: OpenBLAS straight on the mapped matrix (sgemv for one row: sgemm with M = 1 is
     /// 3–8× slower on OpenBLAS 0.3.21).
-    static let float32 = DTypeKernels { x, rows, weight, y in
+    static let float32 = DTypeKernels { x, rows, weight, y, _ in
         let n = Int32(weight.rows), k = Int32(weight.columns)
         let w = weight.base.assumingMemoryBound(to: Float.self)
         if rows == 1 {
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1, w, k, x, 1, 0, y, 1)
+            onBLASThreads { cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1, w, k, x, 1, 0, y, 1) }
         } else if ManyRowBackend.current == .openBLAS {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), n, k, 1, x, k, w, k, 0, y, n)
+            onBLASThreads { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), n, k, 1, x, k, w, k, 0, y, n) }
         } else {
             blockedProduct(x, rows: rows, weight: weight, into: y)
         }
@@ -167,11 +168,11 @@ struct DTypeKernels {
     /// the C kernels read the 2-byte values directly, half the bytes of an fp32 copy. Many rows
     /// (prefill, eval) are bound by arithmetic: widen a panel of weight rows into a reused scratch
     /// buffer (a few % of the product's time) and let OpenBLAS's sgemm run at its full rate.
-    static let halfWidth = DTypeKernels { x, rows, weight, y in
+    static let halfWidth = DTypeKernels { x, rows, weight, y, scratch in
         if rows <= streamingRowLimit {
             directProduct(x, rows: rows, weight: weight, into: y)
         } else if ManyRowBackend.current == .openBLAS {
-            widenedProduct(x, rows: rows, weight: weight, into: y)
+            widenedProduct(x, rows: rows, weight: weight, into: y, scratch: scratch)
         } else {
             blockedProduct(x, rows: rows, weight: weight, into: y)
         }
@@ -194,18 +195,21 @@ struct DTypeKernels {
     }
 
     /// Panels of weight rows widened to fp32 in a reused scratch buffer, then OpenBLAS sgemm.
-    static func widenedProduct(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>) {
+    static func widenedProduct(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>,
+                               scratch: ProductScratch = .shared) {
         let n = weight.rows, k = weight.columns, dtype = weight.dtype.kernelDType
         let panelRows = max(1, min(n, panelElements / k))
-        ProductScratch.shared.with(count: panelRows * k) { scratch in
+        scratch.with(count: panelRows * k) { panel in
             var first = 0
             while first < n {
                 let count = min(panelRows, n - first)
                 parallelChunks(count, minimumChunk: max(1, 262_144 / k)) { range in
-                    blt_widen(dtype, weight.row(first + range.lowerBound), scratch + range.lowerBound * k, range.count * k)
+                    blt_widen(dtype, weight.row(first + range.lowerBound), panel + range.lowerBound * k, range.count * k)
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(count), Int32(k),
-                            1, x, Int32(k), scratch, Int32(k), 0, y + first, Int32(n))
+                onBLASThreads {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(count), Int32(k),
+                                1, x, Int32(k), panel, Int32(k), 0, y + first, Int32(n))
+                }
                 first += count
             }
         }
@@ -266,22 +270,44 @@ public enum ManyRowBackend: String, Sendable, CaseIterable, CustomStringConverti
 
 /// Scratch buffers reused across products (one per concurrent caller): widened weight panels, and
 /// activations rounded or packed to bf16. A fresh multi-MB buffer per product would cost an mmap
-/// and its page faults every time.
-final class ProductScratch: @unchecked Sendable {
+/// and its page faults every time. Each context's workspace has its own (`Workspace.scratch`);
+/// `shared` serves callers without a context (kernel tests, benchmarks). A caller gets the
+/// smallest free buffer that is large enough, else the largest free one grown to fit, so buffers
+/// converge on the sizes asked for and a repeated pass allocates nothing.
+final class ProductScratch: @unchecked Sendable {   // every field is guarded by `lock`
     static let shared = ProductScratch()
     private let lock = NSLock()
     private var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
+    private var largeCount = 0
+    private var reserved = 0
+
+    deinit { for b in free { b.pointer.deallocate() } }
+
+    /// Allocations above `Workspace.largeAllocationBytes` so far.
+    var largeAllocations: Int { lock.withLock { largeCount } }
+    /// Bytes held by this pool.
+    var reservedBytes: Int { lock.withLock { reserved } }
 
     func with(count: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) {
-        lock.lock()
-        var buffer = free.popLast()
-        lock.unlock()
-        if let b = buffer, b.capacity < count { b.pointer.deallocate(); buffer = nil }
-        let b = buffer ?? (UnsafeMutablePointer<Float>.allocate(capacity: count), count)
+        let b = take(count: max(count, 1))
         body(b.pointer)
+        lock.withLock { free.append(b) }
+    }
+
+    private func take(count: Int) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
         lock.lock()
-        free.append(b)
-        lock.unlock()
+        defer { lock.unlock() }
+        if let fit = free.indices.filter({ free[$0].capacity >= count }).min(by: { free[$0].capacity < free[$1].capacity }) {
+            return free.remove(at: fit)
+        }
+        if let largest = free.indices.max(by: { free[$0].capacity < free[$1].capacity }) {
+            let old = free.remove(at: largest)
+            old.pointer.deallocate()
+            reserved -= old.capacity * 4
+        }
+        if count * 4 > Workspace.largeAllocationBytes { largeCount += 1 }
+        reserved += count * 4
+        return (UnsafeMutablePointer<Float>.allocate(capacity: count), count)
     }
 
     /// `count` 16-bit values (bf16 bits) in a buffer of the same pool.

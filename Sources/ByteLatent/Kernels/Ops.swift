@@ -86,13 +86,10 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> 
     return sum
 }
 
-/// Rows `ids` of an embedding matrix (the embedding lookup), as a new [ids.count, columns] buffer.
-func gatherRows<IDs: Collection>(_ matrix: WeightMatrix, _ ids: IDs) -> [Float] where IDs.Element == Int32 {
+/// Rows `ids` of an embedding matrix (the embedding lookup) into `dst` ([ids.count, columns]).
+func gatherRows<IDs: Collection>(_ matrix: WeightMatrix, _ ids: IDs, into dst: UnsafeMutablePointer<Float>) where IDs.Element == Int32 {
     let d = matrix.columns
-    return [Float](unsafeUninitializedCapacity: ids.count * d) { dst, initialized in
-        for (t, id) in ids.enumerated() { matrix.copyRow(Int(id), to: dst.baseAddress! + t * d) }
-        initialized = ids.count * d
-    }
+    for (t, id) in ids.enumerated() { matrix.copyRow(Int(id), to: dst + t * d) }
 }
 
 /// Rotary position embedding with interleaved pairs (x[2i], x[2i+1]), as BLT (and transformers'
@@ -115,6 +112,25 @@ public struct RotaryEmbedding: Sendable {
         let half = headDimension / 2
         var cosines = [Float](repeating: 0, count: positions.count * half)
         var sines = cosines
+        cosines.withUnsafeMutableBufferPointer { c in
+            sines.withUnsafeMutableBufferPointer { s in
+                fill(positions, cosines: c.baseAddress!, sines: s.baseAddress!)
+            }
+        }
+        return RotaryTable(headDimension: headDimension, cosines: cosines, sines: sines)
+    }
+
+    /// cos/sin for `count` rows at `position(row)`, in the workspace's RoPE slots.
+    func table(rows count: Int, in workspace: Workspace, position: (Int) -> Int) -> RotaryView {
+        let half = headDimension / 2
+        let cosines = workspace.floats(.ropeCosines, count * half), sines = workspace.floats(.ropeSines, count * half)
+        fill((0..<count).lazy.map(position), cosines: cosines, sines: sines)
+        return RotaryView(headDimension: headDimension, cosines: cosines, sines: sines)
+    }
+
+    private func fill<Positions: Collection<Int>>(_ positions: Positions, cosines: UnsafeMutablePointer<Float>,
+                                                   sines: UnsafeMutablePointer<Float>) {
+        let half = headDimension / 2
         for (row, position) in positions.enumerated() {
             for i in 0..<half {
                 let angle = Float(position) * inverseFrequencies[i]
@@ -122,7 +138,6 @@ public struct RotaryEmbedding: Sendable {
                 sines[row * half + i] = Float(sin(Double(angle)))
             }
         }
-        return RotaryTable(headDimension: headDimension, cosines: cosines, sines: sines)
     }
 }
 
@@ -133,19 +148,33 @@ public struct RotaryTable: Sendable {
     let sines: [Float]
 
     /// Rotates every head of `rows` rows of `x` ([rows, heads·headDimension]); row r is at the
-    /// table's r-th position. Rows are split across cores (each row's rotation is independent).
+    /// table's r-th position.
     func apply(_ x: inout [Float], rows: Int, heads: Int) {
-        let half = headDimension / 2, width = heads * headDimension
         x.withUnsafeMutableBufferPointer { buffer in
             cosines.withUnsafeBufferPointer { cosines in
                 sines.withUnsafeBufferPointer { sines in
-                    let x = buffer.baseAddress!, c = cosines.baseAddress!, s = sines.baseAddress!
-                    parallelChunks(rows, minimumChunk: max(1, 32_768 / max(width, 1))) { rowRange in
-                        for r in rowRange {
-                            for h in 0..<heads { Self.rotate(x + r * width + h * headDimension, c + r * half, s + r * half, pairs: half) }
-                        }
-                    }
+                    RotaryView(headDimension: headDimension, cosines: cosines.baseAddress!, sines: sines.baseAddress!)
+                        .apply(buffer.baseAddress!, rows: rows, heads: heads)
                 }
+            }
+        }
+    }
+}
+
+/// cos/sin of one run of positions in a workspace (a stack's pass), [position][pair].
+struct RotaryView {
+    let headDimension: Int
+    let cosines: UnsafePointer<Float>
+    let sines: UnsafePointer<Float>
+
+    /// Rotates every head of `rows` rows of `x` ([rows, heads·headDimension]); row r is at the
+    /// table's r-th position. Rows are split across cores (each row's rotation is independent).
+    func apply(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int) {
+        let half = headDimension / 2, width = heads * headDimension
+        let c = cosines, s = sines, headDimension = headDimension
+        parallelChunks(rows, minimumChunk: max(1, 32_768 / max(width, 1))) { rowRange in
+            for r in rowRange {
+                for h in 0..<heads { Self.rotate(x + r * width + h * headDimension, c + r * half, s + r * half, pairs: half) }
             }
         }
     }

@@ -18,6 +18,10 @@ public enum WeightDType: String, Sendable, CaseIterable {
 /// A row-major weight matrix [rows, columns] in its stored dtype, normally a view into the mapped
 /// checkpoint: nothing is widened to fp32 at load. Products and row reads go through the kernel
 /// seam (`MatrixKernels`), which widens on the fly or in a reused scratch panel.
+///
+/// `@unchecked Sendable`: every field is a `let`, but `base` is a raw pointer into the mapped
+/// checkpoint (kept alive by `keepAlive`) or into `owned`, which nothing writes after `init`;
+/// the compiler cannot see that raw memory is immutable.
 public final class WeightMatrix: @unchecked Sendable {
     public let rows: Int
     public let columns: Int

@@ -1,6 +1,6 @@
 /// Cross-attention between patches and bytes (both directions). Queries and keys/values get their
 /// own RMSNorm (one norm shared by K and V) before the projections; no RoPE.
-final class CrossAttention: @unchecked Sendable {
+final class CrossAttention: Sendable {
     let queryNorm: [Float], keyNorm: [Float]
     let query: Linear, key: Linear, value: Linear, output: Linear
     let config: TransformerConfig
@@ -17,35 +17,31 @@ final class CrossAttention: @unchecked Sendable {
         output = try weights.linear("o_proj", out: d, in: d)
     }
 
-    /// Keys and values of `count` rows (normed once, shared by K and V).
-    func project(_ keyValues: [Float], count: Int) -> (keys: [Float], values: [Float]) {
-        let normed = rmsNorm(keyValues, rows: count, weight: keyNorm, epsilon: config.normEpsilon)
-        let projected = Linear.apply([key, value], to: normed, rows: count)
-        return (projected[0], projected[1])
+    /// Keys and values ([count, key/value width] each) of `count` rows (normed once, shared by K and V).
+    func project(_ keyValues: UnsafePointer<Float>, count: Int, keys: UnsafeMutablePointer<Float>,
+                 values: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let normed = rmsNorm(keyValues, rows: count, weight: keyNorm, epsilon: config.normEpsilon,
+                             into: workspace.floats(.normed, count * config.hiddenSize))
+        Linear.apply([key, value], to: normed, rows: count, into: [keys, values], scratch: workspace.scratch)
     }
 
-    /// Returns `x + o`: the module adds its own residual, as the reference's does. Callers add the
-    /// input once more (the reference's double residual, 2x + o). A query with an empty key range
-    /// attends uniformly to `fullyMaskedRange` (all keys when nil; see `attention`).
-    func forward(queries x: [Float], queryCount: Int, keys: [Float], values: [Float], keyCount: Int,
-                 keyRange: (Int) -> Range<Int>, fullyMaskedRange: ((Int) -> Range<Int>)? = nil,
-                 queryGroups: [Range<Int>]? = nil) -> [Float] {
-        let q = query(rmsNorm(x, rows: queryCount, weight: queryNorm, epsilon: config.normEpsilon), rows: queryCount)
-        var attended = [Float](repeating: 0, count: queryCount * config.hiddenSize)
-        q.withUnsafeBufferPointer { qp in
-            keys.withUnsafeBufferPointer { kp in
-                values.withUnsafeBufferPointer { vp in
-                    attended.withUnsafeMutableBufferPointer { op in
-                        attention(queries: qp.baseAddress!, queryCount: queryCount, keys: kp.baseAddress!, values: vp.baseAddress!,
-                                  keyCount: keyCount, shape: config.attentionShape, keyRange: keyRange,
-                                  fullyMaskedRange: fullyMaskedRange, queryGroups: queryGroups,
-                                  precision: query.precision, output: op.baseAddress!)
-                    }
-                }
-            }
-        }
-        var result = output(attended, rows: queryCount)
-        addInPlace(&result, x)
-        return result
+    /// Writes `x + o` into `result`: the module adds its own residual, as the reference's does.
+    /// Callers add the input once more (the reference's double residual, 2x + o). A query with an
+    /// empty key range attends uniformly to `fullyMaskedRange` (all keys when nil; see `attention`).
+    func forward(queries x: UnsafePointer<Float>, queryCount: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                 keyCount: Int, keyRange: (Int) -> Range<Int>, fullyMaskedRange: ((Int) -> Range<Int>)? = nil,
+                 queryGroups: [Range<Int>]? = nil, into result: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let d = config.hiddenSize, count = queryCount * d
+        let normed = rmsNorm(x, rows: queryCount, weight: queryNorm, epsilon: config.normEpsilon,
+                             into: workspace.floats(.normed, count))
+        let q = workspace.floats(.queryOrGate, count)
+        query.apply(normed, rows: queryCount, into: q, scratch: workspace.scratch)
+        let attended = workspace.floats(.normed, count)   // normed is read by the query projection only
+        attended.update(repeating: 0, count: count)
+        attention(queries: q, queryCount: queryCount, keys: keys, values: values, keyCount: keyCount,
+                  shape: config.attentionShape, keyRange: keyRange, fullyMaskedRange: fullyMaskedRange,
+                  queryGroups: queryGroups, precision: query.precision, output: attended, workspace: workspace)
+        output.apply(attended, rows: queryCount, into: result, scratch: workspace.scratch)
+        add(result, x, count: count)
     }
 }

@@ -37,10 +37,11 @@ struct EntropyWindows: Equatable {
     }
 }
 
-extension BLTModel {
+extension InferenceContext {
     /// Entropies of one sequence longer than a pass may be, window by window (`EntropyWindows`).
     func entropiesInWindows(_ ids: [Int32], context: EntropyContext) throws -> [Float] {
-        try validate(ids)
+        try model.validate(ids)
+        let config = model.config
         let plan = EntropyWindows(count: ids.count, context: context, positions: config.patcher.maxPositions,
                                   layers: config.patcher.layerCount, slidingWindow: config.patcher.slidingWindow)
         var entropies: [Float] = []

@@ -1,6 +1,6 @@
 /// The global (latent) transformer: causal attention over patches, an optional input projection
 /// when k · encoder hidden ≠ global hidden, and no final norm (as in the reference).
-final class GlobalTransformer: @unchecked Sendable {
+final class GlobalTransformer: Sendable {
     let inputProjection: Linear?
     let stack: TransformerStack
     let inputSize: Int
@@ -14,22 +14,18 @@ final class GlobalTransformer: @unchecked Sendable {
         stack = try TransformerStack(global, config: config.global)
     }
 
-    /// `patchStates` is [P, k·encoder hidden] (the encoder's P·k rows viewed row-major); the
-    /// patches continue the sequence held by `caches`.
-    func forward(_ patchStates: [Float], patchCount: Int, caches: [KVCache]) -> [Float] {
-        var hidden = inputProjection.map { $0(patchStates, rows: patchCount) } ?? patchStates
-        stack.forward(&hidden, count: patchCount, caches: caches)
-        return hidden
-    }
-
-    func forward(_ patchStates: [Float], patchCount: Int) -> [Float] {
-        forward(patchStates, patchCount: patchCount, caches: stack.makeCaches())
-    }
-
-    /// Packed sequences of patches: each attends only to its own patches, positions from 0.
-    func forward(_ patchStates: [Float], packing: PackedRows) -> [Float] {
-        var hidden = inputProjection.map { $0(patchStates, rows: packing.count) } ?? patchStates
-        stack.forward(&hidden, packing: packing)
+    /// Global states [P, global hidden] in the workspace. `patchStates` is [P, k·encoder hidden]
+    /// (the encoder's P·k rows viewed row-major); the patches continue the sequence held by
+    /// `caches`, or (with `packing`) each packed sequence attends only to its own patches.
+    func forward(_ patchStates: UnsafePointer<Float>, patchCount: Int, caches: [KVCache]?, packing: PackedRows?,
+                 workspace: Workspace) -> UnsafeMutablePointer<Float> {
+        let hidden = workspace.floats(.globalStates, patchCount * stack.config.hiddenSize)
+        if let inputProjection {
+            inputProjection.apply(patchStates, rows: patchCount, into: hidden, scratch: workspace.scratch)
+        } else {
+            hidden.update(from: patchStates, count: patchCount * inputSize)
+        }
+        stack.forward(hidden, count: patchCount, caches: caches, packing: packing, workspace: workspace)
         return hidden
     }
 }

@@ -7,7 +7,7 @@ import Safetensors
 /// (`model.encoder_hash_tok_embedding.weight`, [functions·sizes·vocab, d]: 6 GB of bf16 in
 /// blt-1b) stays on disk in its stored dtype; only the rows a text touches are read
 /// (`TableRows`), widened as they are added.
-public struct HashEmbedding: @unchecked Sendable {
+public struct HashEmbedding: Sendable {
     /// The reference's primes, one per hash function.
     public static let primes: [Int64] = [
         1_000_000_007, 5_915_587_277, 1_500_450_271, 3_267_000_013, 5_754_853_343, 4_093_082_899,
@@ -40,7 +40,7 @@ public struct HashEmbedding: @unchecked Sendable {
 
     /// Adds the hash rows of `positions` of `ids` to `embeddings` ([positions.count, d], already
     /// holding the byte embeddings); earlier ids serve as the n-gram context.
-    func addHashRows(ids: [Int32], positions: Range<Int>, to embeddings: inout [Float]) {
+    func addHashRows(ids: [Int32], positions: Range<Int>, to embeddings: UnsafeMutablePointer<Float>) {
         let d = table.columns
         var rowsPerPosition: [[Int]] = []
         for f in 0..<functionCount {
@@ -51,15 +51,13 @@ public struct HashEmbedding: @unchecked Sendable {
                 rowsPerPosition.append(hashes.map { $0 + tableIndex * vocabularySize })
             }
         }
-        embeddings.withUnsafeMutableBufferPointer { out in
-            let base = out.baseAddress!
-            parallelChunks(positions.count, minimumChunk: 16) { rows in
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: table.rowBytes, alignment: 64)
-                defer { buffer.deallocate() }
-                for t in rows {
-                    // Same order as the reference: function by function, group size by group size.
-                    for rows in rowsPerPosition { table.addRow(rows[t], to: base + t * d, buffer: buffer) }
-                }
+        let base = embeddings
+        parallelChunks(positions.count, minimumChunk: 16) { rows in
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: table.rowBytes, alignment: 64)
+            defer { buffer.deallocate() }
+            for t in rows {
+                // Same order as the reference: function by function, group size by group size.
+                for rows in rowsPerPosition { table.addRow(rows[t], to: base + t * d, buffer: buffer) }
             }
         }
     }
@@ -70,7 +68,7 @@ public struct HashEmbedding: @unchecked Sendable {
 /// 2 KB row of the mapped hash table put about 1.3 MB in the resident set, so a 2 KiB text made
 /// 5 GB of RSS. A read copies just the row (into a small per-call buffer) and leaves the page
 /// cache out of the process's footprint.
-final class TableRows: @unchecked Sendable {
+final class TableRows: Sendable {
     let rows: Int
     let columns: Int
     let dtype: WeightDType

@@ -4,10 +4,13 @@
 /// windows), a global-transformer step when a patch completes (KV cache over patches) and one
 /// local-decoder step that reads the cached cross-attention keys of the patches. A prompt runs in
 /// one batched pass that fills the caches (`prefill`). Docs/generate.md shows why this equals the
-/// full recomputation. A class with an explicit `copy()` (the caches are large): advance one
-/// state from one thread at a time.
+/// full recomputation. A class with an explicit `copy()` (the caches are large). A state runs on
+/// the workspace of its `InferenceContext` and keeps its own KV caches: advance the states of one
+/// context from one thread at a time (a state on another context may run on another thread).
 public final class IncrementalState {
     public let model: BLTModel
+    /// Whose workspace the state's steps run on.
+    public let context: InferenceContext
     /// Ids processed so far.
     public private(set) var ids: [Int32] = []
     /// Next-byte entropies (nats) of every processed position.
@@ -27,20 +30,28 @@ public final class IncrementalState {
     private var patchKeys: [Int: [(keys: [Float], values: [Float])]] = [:]
     private var decoderPatchOfLast = -2  // decoder patch used for position ids.count − 1
 
-    /// An empty state (no ids yet): start it with `prefill`.
-    public init(model: BLTModel) {
-        self.model = model
+    /// An empty state (no ids yet) of a context of its own: start it with `prefill`.
+    public convenience init(model: BLTModel) {
+        self.init(context: InferenceContext(model: model))
+    }
+
+    /// An empty state (no ids yet) running on `context`: start it with `prefill`.
+    public init(context: InferenceContext) {
+        self.context = context
+        model = context.model
         entropyCaches = model.entropyModel.transformer.makeCaches()
         encoderCaches = model.encoder.layers.makeCaches()
         globalCaches = model.global.stack.makeCaches()
         decoderCaches = model.decoder.layers.makeCaches()
     }
 
-    /// An independent copy, caches included: continuing it leaves this state unchanged.
-    public func copy() -> IncrementalState { IncrementalState(copying: self) }
+    /// An independent copy, caches included: continuing it leaves this state unchanged. The copy
+    /// runs on the same context unless given another (whose workspace then serves this state's model).
+    public func copy(context: InferenceContext? = nil) -> IncrementalState { IncrementalState(copying: self, context: context) }
 
-    private init(copying other: IncrementalState) {
+    private init(copying other: IncrementalState, context: InferenceContext?) {
         model = other.model
+        self.context = context ?? other.context
         ids = other.ids
         entropies = other.entropies
         nextLogits = other.nextLogits
@@ -118,9 +129,12 @@ public final class IncrementalState {
         let end = ids.count
         let d = model.config.encoder.hiddenSize
         // 1. Entropy model and local encoder: causal, so new positions just extend the caches.
-        let newLogits = model.entropyModel.logits(Array(newIDs), caches: entropyCaches)
-        entropies += ByteLatent.entropies(logits: newLogits, width: model.vocabularySize)
-        let byteStates = model.encoder.byteStates(ids, positions: start..<end, caches: encoderCaches)
+        let workspace = context.workspace
+        let newLogits = model.entropyModel.logits(newIDs, caches: entropyCaches, packing: nil, workspace: workspace)
+        entropies += Patching.entropies(logits: newLogits, rows: newIDs.count, width: model.vocabularySize)
+        let byteStates = Array(UnsafeBufferPointer(
+            start: model.encoder.byteStates(ids, positions: start..<end, caches: encoderCaches, workspace: workspace),
+            count: newIDs.count * d))
         pendingByteStates += byteStates
 
         // 2. Patches as the full forward would see them at this length, and the patch each byte's
@@ -142,20 +156,17 @@ public final class IncrementalState {
         let decoderInput = first < start ? lastByteState + byteStates : byteStates
         let lowest = Swift.max(0, rows.filter { $0 >= 0 }.min() ?? 0)
         let highest = Swift.max(lowest, needed)
-        var keys = LocalDecoder.PatchKeys(count: (highest - lowest + 1) * model.config.crossAttentionK,
-                                          perLayer: model.decoder.crossAttentions.map { _ in ([], []) })
-        for patch in lowest...highest {
-            for (layer, kv) in patchKeys[patch]!.enumerated() {
-                keys.perLayer[layer].keys += kv.keys
-                keys.perLayer[layer].values += kv.values
-            }
+        let keys = gatherPatchKeys(lowest...highest)
+        let count = end - first, width = model.vocabularySize
+        let states = decoderInput.withUnsafeBufferPointer {
+            model.decoder.states(byteStates: $0.baseAddress!, count: count, keys: keys,
+                                 patchOfRow: rows.map { $0 < 0 ? -1 : $0 - lowest }, caches: decoderCaches, workspace: workspace)
         }
-        let count = end - first
-        let states = model.decoder.states(byteStates: decoderInput, count: count, keys: keys,
-                                          patchOfRow: rows.map { $0 < 0 ? -1 : $0 - lowest }, caches: decoderCaches)
-        let rowsLogits = allRows ? model.decoder.logits(states: states, count: count) : []
-        nextLogits = allRows ? Array(rowsLogits[((count - 1) * model.vocabularySize)...])
-                             : model.decoder.logits(states: Array(states[(count - 1) * d ..< count * d]), count: 1)
+        // All rows, or only the last (generation needs the next id's logits alone).
+        let logitRows = allRows ? 0..<count : count - 1 ..< count
+        let logits = model.decoder.logits(states: states + logitRows.lowerBound * model.config.decoder.hiddenSize, count: logitRows.count, workspace: workspace)
+        let rowsLogits = Array(UnsafeBufferPointer(start: logits, count: logitRows.count * width))
+        nextLogits = Array(rowsLogits[((logitRows.count - 1) * width)...])
         lastByteState = Array(byteStates[(byteStates.count - d)...])
         decoderPatchOfLast = decoderPatches[end - 1]
         for patch in patchKeys.keys where patch < lowest - 1 { patchKeys[patch] = nil }
@@ -172,18 +183,44 @@ public final class IncrementalState {
         let d = model.config.encoder.hiddenSize
         let newPatches = Array(ranges[globalRows...last]).map { ($0.lowerBound - pendingStart) ..< ($0.upperBound - pendingStart) }
         let byteCount = pendingByteStates.count / d
-        let patchStates = model.encoder.patchStates(byteStates: pendingByteStates, count: byteCount, ranges: newPatches)
-        let globalStates = model.global.forward(patchStates, patchCount: newPatches.count, caches: globalCaches)
-        let keys = model.decoder.patchKeys(globalStates: globalStates, patchCount: newPatches.count)
+        let workspace = context.workspace
+        let patchStates = workspace.floats(.encoderPatches, newPatches.count * model.config.crossAttentionK * d)
+        pendingByteStates.withUnsafeBufferPointer {
+            model.encoder.patchStates(byteStates: $0.baseAddress!, count: byteCount, ranges: newPatches, into: patchStates,
+                                      workspace: workspace)
+        }
+        let globalStates = model.global.forward(patchStates, patchCount: newPatches.count, caches: globalCaches, packing: nil,
+                                                workspace: workspace)
+        let keys = model.decoder.patchKeys(globalStates: globalStates, patchCount: newPatches.count, workspace: workspace)
         let k = model.config.crossAttentionK, width = model.config.decoder.keyValueWidth
         for (offset, patch) in (globalRows...last).enumerated() {
-            let rows = offset * k * width ..< (offset + 1) * k * width
-            patchKeys[patch] = keys.perLayer.map { (Array($0.keys[rows]), Array($0.values[rows])) }
+            let first = offset * k * width
+            patchKeys[patch] = zip(keys.keys, keys.values).map {
+                (Array(UnsafeBufferPointer(start: $0 + first, count: k * width)), Array(UnsafeBufferPointer(start: $1 + first, count: k * width)))
+            }
         }
         globalRows = last + 1
         // Bytes of completed patches are no longer needed by the encoder's cross-attention.
         let consumed = ranges[last].upperBound - pendingStart
         pendingByteStates.removeFirst(consumed * d)
         pendingStart += consumed
+    }
+
+    /// The cached keys and values of `patches`, end to end per decoder cross-attention layer, in
+    /// the workspace's patch-key slots.
+    private func gatherPatchKeys(_ patches: ClosedRange<Int>) -> LocalDecoder.PatchKeys {
+        let k = model.config.crossAttentionK, width = model.config.decoder.keyValueWidth, rows = patches.count * k
+        var keys = LocalDecoder.PatchKeys(count: rows, keys: [], values: [])
+        for layer in model.decoder.crossAttentions.indices {
+            let layerKeys = context.workspace.floats(.patchKeys(layer: layer), rows * width)
+            let layerValues = context.workspace.floats(.patchValues(layer: layer), rows * width)
+            for (offset, patch) in patches.enumerated() {
+                let kv = patchKeys[patch]![layer]
+                (layerKeys + offset * k * width).update(from: kv.keys, count: k * width)
+                (layerValues + offset * k * width).update(from: kv.values, count: k * width)
+            }
+            keys.keys.append(layerKeys); keys.values.append(layerValues)
+        }
+        return keys
     }
 }

@@ -3,7 +3,7 @@ import Safetensors
 /// The local encoder: byte + hash n-gram embeddings → windowed causal layers → per-patch max
 /// pooling → projection to k sub-queries per patch → cross-attention from each patch's queries to
 /// the bytes of that patch.
-final class LocalEncoder: @unchecked Sendable {
+final class LocalEncoder: Sendable {
     let config: TransformerConfig
     let crossAttentionK: Int
     let tokenEmbedding: WeightMatrix
@@ -36,68 +36,74 @@ final class LocalEncoder: @unchecked Sendable {
         crossAttention = try CrossAttention(encoder.scoped("cross_attn_layers.\(used)"), config: c)
     }
 
-    /// Token plus hash n-gram embeddings of `positions` of `ids`, [positions.count, hidden].
-    func embed(_ ids: [Int32], positions: Range<Int>) -> [Float] {
-        var embeddings = gatherRows(tokenEmbedding, ids[positions])
-        hashEmbedding.addHashRows(ids: ids, positions: positions, to: &embeddings)
-        return embeddings
+    /// Token plus hash n-gram embeddings of `positions` of `ids` into `out` ([positions.count, hidden]);
+    /// earlier ids serve as the n-gram context.
+    func embed(_ ids: [Int32], positions: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        gatherRows(tokenEmbedding, ids[positions], into: out)
+        hashEmbedding.addHashRows(ids: ids, positions: positions, to: out)
     }
 
-    /// Embeddings of packed sequences ([Σ counts, hidden]): each sequence is hashed on its own ids
-    /// only, so no n-gram reaches back into the sequence before it.
+    /// Embeddings of packed sequences into `out` ([Σ counts, hidden]): each sequence is hashed on
+    /// its own ids only, so no n-gram reaches back into the sequence before it.
+    func embed(batch: [[Int32]], into out: UnsafeMutablePointer<Float>) {
+        var row = 0
+        for ids in batch {
+            embed(ids, positions: ids.indices, into: out + row * config.hiddenSize)
+            row += ids.count
+        }
+    }
+
+    /// `embed(batch:into:)` as a new buffer (computed ahead, on another thread, by the evaluator).
     func embed(batch: [[Int32]]) -> [Float] {
-        var embeddings: [Float] = []
-        embeddings.reserveCapacity(batch.reduce(0) { $0 + $1.count } * config.hiddenSize)
-        for ids in batch { embeddings += embed(ids, positions: ids.indices) }
-        return embeddings
+        let count = batch.reduce(0) { $0 + $1.count } * config.hiddenSize
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { embed(batch: batch, into: buffer.baseAddress!) }
+            initialized = count
+        }
     }
 
-    /// Byte states of `positions` of `ids` (the decoder's input), continuing the sequence in `caches`.
-    func byteStates(_ ids: [Int32], positions: Range<Int>, caches: [KVCache]) -> [Float] {
-        byteStates(embeddings: embed(ids, positions: positions), count: positions.count, caches: caches)
-    }
-
-    func byteStates(embeddings: [Float], count: Int, caches: [KVCache]) -> [Float] {
-        var hidden = embeddings
-        layers.forward(&hidden, count: count, caches: caches)
+    /// Byte states [positions.count, hidden] (the decoder's input) of `positions` of `ids`,
+    /// continuing the sequence in `caches`, in the workspace.
+    func byteStates(_ ids: [Int32], positions: Range<Int>, caches: [KVCache], workspace: Workspace) -> UnsafeMutablePointer<Float> {
+        let hidden = workspace.floats(.encoderStates, positions.count * config.hiddenSize)
+        embed(ids, positions: positions, into: hidden)
+        layers.forward(hidden, count: positions.count, caches: caches, packing: nil, workspace: workspace)
         return hidden
     }
 
     /// Patch states [ranges.count·k, hidden] of the patches whose bytes are `ranges` of `byteStates`
-    /// ([count, hidden]): max-pool, project to k queries, cross-attend to the patch's own bytes.
-    /// In a packed pass, `patches` holds each sequence's patches and `sequenceOfPatch[p]` its
+    /// ([count, hidden]) into `out`: max-pool, project to k queries, cross-attend to the patch's own
+    /// bytes. In a packed pass, `patches` holds each sequence's patches and `sequenceOfPatch[p]` its
     /// sequence's bytes, where an empty patch attends uniformly (the reference, with one sequence,
     /// spreads it over all bytes).
-    func patchStates(byteStates: [Float], count: Int, ranges: [Range<Int>], patches: PackedRows? = nil,
-                     sequenceOfPatch: [Range<Int>]? = nil) -> [Float] {
-        let k = crossAttentionK
-        let queries = patchProjection(maxPool(byteStates, ranges: ranges), rows: ranges.count)
-        let (keys, values) = crossAttention.project(byteStates, count: count)
-        var patches = crossAttention.forward(queries: queries, queryCount: ranges.count * k, keys: keys, values: values,
-                                             keyCount: count, keyRange: { ranges[$0 / k] },
-                                             fullyMaskedRange: sequenceOfPatch.map { own in { own[$0 / k] } },
-                                             queryGroups: patches?.ranges.map { $0.lowerBound * k ..< $0.upperBound * k })
-        addInPlace(&patches, queries)   // the reference's double residual: 2·q + o
-        return patches
+    func patchStates(byteStates: UnsafePointer<Float>, count: Int, ranges: [Range<Int>], patches: PackedRows? = nil,
+                     sequenceOfPatch: [Range<Int>]? = nil, into out: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let k = crossAttentionK, d = config.hiddenSize, width = config.keyValueWidth
+        let pooled = maxPool(byteStates, ranges: ranges, into: workspace.floats(.pooled, ranges.count * d))
+        let queries = workspace.floats(.patchQueries, ranges.count * k * d)
+        patchProjection.apply(pooled, rows: ranges.count, into: queries, scratch: workspace.scratch)
+        let keys = workspace.floats(.keyOrUp, count * width), values = workspace.floats(.value, count * width)
+        crossAttention.project(byteStates, count: count, keys: keys, values: values, workspace: workspace)
+        crossAttention.forward(queries: queries, queryCount: ranges.count * k, keys: keys, values: values,
+                               keyCount: count, keyRange: { ranges[$0 / k] },
+                               fullyMaskedRange: sequenceOfPatch.map { own in { own[$0 / k] } },
+                               queryGroups: patches?.ranges.map { $0.lowerBound * k ..< $0.upperBound * k },
+                               into: out, workspace: workspace)
+        add(out, queries, count: ranges.count * k * d)   // the reference's double residual: 2·q + o
     }
 
-    /// Elementwise max over each patch's byte states; an empty patch pools to zeros (the reference's
-    /// scatter_reduce "amax" into zeros without the initial value).
-    func maxPool(_ hidden: [Float], ranges: [Range<Int>]) -> [Float] {
+    /// Elementwise max over each patch's byte states into `pooled`; an empty patch pools to zeros
+    /// (the reference's scatter_reduce "amax" into zeros without the initial value).
+    func maxPool(_ source: UnsafePointer<Float>, ranges: [Range<Int>], into pooled: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
         let d = config.hiddenSize
-        var pooled = [Float](repeating: 0, count: ranges.count * d)
-        hidden.withUnsafeBufferPointer { h in
-            pooled.withUnsafeMutableBufferPointer { out in
-                let source = h.baseAddress!, destination = out.baseAddress!
-                parallelChunks(ranges.count, minimumChunk: 64) { patches in
-                    for p in patches where !ranges[p].isEmpty {
-                        let dst = destination + p * d
-                        dst.update(from: source + ranges[p].lowerBound * d, count: d)
-                        for t in ranges[p].dropFirst() {
-                            let src = source + t * d
-                            for i in 0..<d { dst[i] = max(dst[i], src[i]) }
-                        }
-                    }
+        pooled.update(repeating: 0, count: ranges.count * d)
+        parallelChunks(ranges.count, minimumChunk: 64) { patches in
+            for p in patches where !ranges[p].isEmpty {
+                let dst = pooled + p * d
+                dst.update(from: source + ranges[p].lowerBound * d, count: d)
+                for t in ranges[p].dropFirst() {
+                    let src = source + t * d
+                    for i in 0..<d { dst[i] = max(dst[i], src[i]) }
                 }
             }
         }

@@ -35,6 +35,18 @@ struct PackedRows: Sendable, Equatable {
         return max(visible.lowerBound, firstRow[row]) ..< visible.upperBound
     }
 
+    /// The sequence that row `row` belongs to.
+    func sequence(ofRow row: Int) -> Int {
+        // The last sequence starting at or before the row: the next starts after it, so this one
+        // ends after it and holds it (it cannot be empty).
+        var low = 0, high = ranges.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if ranges[middle].lowerBound <= row { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
+
     /// `packed` ([count, width]) cut back into one buffer per sequence.
     func split(_ packed: [Float], width: Int) -> [[Float]] {
         ranges.map { Array(packed[$0.lowerBound * width ..< $0.upperBound * width]) }

@@ -49,12 +49,17 @@ public enum Patching {
     }
 }
 
-/// Entropy in nats of softmax(logits) for each row of [rows, width] logits: −Σ p log p.
-public func entropies(logits: [Float], width: Int) -> [Float] {
-    let rows = width == 0 ? 0 : logits.count / width
-    return logits.withUnsafeBufferPointer { buffer in
+extension Patching {
+    /// Entropy in nats of softmax(logits) for each row of [rows, width] logits: −Σ p log p
+    /// (`BLTModel.entropies` and `InferenceContext.entropies` run the entropy model first).
+    public static func entropies(logits: [Float], width: Int) -> [Float] {
+        let rows = width == 0 ? 0 : logits.count / width
+        return logits.withUnsafeBufferPointer { entropies(logits: $0.baseAddress, rows: rows, width: width) }
+    }
+
+    static func entropies(logits: UnsafePointer<Float>?, rows: Int, width: Int) -> [Float] {
         (0..<rows).map { r in
-            let row = buffer.baseAddress! + r * width
+            let row = logits! + r * width
             var maximum = -Float.infinity
             for v in 0..<width { maximum = max(maximum, row[v]) }
             var sum = 0.0

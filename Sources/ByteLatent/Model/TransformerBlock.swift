@@ -1,6 +1,6 @@
 /// A pre-norm Llama-style block, shared by all four transformers:
 /// h = x + Attention(RMSNorm(x)); out = h + SwiGLU(RMSNorm(h)).
-final class TransformerBlock: @unchecked Sendable {
+final class TransformerBlock: Sendable {
     let config: TransformerConfig
     let attentionNorm: [Float]
     let query: Linear, key: Linear, value: Linear, output: Linear
@@ -23,53 +23,75 @@ final class TransformerBlock: @unchecked Sendable {
         down = try mlp.linear("down_proj", out: d, in: c.intermediateSize)
     }
 
-    /// Runs the block over `count` new rows of `hidden` ([count, hidden]) in place. The rows sit at
-    /// absolute positions cache.endPosition ..< + count; their keys and values are appended to
-    /// `cache`, and each row attends causally (within the sliding window) to everything cached.
-    /// With `packing` (and an empty cache) each row attends only within its own sequence.
-    func forward(_ hidden: inout [Float], count: Int, rope: RotaryTable, cache: KVCache, packing: PackedRows? = nil) {
-        let first = cache.endPosition
-        precondition(packing == nil || (first == 0 && packing!.count == count), "a packed pass starts from an empty cache")
-        let normed = rmsNorm(hidden, rows: count, weight: attentionNorm, epsilon: config.normEpsilon)
-        // Moved out of the array: q and k are then the only references when RoPE rotates them in place.
-        var projected = Linear.apply([query, key, value], to: normed, rows: count)
-        let v = projected.removeLast()
-        var k = projected.removeLast(), q = projected.removeLast()
-        rope.apply(&q, rows: count, heads: config.headCount)
-        rope.apply(&k, rows: count, heads: config.keyValueHeadCount)
-        cache.append(keys: k, values: v, rows: count)
-        var attended = [Float](repeating: 0, count: count * config.hiddenSize)
+    /// Runs the block over `count` rows of `hidden` ([count, hidden]) in place; its activations
+    /// come from `workspace`. With `cache`, the rows sit at absolute positions
+    /// cache.endPosition ..< + count, their keys and values are appended to it, and each row
+    /// attends causally (within the sliding window) to everything cached. With `packing` instead
+    /// (a whole pass, no cache kept) each row attends only within its own sequence.
+    func forward(_ hidden: UnsafeMutablePointer<Float>, count: Int, rope: RotaryView, cache: KVCache?,
+                 packing: PackedRows?, workspace: Workspace) {
+        precondition((cache == nil) != (packing == nil), "a block runs either on a cache or on a packed pass")
+        let d = config.hiddenSize, width = config.keyValueWidth
+        let normed = normalize(hidden, count: count, weight: attentionNorm, workspace: workspace)
+        let q = workspace.floats(.queryOrGate, count * d)
+        let k = workspace.floats(.keyOrUp, count * width), v = workspace.floats(.value, count * width)
+        Linear.apply([query, key, value], to: normed, rows: count, into: [q, k, v], scratch: workspace.scratch)
+        rope.apply(q, rows: count, heads: config.headCount)
+        rope.apply(k, rows: count, heads: config.keyValueHeadCount)
+        let attended = workspace.floats(.normed, count * d)   // normed is read by the projections only
+        attended.update(repeating: 0, count: count * d)
         let window = config.slidingWindow
-        q.withUnsafeBufferPointer { qp in
+        if let cache {
+            let first = cache.endPosition
+            cache.append(keys: k, values: v, rows: count)
             cache.keys.withUnsafeBufferPointer { kp in
                 cache.values.withUnsafeBufferPointer { vp in
-                    attended.withUnsafeMutableBufferPointer { op in
-                        attention(queries: qp.baseAddress!, queryCount: count, keys: kp.baseAddress!, values: vp.baseAddress!,
-                                  keyCount: cache.count, shape: config.attentionShape,
-                                  keyRange: { i in
-                                      let visible = packing?.causalRange(i, window: window) ?? causalRange(first + i, window: window)
-                                      return cache.row(of: visible.lowerBound) ..< cache.row(of: visible.upperBound)
-                                  },
-                                  queryGroups: packing?.ranges, precision: query.precision, output: op.baseAddress!)
-                    }
+                    attention(queries: q, queryCount: count, keys: kp.baseAddress!, values: vp.baseAddress!,
+                              keyCount: cache.count, shape: config.attentionShape,
+                              keyRange: { i in
+                                  let visible = causalRange(first + i, window: window)
+                                  return cache.row(of: visible.lowerBound) ..< cache.row(of: visible.upperBound)
+                              },
+                              precision: query.precision, output: attended, workspace: workspace)
                 }
             }
+            cache.trim()
+        } else if let packing {
+            attention(queries: q, queryCount: count, keys: k, values: v, keyCount: count, shape: config.attentionShape,
+                      keyRange: { packing.causalRange($0, window: window) }, queryGroups: packing.ranges,
+                      precision: query.precision, output: attended, workspace: workspace)
         }
-        cache.trim()
-        addInPlace(&hidden, output(attended, rows: count))
-        feedForward(&hidden, count: count)
+        let projected = workspace.floats(.projected, count * d)
+        output.apply(attended, rows: count, into: projected, scratch: workspace.scratch)
+        add(hidden, projected, count: count * d)
+        feedForward(hidden, count: count, workspace: workspace)
     }
 
-    func feedForward(_ hidden: inout [Float], count: Int) {
-        let normed = rmsNorm(hidden, rows: count, weight: mlpNorm, epsilon: config.normEpsilon)
-        var projected = Linear.apply([gate, up], to: normed, rows: count)
-        let u = projected.removeLast()
-        var g = projected.removeLast()   // moved out: SwiGLU writes into it in place without a copy
-        g.withUnsafeMutableBufferPointer { gp in
-            u.withUnsafeBufferPointer { siluMultiply(gp.baseAddress!, $0.baseAddress!, count: gp.count) }
-        }
-        addInPlace(&hidden, down(g, rows: count))
+    func feedForward(_ hidden: UnsafeMutablePointer<Float>, count: Int, workspace: Workspace) {
+        let d = config.hiddenSize, inner = config.intermediateSize
+        let normed = normalize(hidden, count: count, weight: mlpNorm, workspace: workspace)
+        // q and k are dead once attended: the gate and up projections take their slots.
+        let g = workspace.floats(.queryOrGate, count * inner), u = workspace.floats(.keyOrUp, count * inner)
+        Linear.apply([gate, up], to: normed, rows: count, into: [g, u], scratch: workspace.scratch)
+        siluMultiply(g, u, count: count * inner)   // SwiGLU, in place in the gate's buffer
+        let projected = workspace.floats(.projected, count * d)
+        down.apply(g, rows: count, into: projected, scratch: workspace.scratch)
+        add(hidden, projected, count: count * d)
     }
+
+    private func normalize(_ x: UnsafePointer<Float>, count: Int, weight: [Float], workspace: Workspace) -> UnsafeMutablePointer<Float> {
+        rmsNorm(x, rows: count, weight: weight, epsilon: config.normEpsilon, into: workspace.floats(.normed, count * weight.count))
+    }
+}
+
+/// RMSNorm of `rows` rows of `weight.count` values into `out`; returns `out`.
+@discardableResult
+func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, weight: [Float], epsilon: Float,
+             into out: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+    weight.withUnsafeBufferPointer {
+        rmsNorm(x, rows: rows, dimension: $0.count, weight: $0.baseAddress!, epsilon: epsilon, into: out)
+    }
+    return out
 }
 
 extension TransformerConfig {

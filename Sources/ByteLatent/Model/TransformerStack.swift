@@ -1,6 +1,6 @@
 /// A stack of blocks with causal (optionally windowed) self-attention over one sequence: the
 /// entropy model, the local encoder's and decoder's layers and the global transformer.
-final class TransformerStack: @unchecked Sendable {
+final class TransformerStack: Sendable {
     let config: TransformerConfig
     let layers: [TransformerBlock]
     let rope: RotaryEmbedding
@@ -17,20 +17,22 @@ final class TransformerStack: @unchecked Sendable {
         layers.map { _ in KVCache(width: config.keyValueWidth, window: config.slidingWindow) }
     }
 
-    /// Runs `count` new rows through every layer; they continue the sequence the caches hold.
-    func forward(_ hidden: inout [Float], count: Int, caches: [KVCache]) {
-        let table = rope.table(positions: caches[0].endPosition ..< caches[0].endPosition + count)
-        for (layer, cache) in zip(layers, caches) { layer.forward(&hidden, count: count, rope: table, cache: cache) }
+    /// The RoPE table of `count` new rows continuing the caches, or of a packed pass's rows.
+    func ropeTable(count: Int, caches: [KVCache]?, packing: PackedRows?, workspace: Workspace) -> RotaryView {
+        if let packing { return rope.table(rows: packing.count, in: workspace) { $0 - packing.firstRow[$0] } }
+        let first = caches![0].endPosition
+        return rope.table(rows: count, in: workspace) { first + $0 }
     }
 
-    /// Runs the packed sequences of `packing` through every layer, each as if alone. No cache is
-    /// kept: each layer's keys and values are freed as soon as the layer is done (with 8192 rows
-    /// they would otherwise hold about 1.3 GB on blt-1b until the pass ends).
-    func forward(_ hidden: inout [Float], packing: PackedRows) {
-        let table = rope.table(positions: packing.positions)
-        for layer in layers {
-            layer.forward(&hidden, count: packing.count, rope: table,
-                          cache: KVCache(width: config.keyValueWidth, window: config.slidingWindow), packing: packing)
+    /// Runs `count` rows of `hidden` through every layer, in place: new rows continuing the
+    /// sequence the caches hold, or (with `packing`) the packed sequences of a pass, each as if
+    /// alone. A packed pass keeps no cache: each layer's keys and values sit in the workspace
+    /// until the next layer takes the same slots.
+    func forward(_ hidden: UnsafeMutablePointer<Float>, count: Int, caches: [KVCache]?, packing: PackedRows?,
+                 workspace: Workspace) {
+        let table = ropeTable(count: count, caches: caches, packing: packing, workspace: workspace)
+        for (i, layer) in layers.enumerated() {
+            layer.forward(hidden, count: count, rope: table, cache: caches?[i], packing: packing, workspace: workspace)
         }
     }
 }

@@ -1,8 +1,10 @@
 /// Generation: samples one byte at a time and feeds it back through the model's
 /// `IncrementalState`, so each byte costs one step of every part of BLT instead of a forward pass
 /// over the whole prefix (as both public implementations do). The prompt runs in one batched pass.
-public final class Generator: Sequence, IteratorProtocol {
-    public let model: BLTModel
+/// It runs on an `InferenceContext` (its own unless given one): one thread at a time per context.
+public final class ByteGenerator: Sequence, IteratorProtocol {
+    public var model: BLTModel { state.model }
+    public var context: InferenceContext { state.context }
     /// Prompt plus generated ids so far.
     public private(set) var ids: [Int32]
     public let promptCount: Int
@@ -15,36 +17,43 @@ public final class Generator: Sequence, IteratorProtocol {
 
     /// - Throws: `BLTError.invalidInput` for an empty prompt, ids outside the vocabulary, or a
     ///   prompt plus `maxNewIDs` longer than the local models' positions.
-    public init(model: BLTModel, prompt: [Int32], sampling: SamplingOptions = .greedy, maxNewIDs: Int = 256,
+    public convenience init(model: BLTModel, prompt: [Int32], sampling: SamplingOptions = .greedy, maxNewIDs: Int = 256,
+                            stopAtEOS: Bool = true) throws {
+        try self.init(context: InferenceContext(model: model), prompt: prompt, sampling: sampling, maxNewIDs: maxNewIDs,
+                      stopAtEOS: stopAtEOS)
+    }
+
+    /// A generator running on `context` (see `init(model:prompt:sampling:maxNewIDs:stopAtEOS:)`).
+    public init(context: InferenceContext, prompt: [Int32], sampling: SamplingOptions = .greedy, maxNewIDs: Int = 256,
                 stopAtEOS: Bool = true) throws {
+        let model = context.model
         try model.validate(prompt)
         let limit = model.maxSequenceLength
         if maxNewIDs < 0 || prompt.count > limit || maxNewIDs > limit - prompt.count {   // no overflow for any maxNewIDs
             throw BLTError.invalidInput("the prompt (\(prompt.count) ids) plus \(maxNewIDs) new bytes exceeds the model's \(limit) positions; shorten the prompt (keep its last \(Swift.max(1, limit - maxNewIDs)) bytes) or ask for fewer bytes")
         }
         try IncrementalState.checkIncremental(model.patching, length: prompt.count + maxNewIDs)
-        self.model = model
         ids = prompt
         promptCount = prompt.count
         self.maxNewIDs = maxNewIDs
         self.stopAtEOS = stopAtEOS
         sampler = Sampler(sampling)
-        state = IncrementalState(model: model)
+        state = IncrementalState(context: context)
         try state.prefill(prompt)
     }
 
     /// An independent copy (model state included): continuing it leaves this generator unchanged.
-    public func fork() -> ByteLatent.Generator { ByteLatent.Generator(copying: self) }   // plain `Generator` is Sequence's old name here
+    /// The copy runs on the same context unless given another.
+    public func fork(context: InferenceContext? = nil) -> ByteGenerator { ByteGenerator(copying: self, context: context) }
 
-    private init(copying other: ByteLatent.Generator) {
-        model = other.model
+    private init(copying other: ByteGenerator, context: InferenceContext?) {
         ids = other.ids
         promptCount = other.promptCount
         maxNewIDs = other.maxNewIDs
         stopAtEOS = other.stopAtEOS
         sampler = other.sampler
         failure = other.failure
-        state = other.state.copy()
+        state = other.state.copy(context: context)
     }
 
     /// Next-byte entropies (nats) of every processed position.
@@ -92,3 +101,7 @@ public final class Generator: Sequence, IteratorProtocol {
         return state.append(newIDs[...], allRows: true)
     }
 }
+
+/// The old name of `ByteGenerator` (it shadowed `Sequence.Generator` in conforming types).
+@available(*, deprecated, renamed: "ByteGenerator")
+public typealias Generator = ByteGenerator
