@@ -11,9 +11,13 @@ extension Evaluator {
     /// pass), then `passed` with it (progress). `next` returns nil after the last batch.
     func drive(next: () throws -> Batch?, finished: (DocumentWork) throws -> Void,
                other: (Step) throws -> Void = { _ in }, passed: (Batch) -> Void = { _ in }) throws {
-        while let batch = try next() {
+        while var batch = try next() {
             try process(batch, finished: finished, other: other)
             passed(batch)
+            if let embeddings = batch.embeddings {
+                batch.embeddings = nil
+                spareEmbeddings.give(embeddings)
+            }
         }
     }
 
@@ -109,5 +113,26 @@ struct Stopwatch {
     func seconds() -> Double {
         let d = clock.now - started
         return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}
+
+/// Embedding buffers handed back after their pass, for the reader thread to fill for a later one:
+/// without them every pass maps fresh pages for its embeddings (glibc returns large blocks to the
+/// kernel when freed) and pays their page faults again.
+final class RecycledBuffers: @unchecked Sendable {   // every access holds `lock`
+    private let lock = NSLock()
+    private var spare: [[Float]] = []
+    private let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func take() -> [Float] {
+        lock.lock(); defer { lock.unlock() }
+        return spare.popLast() ?? []
+    }
+
+    func give(_ buffer: [Float]) {
+        lock.lock(); defer { lock.unlock() }
+        if spare.count < limit { spare.append(buffer) }
     }
 }

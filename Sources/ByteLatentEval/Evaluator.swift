@@ -19,6 +19,8 @@ public final class Evaluator {
     public let patching: PatchingScheme
     /// Entropies kept from another run over the same passes (a sweep); nil: computed per pass.
     var entropyCache: EntropyCache?
+    /// One pass waits ready, one runs and one is being filled.
+    let spareEmbeddings = RecycledBuffers(limit: 3)
     /// FLOPs and weight bytes read of the packed forward passes of the last `run` or `score`
     /// (`WorkCount.packedPass` of every pass).
     public internal(set) var work = WorkCount()
@@ -138,12 +140,14 @@ public final class Evaluator {
         // pass run on this queue while the model works on the current one; one pass waits ready.
         let batches = BatchQueue(capacity: 1)
         let plan = PassPlanner(options: options, window: window, emptyDocuments: .skipped, keepDetails: perDocument != nil)
-        let model = self.model
+        let model = self.model, spare = spareEmbeddings
         DispatchQueue.global(qos: .userInitiated).async {
             var planner = plan
             func send(_ closed: [Batch]) throws {
                 for var batch in closed where shard.owns(batch.group) {
-                    batch.embeddings = model.packedEmbeddings(batch.sequences)
+                    var embeddings = spare.take()
+                    model.packedEmbeddings(batch.sequences, into: &embeddings)
+                    batch.embeddings = embeddings
                     guard batches.put(.success(batch)) else { throw CancellationError() }
                 }
             }
