@@ -1,6 +1,6 @@
 // Shared by the kernel files: the per-path kernel table, the portable fallbacks and the scratch buffer.
 // File calls go one way: dispatch.c → cpu.c, portable.c, scratch.c and the x86 tables; x86_*.c →
-// portable.c, scratch.c; amx.c → cpu.c, scratch.c; cpu.c, portable.c, scratch.c and memory.c call
+// portable.c, scratch.c; amx.c → cpu.c, scratch.c; cpu.c, portable.c and scratch.c call
 // nothing else here.
 #ifndef BLT_CKERNELS_INTERNAL_H
 #define BLT_CKERNELS_INTERNAL_H

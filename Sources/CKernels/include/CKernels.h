@@ -118,10 +118,6 @@ int blt_amx_pack_values(const float *values, size_t ldv, size_t count, size_t d,
 int blt_amx_attend(const uint16_t *q, size_t ldq, size_t rows, size_t d, const uint16_t *keys, const uint16_t *values,
                    const size_t *from, const size_t *to, const uint8_t *uniform, float scale, float *out, size_t ldo);
 
-/// glibc: keep freed blocks up to 32 MB in the heap for reuse and never trim it (mallopt
-/// M_MMAP_THRESHOLD, M_TRIM_THRESHOLD); nothing elsewhere. See FreedMemory.swift.
-void blt_keep_freed_memory(void);
-
 #ifdef __cplusplus
 }
 #endif
