@@ -32,11 +32,12 @@ extension Evaluator {
             work += WorkCount.packedPass(model.config, weights: weightBytes,
                                          sequences: zip(sequences, patching).map { (ids: $0.count, patches: $1.lengths.count) },
                                          entropyModel: self.patching.rule.needsEntropies)
-            let pass = try inference.packedLogits(sequences, patchLengths: patching.map(\.lengths), embeddings: batch.embeddings)
+            let byteRanges = try inference.packedLogits(sequences, patchLengths: patching.map(\.lengths), embeddings: batch.embeddings,
+                                                        into: &passLogits)
             let width = model.vocabularySize
             for (s, (work, w)) in windows.enumerated() {
-                let rows = pass.byteRanges[s]
-                work.record(window: w, logits: pass.logits[rows.lowerBound * width ..< rows.upperBound * width], ids: sequences[s],
+                let rows = byteRanges[s]
+                work.record(window: w, logits: passLogits[rows.lowerBound * width ..< rows.upperBound * width], ids: sequences[s],
                             entropies: patching[s].entropies, patchLengths: patching[s].lengths, width: width)
             }
         }

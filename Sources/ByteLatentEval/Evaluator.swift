@@ -21,6 +21,8 @@ public final class Evaluator {
     var entropyCache: EntropyCache?
     /// One pass waits ready, one runs and one is being filled.
     let spareEmbeddings = RecycledBuffers(limit: 3)
+    /// Every pass's logits, in one array whose capacity is kept from pass to pass.
+    var passLogits: [Float] = []
     /// FLOPs and weight bytes read of the packed forward passes of the last `run` or `score`
     /// (`WorkCount.packedPass` of every pass).
     public internal(set) var work = WorkCount()

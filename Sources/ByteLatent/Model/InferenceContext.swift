@@ -146,19 +146,18 @@ public final class InferenceContext {
     }
 
     /// Logits of one packed forward pass over `batch` with the given patches (and embeddings, if
-    /// computed ahead by `BLTModel.packedEmbeddings`): the rows of sequence s are `byteRanges[s]`,
-    /// `vocabularySize` logits each.
-    package func packedLogits(_ batch: [[Int32]], patchLengths: [[Int]], embeddings: [Float]?) throws
-        -> (logits: [Float], byteRanges: [Range<Int>]) {
+    /// computed ahead by `BLTModel.packedEmbeddings`), written into `logits` (its capacity kept, so a
+    /// caller that passes the same array every pass maps no new pages for them): the rows of
+    /// sequence s are the returned `byteRanges[s]`, `vocabularySize` logits each.
+    package func packedLogits(_ batch: [[Int32]], patchLengths: [[Int]], embeddings: [Float]?, into logits: inout [Float]) throws
+        -> [Range<Int>] {
         let lengths = try checkedPatchLengths(batch, patchLengths)
         let count = batch.reduce(0) { $0 + $1.count } * model.vocabularySize
-        var ranges: [Range<Int>] = []
-        // The logits are written where they are returned: no copy, no workspace slot of that size.
-        let logits = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            ranges = packedPass(batch, patchLengths: lengths, embeddings: embeddings, logitsDestination: buffer.baseAddress!).bytes.ranges
-            initialized = count
+        logits.removeAll(keepingCapacity: true)
+        logits.append(contentsOf: repeatElement(0, count: count))
+        return logits.withUnsafeMutableBufferPointer { buffer in
+            packedPass(batch, patchLengths: lengths, embeddings: embeddings, logitsDestination: buffer.baseAddress!).bytes.ranges
         }
-        return (logits, ranges)
     }
 
     /// Sizes the slots that rows of the entropy model and the local models share for a pass of
