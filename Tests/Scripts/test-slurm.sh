@@ -210,7 +210,7 @@ assert sorted(s for p in parts for s in p["shards"]) == [0, 1, 2, 3]
 assert all(p["documents"] > 0 for p in parts), [p["documents"] for p in parts]
 def comparable(summary):
     summary = dict(summary, sums=dict(summary["sums"]))
-    for key in ("seconds", "bytes_per_second", "shard_count", "shards"):
+    for key in ("seconds", "bytes_per_second", "gflops_per_second", "weight_gigabytes_per_second", "shard_count", "shards"):   # rates: time-dependent
         summary.pop(key)
     summary["sums"].pop("seconds")
     return summary
