@@ -47,7 +47,7 @@ public enum FileContents {
     /// A FIFO is refused before it is opened (opening it would wait for a writer).
     public static func readRegularFile(_ path: String, limit: Int) -> Result<Data, FileReadFailure> {
         var info = stat()
-        guard stat(path, &info) == 0 else { return .failure(FileReadFailure(errno: errno)) }
+        guard stat(path, &info) == 0 else { return .failure(FileReadFailure(path: path, errno: errno)) }
         if let kind = FileReadFailure.kindName(info.st_mode), kind != "a regular file" {
             return .failure(FileReadFailure(reason: "it is \(kind), not a regular file"))
         }
@@ -78,8 +78,11 @@ public enum FileContents {
 /// regular file", ….
 public struct FileReadFailure: Error, CustomStringConvertible, Equatable {
     public var reason: String
+    /// The path itself does not exist (not a link to nothing, a loop or a permission problem).
+    public private(set) var isMissingPath = false
     public init(reason: String) { self.reason = reason }
     public init(errno code: Int32) {
+        isMissingPath = code == ENOENT
         switch code {
         case ENOENT: reason = "it does not exist"
         case EACCES, EPERM: reason = "permission denied (this user may not read it)"
@@ -89,6 +92,21 @@ public struct FileReadFailure: Error, CustomStringConvertible, Equatable {
         default: reason = String(cString: strerror(code))
         }
     }
+    /// The failure of a `stat`/`open` of `path` with `code`; a path that does not exist because it
+    /// is a symbolic link to nothing names the link's target instead (the path is there, what it
+    /// points to is not).
+    public init(path: String, errno code: Int32) {
+        var info = stat()
+        guard code == ENOENT, lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK else {
+            self.init(errno: code)
+            return
+        }
+        var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &target, target.count - 1)
+        let shown = count >= 0 ? String(decoding: target[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+        self.init(reason: "it is a symbolic link to '\(shown)', which does not exist")
+    }
+
     public var description: String { reason }
 
     /// "a directory", "a FIFO", … for a `st_mode`; nil for kinds without a name here.

@@ -37,11 +37,9 @@ public struct DocumentReader: Sendable {
     public func checkInputs() throws {
         guard maxDocumentBytes >= 1 else { throw DocumentError.badLimit(maxDocumentBytes) }
         for input in inputs where !input.isStandardInput {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: input.path, isDirectory: &isDirectory) else {
-                throw Self.missingInputError(input.path)
-            }
-            if isDirectory.boolValue { throw DocumentError.isDirectory(input.path) }
+            var info = stat()
+            guard stat(input.path, &info) == 0 else { throw Self.inputError(input.path, errno: errno) }
+            if info.st_mode & S_IFMT == S_IFDIR { throw DocumentError.isDirectory(input.path) }
             guard FileManager.default.isReadableFile(atPath: input.path) else {
                 throw DocumentError.unreadable(path: input.path, reason: "permission denied")
             }
@@ -107,18 +105,11 @@ public struct DocumentReader: Sendable {
         }
     }
 
-    /// An input that cannot be found: a symbolic-link loop or a link to nothing is named as such
-    /// (the path is there; what it points to is not), anything else does not exist.
-    static func missingInputError(_ path: String) -> DocumentError {
-        var info = stat()
-        if stat(path, &info) != 0, errno == ELOOP {
-            return .unreadable(path: path, reason: "it is a symbolic link loop")
-        }
-        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK else { return .fileNotFound(path) }
-        var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink(path, &target, target.count - 1)
-        let shown = count >= 0 ? String(decoding: target[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
-        return .unreadable(path: path, reason: "it is a symbolic link to '\(shown)', which does not exist")
+    /// An input `stat` refused with `code`: a path that does not exist is `fileNotFound`; a link
+    /// loop, a link to nothing or a permission problem is named (`FileReadFailure`).
+    static func inputError(_ path: String, errno code: Int32) -> DocumentError {
+        let failure = FileReadFailure(path: path, errno: code)
+        return failure.isMissingPath ? .fileNotFound(path) : .unreadable(path: path, reason: failure.reason)
     }
 
     /// A regular file's bytes, mapped; nil for a stream (standard input, FIFO, device).
@@ -126,7 +117,7 @@ public struct DocumentReader: Sendable {
         if input.isStandardInput { return nil }
         var info = stat()
         guard stat(input.path, &info) == 0 else {
-            throw errno == ENOENT || errno == ELOOP ? Self.missingInputError(input.path) : DocumentError.unreadable(path: input.path, reason: String(cString: strerror(errno)))
+            throw Self.inputError(input.path, errno: errno)
         }
         switch info.st_mode & S_IFMT {
         case S_IFDIR: throw DocumentError.isDirectory(input.path)
