@@ -6,15 +6,8 @@ import TestSupport
 /// Runs the built `blt` executable end to end: exit codes, messages, JSON that parses, stdin, and
 /// shards merged with `blt eval-merge`. Fails when the executable has not been built
 /// (`swift build` builds it; `swift test` does too).
-final class EvalCLITests: XCTestCase {
-    var scratch: URL!
+final class EvalCLITests: ScratchTestCase {
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-eval-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     typealias Run = BLTRun
 

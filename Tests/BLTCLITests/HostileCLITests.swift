@@ -10,19 +10,16 @@ import Glibc
 
 /// The reproductions of issue 12, run against the built `blt`: user data stays intact, the exit
 /// status is 1 or 64 with a message naming the problem, and nothing traps or hangs.
-final class HostileCLITests: XCTestCase {
-    var scratch: URL!
+final class HostileCLITests: ScratchTestCase {
     var work: String { scratch.path }
     /// A copy of a tiny model (`M` in the issue).
     var model: String { work + "/M" }
 
     override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-hostile-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        try super.setUpWithError()
         try FileManager.default.copyItem(atPath: Fixtures.path("models/tiny-b"), toPath: model)
         try Data("Names refer to objects.".utf8).write(to: URL(fileURLWithPath: work + "/doc.txt"))
     }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     struct Run { var status: Int32; var signaled: Bool; var stdout: String; var stderr: String }
 

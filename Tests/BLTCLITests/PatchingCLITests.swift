@@ -7,16 +7,9 @@ import TestSupport
 /// The patching flags on `blt patch`, `eval`, `generate`, `serve` and `sweep`, end to end: every rule
 /// reaches the engine, a sweep's rows are the separate `blt eval` runs bit for bit, and every bad
 /// combination is a clear error with a non-zero exit and nothing on standard output.
-final class PatchingCLITests: XCTestCase {
-    var scratch: URL!
+final class PatchingCLITests: ScratchTestCase {
     let model = Fixtures.modelDirectory("tiny-a")
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-patching-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     func path(_ name: String) -> String { scratch.appendingPathComponent(name).path }
 

@@ -5,15 +5,8 @@ import TestSupport
 /// The throughput figures of `blt eval` and `blt generate`: in --json, FLOPs and weight bytes read
 /// that are finite and positive and agree with the rates beside them; in the human output, the
 /// "throughput" line with bytes/s, GFLOP/s and GB/s of weights.
-final class ThroughputCLITests: XCTestCase {
-    var scratch: URL!
+final class ThroughputCLITests: ScratchTestCase {
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-throughput-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     func object(_ run: BLTRun) throws -> [String: Any] {
         XCTAssertEqual(run.status, 0, run.stderr)

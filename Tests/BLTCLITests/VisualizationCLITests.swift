@@ -8,15 +8,8 @@ import JSONSupport
 /// `blt patch --svg`, `blt eval --per-byte` and `blt eval --svg` end to end: the files agree with
 /// `blt patch --json` and the fixtures, and output paths never destroy what the user did not ask
 /// to replace. Fails when the executable has not been built.
-final class VisualizationCLITests: XCTestCase {
-    var scratch: URL!
+final class VisualizationCLITests: ScratchTestCase {
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-svg-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     typealias Run = BLTRun
 

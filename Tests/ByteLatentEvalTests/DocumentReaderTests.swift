@@ -1,18 +1,12 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import ByteLatentEval
 
 /// The document reader: streams read piece by piece give exactly what a mapped file gives, and a
 /// document (a text input, a JSONL line) is bounded, so an endless input ends in an error.
-final class DocumentReaderTests: XCTestCase {
-    var scratch: URL!
+final class DocumentReaderTests: ScratchTestCase {
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-reader-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     /// What the reader reports, in a comparable form.
     enum Seen: Equatable {

@@ -6,14 +6,8 @@ import ByteLatent
 
 /// Hostile input to evaluation: numbers that overflow, shard outputs that lie (issue 12). Each
 /// case must end in an error that names the problem.
-final class HostileEvalInputTests: XCTestCase {
-    var scratch: URL!
+final class HostileEvalInputTests: ScratchTestCase {
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-hostile-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     func tinyConfig() throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("models/tiny-b/config.json")))) as! [String: Any]

@@ -7,15 +7,8 @@ import TestSupport
 
 /// `Evaluator.sweep`: each row is the separate run's figures bit for bit, the entropy model's work
 /// is shared, and FLOPs follow the formula of Docs/patching.md (checked against a hand count).
-final class SweepTests: XCTestCase {
-    var scratch: URL!
+final class SweepTests: ScratchTestCase {
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-sweep-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     /// Paragraphs of the held-out sample, one JSONL document each.
     func documents() throws -> DocumentReader {

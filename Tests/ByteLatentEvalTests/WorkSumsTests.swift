@@ -7,15 +7,8 @@ import JSONSupport
 
 /// The FLOPs and weight bytes an evaluation records in its sums: shards merge to the whole run's,
 /// and outputs of older versions (without them) still load and merge, to a summary without them.
-final class WorkSumsTests: XCTestCase {
-    var scratch: URL!
+final class WorkSumsTests: ScratchTestCase {
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-work-sums-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     func testShardsMergeToTheWholeRunsWorkAndOlderOutputsMergeWithout() throws {
         let url = scratch.appendingPathComponent("two.jsonl")

@@ -7,14 +7,8 @@ import JSONSupport
 
 /// Hostile input to the engine: configs that would allocate absurd buffers, numbers that overflow
 /// (issue 12). Each case must end in an error that names the problem; evaluation inputs are in HostileEvalInputTests.
-final class HostileInputTests: XCTestCase {
-    var scratch: URL!
+final class HostileInputTests: ScratchTestCase {
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-hostile-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     // MARK: Config limits (validated before any allocation)
 

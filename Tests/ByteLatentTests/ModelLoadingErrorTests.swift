@@ -5,15 +5,9 @@ import Safetensors
 @testable import ByteLatent
 
 /// A wrong or incomplete model directory gives an error that names what is wrong.
-final class ModelLoadingErrorTests: XCTestCase {
-    var scratch: URL!
+final class ModelLoadingErrorTests: ScratchTestCase {
     let source = Fixtures.path("models/tiny-b")
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("blt-load-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     /// Copies the fixture's config (optionally edited) and rewrites its weights through `edit`.
     func makeModel(config editConfig: (inout [String: Any]) -> Void = { _ in },
