@@ -12,10 +12,10 @@ public enum MachineLimits {
         public var readGigabytesPerSecond: Double
         public var readBytes: Int
         public var threads: Int
-        /// GFLOP/s of one fp32 sgemm of `sgemmSize`³ through OpenBLAS on its own threads.
+        /// GFLOP/s of one fp32 sgemm of `sgemmSize`³ as the engine runs products: the output
+        /// columns split into one slice per thread, each through single-threaded OpenBLAS.
         public var sgemmGFLOPS: Double
         public var sgemmSize: Int
-        public var openBLASThreads: Int
         public var repetitions: Int
     }
 
@@ -33,10 +33,9 @@ public enum MachineLimits {
     public static func measure(readBytes: Int = 1 << 30, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                                sgemmSize: Int = 2048, repetitions: Int = 5) -> Measurement {
         let read = readBandwidth(bytes: readBytes, threads: threads, repetitions: repetitions)
-        let sgemm = sgemmRate(size: sgemmSize, repetitions: repetitions)
+        let sgemm = sgemmRate(size: sgemmSize, threads: threads, repetitions: repetitions)
         return Measurement(readGigabytesPerSecond: read / 1e9, readBytes: readBytes, threads: max(1, threads),
-                           sgemmGFLOPS: sgemm / 1e9, sgemmSize: sgemmSize, openBLASThreads: Int(openblas_get_num_threads()),
-                           repetitions: repetitions)
+                           sgemmGFLOPS: sgemm / 1e9, sgemmSize: sgemmSize, repetitions: repetitions)
     }
 
     /// Bytes per second of reading a buffer of `bytes` bytes (much larger than the caches) once, split
@@ -66,18 +65,32 @@ public enum MachineLimits {
         return Double(size) / best
     }
 
-    /// FLOP/s (2 · n³ per product) of C = A · B for n × n fp32 matrices through OpenBLAS's sgemm.
-    public static func sgemmRate(size n: Int, repetitions: Int) -> Double {
-        let n = max(1, n)
+    /// FLOP/s (2 · n³ per product) of C = A · B for n × n fp32 matrices, C's columns split into
+    /// `threads` slices, each computed by single-threaded OpenBLAS sgemm (OpenBLAS is held at one
+    /// thread, as the engine holds it).
+    public static func sgemmRate(size n: Int, threads: Int, repetitions: Int) -> Double {
+        let n = max(1, n), threads = max(1, min(threads, n))
         let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
-        var c = [Float](repeating: 0, count: n * n)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+        defer { c.deallocate() }
+        if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+        let slice = (n + threads - 1) / threads
         func pass() -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
-            let n32 = Int32(n)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n32, n32, n32, 1, a, n32, b, n32, 0, &c, n32)
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    DispatchQueue.concurrentPerform(iterations: threads) { t in
+                        let first = t * slice, count = min(n, first + slice) - first
+                        guard count > 0 else { return }
+                        let n32 = Int32(n)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n32, Int32(count), n32, 1, a.baseAddress, n32,
+                                    b.baseAddress! + first, n32, 0, c + first, n32)
+                    }
+                }
+            }
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
-        _ = pass()   // warm-up: OpenBLAS starts its threads
+        _ = pass()   // warm-up
         var best = Double.infinity
         for _ in 0..<max(1, repetitions) { best = min(best, pass()) }
         return 2 * Double(n) * Double(n) * Double(n) / best

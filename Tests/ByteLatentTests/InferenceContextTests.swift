@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import COpenBLAS
 @testable import ByteLatent
 
 /// The model/context split (issue 22): contexts on one model share nothing mutable, and a context's
@@ -68,6 +69,18 @@ final class InferenceContextTests: XCTestCase {
                 XCTAssertEqual(sequential[0][documents.count + 1].count, 16)
             }
         }
+    }
+
+    /// An embedding application that sets OpenBLAS's (process-wide) thread count changes nothing a
+    /// context computes: the engine holds OpenBLAS at one thread and splits products itself.
+    func testOpenBLASThreadCountSetElsewhereIsHeldAtOne() throws {
+        let model = try BLTModel(directory: modelDirectory)
+        let documents = try documents()
+        let before = try InferenceContext(model: model).logits(batch: documents)
+        openblas_set_num_threads(2)
+        let after = try InferenceContext(model: model).logits(batch: documents)
+        XCTAssertEqual(openblas_get_num_threads(), 1)
+        XCTAssertEqual(after, before)
     }
 
     /// A context reused from pass to pass computes what a fresh one does.

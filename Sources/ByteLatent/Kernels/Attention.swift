@@ -68,13 +68,11 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
     let taskCount = shape.headCount * blocks.count, workerCount = min(taskCount, coreCount)
     let scores = workspace.floats(.attentionScores, workerCount * scoreCount)
     let tasks = TaskCounter()
-    withSingleThreadedBLAS {
-        parallelFor(workerCount) { worker in
-            while let task = tasks.next(below: taskCount) {
-                let head = task % shape.headCount, block = task / shape.headCount
-                attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head, queryRange: blocks[block],
-                            ranges: ranges, uniform: uniform, output: output, scores: scores + worker * scoreCount)
-            }
+    parallelFor(workerCount) { worker in
+        while let task = tasks.next(below: taskCount) {
+            let head = task % shape.headCount, block = task / shape.headCount
+            attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head, queryRange: blocks[block],
+                        ranges: ranges, uniform: uniform, output: output, scores: scores + worker * scoreCount)
         }
     }
 }
@@ -106,20 +104,18 @@ private func attendOnTiles(queries: UnsafePointer<Float>, queryCount: Int, keys:
                     : blt_amx_pack_values(values + head * d, shape.keyWidth, keyCount, d, destination)
                 precondition(status == 0, "the amx path is active and d is a multiple of 32")
             }
-            withSingleThreadedBLAS {   // for the fp32 fallback's products
-                parallelFor(shape.headCount * blocks.count) { task in
-                    let head = task % shape.headCount, block = blocks[task / shape.headCount], first = block.lowerBound
-                    let keyValueHead = head / (shape.headCount / shape.keyValueHeadCount)
-                    let status = blt_amx_attend(q + first * width + head * d, width, block.count, d,
-                                                packed + 2 * keyValueHead * packedCount,
-                                                packed + (2 * keyValueHead + 1) * packedCount,
-                                                from + first, to + first, flags + first,
-                                                1 / Float(d).squareRoot(), output + first * width + head * d, width)
-                    if status != 0 {   // no memory for the block's scores: the fp32 block
-                        scratch.with(count: scoreCount) { scores in
-                            attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head, queryRange: block,
-                                        ranges: ranges, uniform: uniform, output: output, scores: scores)
-                        }
+            parallelFor(shape.headCount * blocks.count) { task in
+                let head = task % shape.headCount, block = blocks[task / shape.headCount], first = block.lowerBound
+                let keyValueHead = head / (shape.headCount / shape.keyValueHeadCount)
+                let status = blt_amx_attend(q + first * width + head * d, width, block.count, d,
+                                            packed + 2 * keyValueHead * packedCount,
+                                            packed + (2 * keyValueHead + 1) * packedCount,
+                                            from + first, to + first, flags + first,
+                                            1 / Float(d).squareRoot(), output + first * width + head * d, width)
+                if status != 0 {   // no memory for the block's scores: the fp32 block
+                    scratch.with(count: scoreCount) { scores in
+                        attendBlock(queries: queries, keys: keys, values: values, shape: shape, head: head, queryRange: block,
+                                    ranges: ranges, uniform: uniform, output: output, scores: scores)
                     }
                 }
             }

@@ -36,6 +36,7 @@ enum MatrixKernels {
     static func multiply(_ x: UnsafePointer<Float>, rows: Int, by weight: WeightMatrix, precision: Precision,
                          into y: UnsafeMutablePointer<Float>, scratch: ProductScratch = .shared) {
         guard rows > 0, weight.rows > 0 else { return }
+        OpenBLASThreads.holdAtOne()
         if weight.columns == 0 {
             y.update(repeating: 0, count: rows * weight.rows)
             return
@@ -62,7 +63,7 @@ enum MatrixKernels {
     }
 
     /// C[m, n] = alpha · A[m, k] · B (B is [n, k] when `transposeB`, else [k, n]), fp32, on the
-    /// calling thread: callers parallelise (and run it inside `withSingleThreadedBLAS`). The C
+    /// calling thread: callers parallelise. The C
     /// target's tiles when OpenBLAS has no kernel for this CPU (`ManyRowBackend`), else OpenBLAS.
     static func activationProduct(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                   b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
@@ -71,6 +72,7 @@ enum MatrixKernels {
            blt_activation_product(transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, c, ldc) == 0 {
             return
         }
+        OpenBLASThreads.holdAtOne()
         cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
     }
@@ -150,19 +152,34 @@ struct DTypeKernels {
         }
     }
 
-    /// fp32 weights: OpenBLAS straight on the mapped matrix (sgemv for one row: sgemm with M = 1 is
-    /// 3–8× slower on OpenBLAS 0.3.21).
+    /// fp32 weights: OpenBLAS straight on the mapped matrix, its columns split across workers
+    /// (sgemv for one row: sgemm with M = 1 is 3–8× slower on OpenBLAS 0.3.21).
     static let float32 = DTypeKernels { x, rows, weight, y, _ in
-        let n = Int32(weight.rows), k = Int32(weight.columns)
+        let n = weight.rows, k = weight.columns
         let w = weight.base.assumingMemoryBound(to: Float.self)
         if rows == 1 {
-            onBLASThreads { cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1, w, k, x, 1, 0, y, 1) }
+            parallelSlices(n, minimumSlice: max(16, 65_536 / k)) { range in
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(range.count), Int32(k), 1, w + range.lowerBound * k, Int32(k),
+                            x, 1, 0, y + range.lowerBound, 1)
+            }
         } else if ManyRowBackend.current == .openBLAS {
-            onBLASThreads { cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), n, k, 1, x, k, w, k, 0, y, n) }
+            parallelSlices(n, minimumSlice: sliceMinimum(rows: rows, k: k)) { range in
+                sgemm(x, rows: rows, k: k, by: w + range.lowerBound * k, columns: range.count, into: y + range.lowerBound, ldy: n)
+            }
         } else {
             blockedProduct(x, rows: rows, weight: weight, into: y)
         }
     }
+
+    /// y[rows, columns] (row stride ldy) = x[rows, k] · w[columns, k]ᵀ on the calling thread.
+    static func sgemm(_ x: UnsafePointer<Float>, rows: Int, k: Int, by w: UnsafePointer<Float>, columns: Int,
+                      into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(k),
+                    1, x, Int32(k), w, Int32(k), 0, y, Int32(ldy))
+    }
+
+    /// Fewest output columns worth a worker of their own: about 2 MFLOP of work.
+    static func sliceMinimum(rows: Int, k: Int) -> Int { max(16, 1_048_576 / max(1, rows * k)) }
 
     /// bf16 / f16 weights. Few rows (generation, short batches) are bound by reading the weights:
     /// the C kernels read the 2-byte values directly, half the bytes of an fp32 copy. Many rows
@@ -194,7 +211,8 @@ struct DTypeKernels {
         }
     }
 
-    /// Panels of weight rows widened to fp32 in a reused scratch buffer, then OpenBLAS sgemm.
+    /// Panels of weight rows widened to fp32 in a reused scratch buffer, then OpenBLAS sgemm: each
+    /// worker widens its slice of the panel's columns and multiplies it while it is fresh.
     static func widenedProduct(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>,
                                scratch: ProductScratch = .shared) {
         let n = weight.rows, k = weight.columns, dtype = weight.dtype.kernelDType
@@ -203,12 +221,10 @@ struct DTypeKernels {
             var first = 0
             while first < n {
                 let count = min(panelRows, n - first)
-                parallelChunks(count, minimumChunk: max(1, 262_144 / k)) { range in
-                    blt_widen(dtype, weight.row(first + range.lowerBound), panel + range.lowerBound * k, range.count * k)
-                }
-                onBLASThreads {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(count), Int32(k),
-                                1, x, Int32(k), panel, Int32(k), 0, y + first, Int32(n))
+                parallelSlices(count, minimumSlice: sliceMinimum(rows: rows, k: k)) { range in
+                    let slice = panel + range.lowerBound * k
+                    blt_widen(dtype, weight.row(first + range.lowerBound), slice, range.count * k)
+                    sgemm(x, rows: rows, k: k, by: slice, columns: range.count, into: y + first + range.lowerBound, ldy: n)
                 }
                 first += count
             }

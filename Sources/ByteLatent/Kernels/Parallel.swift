@@ -25,28 +25,29 @@ func parallelChunks(_ total: Int, minimumChunk: Int = 64, _ body: (Range<Int>) -
     }
 }
 
-/// OpenBLAS 0.3.21 has one thread count for the whole process (`openblas_set_num_threads_local`
-/// came in 0.3.27), and attention holds it at one thread while it parallelises over heads itself.
-/// So that two contexts on two threads never see each other's setting, one lock serialises every
-/// product that runs on OpenBLAS's threads (`onBLASThreads`) against every section that holds
-/// OpenBLAS to one thread (`withSingleThreadedBLAS`). One product already keeps both cores busy, so
-/// contexts lose nothing by taking turns at it; a single context pays an uncontended lock per product.
-private let openBLASThreadLock = NSLock()
-
-/// Runs a product that uses OpenBLAS's own threads.
-func onBLASThreads(_ body: () -> Void) {
-    openBLASThreadLock.lock()
-    body()
-    openBLASThreadLock.unlock()
+/// Splits 0..<total into at most `coreCount` contiguous slices whose bounds are multiples of
+/// `granularity` (but the last), each at least `minimumSlice` long, and runs them at once: one
+/// slice per worker, so a product's shared operand is packed once per worker, not per chunk.
+func parallelSlices(_ total: Int, granularity: Int = 16, minimumSlice: Int, _ body: (Range<Int>) -> Void) {
+    guard total > 0 else { return }
+    let count = max(1, min(coreCount, total / max(minimumSlice, 1)))
+    let units = (total + granularity - 1) / granularity
+    let slice = (units + count - 1) / count * granularity
+    parallelFor((total + slice - 1) / slice) { s in
+        body(s * slice ..< min(total, (s + 1) * slice))
+    }
 }
 
-/// Runs `body` with OpenBLAS limited to one thread (the caller parallelises), then restores it.
-/// Inside `body`, BLAS calls run on the calling workers' threads and must not take `onBLASThreads`.
-func withSingleThreadedBLAS(_ body: () -> Void) {
-    openBLASThreadLock.lock()
-    defer { openBLASThreadLock.unlock() }
-    let threads = openblas_get_num_threads()
-    if threads > 1 { openblas_set_num_threads(1) }
-    body()
-    if threads > 1 { openblas_set_num_threads(threads) }
+/// OpenBLAS runs on one thread, always; the engine splits each product across its own workers
+/// (`parallelSlices`). OpenBLAS 0.3.21 has one thread count for the whole process
+/// (`openblas_set_num_threads_local` came in 0.3.27), so a context cannot own a setting of its
+/// own; and its threads wait for each other in `sched_yield` on mid-sized products. Held at one,
+/// the count is never changed again, so contexts on several threads never see each other.
+enum OpenBLASThreads {
+    /// Sets OpenBLAS to one thread if anything (an embedding application) set it otherwise.
+    /// Called before every product: reading the count is one load.
+    @inline(__always)
+    static func holdAtOne() {
+        if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+    }
 }

@@ -5,8 +5,8 @@
 ///
 /// One context runs one pass at a time: use it from one thread at a time. Contexts share nothing
 /// but the model's immutable weights, so several contexts on one model run on several threads at
-/// once, each giving exactly what it gives alone (OpenBLAS's process-wide thread count is guarded:
-/// see `withSingleThreadedBLAS`).
+/// once, each giving exactly what it gives alone (OpenBLAS is held at one thread and each product
+/// is split across the engine's own workers: see `OpenBLASThreads`).
 ///
 /// Every method's results are copied out of the workspace; the workspace itself is reused.
 public final class InferenceContext {
