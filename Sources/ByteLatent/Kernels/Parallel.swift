@@ -1,17 +1,34 @@
+import CKernels
 import COpenBLAS
 import Dispatch
 import Foundation
 
-/// Runs `body(i)` for i in 0..<count on Dispatch's pool (one thread per core). Used for the Swift
-/// loops (attention heads, gathers, pooling); it never runs at the same time as a BLAS call, so
-/// it does not oversubscribe OpenBLAS's own threads.
+/// Runs `body(i)` for i in 0..<count on the engine's workers (`blt_workers_run`: one per core
+/// besides the caller, spinning briefly between jobs so the next product starts at once), or on
+/// Dispatch's pool when another job holds them (a nested loop, another context's pass).
 func parallelFor(_ count: Int, _ body: (Int) -> Void) {
     if count <= 1 {
         if count == 1 { body(0) }
         return
     }
-    DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    let ran = withoutActuallyEscaping(body) { body in
+        var job = WorkerJob(body: body)
+        return withUnsafeMutablePointer(to: &job) { job in
+            blt_workers_run(count, { context, index in
+                context!.assumingMemoryBound(to: WorkerJob.self).pointee.body(index)
+            }, job, Int32(coreCount - 1), workerSpinMicroseconds) == 0
+        }
+    }
+    if !ran { DispatchQueue.concurrentPerform(iterations: count, execute: body) }
 }
+
+private struct WorkerJob {
+    let body: (Int) -> Void
+}
+
+/// How long idle workers spin before they sleep: longer than the gaps between a generation step's
+/// products (norms, attention of one query), far shorter than a pause in the caller's work.
+let workerSpinMicroseconds: Int32 = 50
 
 let coreCount = max(1, Foundation.ProcessInfo.processInfo.activeProcessorCount)
 

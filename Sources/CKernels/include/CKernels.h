@@ -118,6 +118,15 @@ int blt_amx_pack_values(const float *values, size_t ldv, size_t count, size_t d,
 int blt_amx_attend(const uint16_t *q, size_t ldq, size_t rows, size_t d, const uint16_t *keys, const uint16_t *values,
                    const size_t *from, const size_t *to, const uint8_t *uniform, float scale, float *out, size_t ldo);
 
+/// The engine's persistent workers (workers.c): `workers` threads started at the first call that
+/// run task(context, i) for i in 0 ..< count together with the caller, which returns when all are
+/// done. Between jobs the workers spin for `spin_microseconds`, then sleep until the next job, so a
+/// job that follows soon (the products of a generation step) starts without waking a thread. One
+/// caller at a time: returns -1 at once, running nothing, while another job holds the workers (a
+/// nested call, or another context's): run the tasks some other way then. Returns 0 when done.
+typedef void (*blt_task)(void *context, size_t index);
+int blt_workers_run(size_t count, blt_task task, void *context, int workers, int spin_microseconds);
+
 #ifdef __cplusplus
 }
 #endif
