@@ -57,8 +57,10 @@ final class ServeTests: XCTestCase {
     }
 
     /// Shared contexts (one prefill per context, a copy of its state per continuation) give every request
-    /// what one full forward pass over BOS + context + continuation gives it alone, within 1e-6 relative,
-    /// on every fixture model: the saving changes no figure beyond rounding.
+    /// what one full forward pass over BOS + context + continuation gives it alone, within 2e-6 relative,
+    /// on every fixture model: the saving changes no figure beyond rounding (the cached and the full
+    /// pass sum in different orders; the generic path with single-threaded OpenBLAS slices differs by
+    /// up to 1.1e-6 relative on tiny-b, the other paths by less than 1e-6).
     func testSharedContextEqualsEachRequestsOwnFullForwardPass() throws {
         var shared = 0
         for (path, requests) in try Self.fixtureModels() {
@@ -73,7 +75,7 @@ final class ServeTests: XCTestCase {
                 let ids = Tokenizer.encode(Array(request.context.utf8) + Array(request.continuation.utf8), addEOS: false)
                 let nlls = Scoring.targetNLLs(logits: try model.logits(ids), ids: ids, width: model.vocabularySize)
                 let alone = -nlls.suffix(request.continuation.utf8.count).reduce(0, +)
-                XCTAssertLessThanOrEqual(abs(logLikelihood - alone), 1e-6 * abs(alone), "\(label): shared \(logLikelihood), alone \(alone)")
+                XCTAssertLessThanOrEqual(abs(logLikelihood - alone), 2e-6 * abs(alone), "\(label): shared \(logLikelihood), alone \(alone)")
             }
         }
         XCTAssertGreaterThan(shared, 10, "the fixtures must hold many requests that share a context")
