@@ -17,7 +17,7 @@ CLASSES=(KernelTests ReferenceParityTests OfficialVectorTests BundledModelTests 
          EvaluationTests EvalCLITests PackingTests PackingCLITests ByteScoresTests VisualizationTests VisualizationCLITests
          GenerationTests GenerateCLITests SamplingTests ServeTests ConvertTests ConvertedModelTests
          OfficialPatchingTests SweepTests SweepPlotTests PatchingCLITests
-         HostileCLITests LongTextPatchingTests LongTextPatchCLITests InferenceContextTests ParallelTests)
+         HostileCLITests LongTextPatchingTests LongTextPatchCLITests InferenceContextTests ParallelTests AttentionKernelTests UserDataSafetyCLITests DocumentInputTests)
 FILTER="\.($(IFS='|'; echo "${CLASSES[*]}"))/"
 
 # name | environment | what `blt --version` must report (every word, separated by ';')
