@@ -163,9 +163,7 @@ struct DTypeKernels {
                             x, 1, 0, y + range.lowerBound, 1)
             }
         } else if ManyRowBackend.current == .openBLAS {
-            parallelSlices(n, minimumSlice: sliceMinimum(rows: rows, k: k)) { range in
-                sgemm(x, rows: rows, k: k, by: w + range.lowerBound * k, columns: range.count, into: y + range.lowerBound, ldy: n)
-            }
+            splitProduct(x, rows: rows, k: k, by: w, columns: n, into: y, ldy: n)
         } else {
             blockedProduct(x, rows: rows, weight: weight, into: y)
         }
@@ -177,6 +175,24 @@ struct DTypeKernels {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(k),
                     1, x, Int32(k), w, Int32(k), 0, y, Int32(ldy))
     }
+
+    /// y = x · wᵀ across the workers: by rows from `rowSplitMinimum` rows (each worker packs half
+    /// of x and all of w, which keeps w's panels in the shared L3 for both), else by columns.
+    static func splitProduct(_ x: UnsafePointer<Float>, rows: Int, k: Int, by w: UnsafePointer<Float>, columns n: Int,
+                             into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        if rows >= rowSplitMinimum {
+            parallelSlices(rows, minimumSlice: 256) { range in
+                sgemm(x + range.lowerBound * k, rows: range.count, k: k, by: w, columns: n, into: y + range.lowerBound * ldy, ldy: ldy)
+            }
+        } else {
+            parallelSlices(n, minimumSlice: sliceMinimum(rows: rows, k: k)) { range in
+                sgemm(x, rows: rows, k: k, by: w + range.lowerBound * k, columns: range.count, into: y + range.lowerBound, ldy: ldy)
+            }
+        }
+    }
+
+    /// From this many rows products are split by rows (measured on Zen 3, Docs/benchmarks.md).
+    static let rowSplitMinimum = 1024
 
     /// Fewest output columns worth a worker of their own: about 2 MFLOP of work.
     static func sliceMinimum(rows: Int, k: Int) -> Int { max(16, 1_048_576 / max(1, rows * k)) }
@@ -221,10 +237,17 @@ struct DTypeKernels {
             var first = 0
             while first < n {
                 let count = min(panelRows, n - first)
-                parallelSlices(count, minimumSlice: sliceMinimum(rows: rows, k: k)) { range in
-                    let slice = panel + range.lowerBound * k
-                    blt_widen(dtype, weight.row(first + range.lowerBound), slice, range.count * k)
-                    sgemm(x, rows: rows, k: k, by: slice, columns: range.count, into: y + first + range.lowerBound, ldy: n)
+                if rows >= rowSplitMinimum {
+                    parallelSlices(count, minimumSlice: max(16, 262_144 / k)) { range in
+                        blt_widen(dtype, weight.row(first + range.lowerBound), panel + range.lowerBound * k, range.count * k)
+                    }
+                    splitProduct(x, rows: rows, k: k, by: panel, columns: count, into: y + first, ldy: n)
+                } else {
+                    parallelSlices(count, minimumSlice: sliceMinimum(rows: rows, k: k)) { range in
+                        let slice = panel + range.lowerBound * k
+                        blt_widen(dtype, weight.row(first + range.lowerBound), slice, range.count * k)
+                        sgemm(x, rows: rows, k: k, by: slice, columns: range.count, into: y + first + range.lowerBound, ldy: n)
+                    }
                 }
                 first += count
             }
