@@ -1,7 +1,7 @@
 // Shared by the kernel files: the per-path kernel table, the portable fallbacks and the scratch buffer.
 // File calls go one way: dispatch.c → cpu.c, portable.c, scratch.c and the x86 tables; x86_*.c →
-// portable.c, scratch.c; amx.c → cpu.c, scratch.c; cpu.c, portable.c and scratch.c call
-// nothing else here.
+// portable.c, scratch.c; amx.c → cpu.c, scratch.c; cpu.c, portable.c, scratch.c and workers.c
+// call nothing else here.
 #ifndef BLT_CKERNELS_INTERNAL_H
 #define BLT_CKERNELS_INTERNAL_H
 #include "CKernels.h"
