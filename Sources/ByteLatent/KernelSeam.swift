@@ -22,4 +22,12 @@ package enum KernelSeam {
                                 into y: UnsafeMutablePointer<Float>) {
         MatrixKernels.multiply(x, rows: rows, by: weight, precision: precision, into: y)
     }
+
+    /// y[rows, columns] = x[rows, k] · wᵀ for fp32 w [columns, k], split across the cores and run
+    /// by one-thread OpenBLAS, as the engine runs its fp32 products.
+    package static func float32Product(_ x: UnsafePointer<Float>, rows: Int, k: Int, by w: UnsafePointer<Float>, columns: Int,
+                                       into y: UnsafeMutablePointer<Float>) {
+        OpenBLASThreads.holdAtOne()
+        DTypeKernels.splitProduct(x, rows: rows, k: k, by: w, columns: columns, into: y, ldy: columns)
+    }
 }

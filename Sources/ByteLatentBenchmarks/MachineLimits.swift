@@ -1,3 +1,4 @@
+import ByteLatent
 import COpenBLAS
 import Foundation
 
@@ -12,8 +13,8 @@ public enum MachineLimits {
         public var readGigabytesPerSecond: Double
         public var readBytes: Int
         public var threads: Int
-        /// GFLOP/s of one fp32 sgemm of `sgemmSize`³ as the engine runs products: the output
-        /// columns split into one slice per thread, each through single-threaded OpenBLAS.
+        /// GFLOP/s of one fp32 product of `sgemmSize`³ as the engine runs products: split across
+        /// the cores, each slice through single-threaded OpenBLAS.
         public var sgemmGFLOPS: Double
         public var sgemmSize: Int
         public var repetitions: Int
@@ -33,7 +34,7 @@ public enum MachineLimits {
     public static func measure(readBytes: Int = 1 << 30, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                                sgemmSize: Int = 2048, repetitions: Int = 5) -> Measurement {
         let read = readBandwidth(bytes: readBytes, threads: threads, repetitions: repetitions)
-        let sgemm = sgemmRate(size: sgemmSize, threads: threads, repetitions: repetitions)
+        let sgemm = sgemmRate(size: sgemmSize, repetitions: repetitions)
         return Measurement(readGigabytesPerSecond: read / 1e9, readBytes: readBytes, threads: max(1, threads),
                            sgemmGFLOPS: sgemm / 1e9, sgemmSize: sgemmSize, repetitions: repetitions)
     }
@@ -65,29 +66,15 @@ public enum MachineLimits {
         return Double(size) / best
     }
 
-    /// FLOP/s (2 · n³ per product) of C = A · B for n × n fp32 matrices, C's columns split into
-    /// `threads` slices, each computed by single-threaded OpenBLAS sgemm (OpenBLAS is held at one
-    /// thread, as the engine holds it).
-    public static func sgemmRate(size n: Int, threads: Int, repetitions: Int) -> Double {
-        let n = max(1, n), threads = max(1, min(threads, n))
-        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
-        let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
-        defer { c.deallocate() }
-        if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
-        let slice = (n + threads - 1) / threads
+    /// FLOP/s (2 · n³ per product) of Y = X · Wᵀ for n × n fp32 matrices, as the engine runs its
+    /// fp32 products: split across the cores, each slice by one-thread OpenBLAS sgemm.
+    public static func sgemmRate(size n: Int, repetitions: Int) -> Double {
+        let n = max(1, n)
+        let x = [Float](repeating: 0.5, count: n * n), w = [Float](repeating: 0.25, count: n * n)
+        var y = [Float](repeating: 0, count: n * n)
         func pass() -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
-            a.withUnsafeBufferPointer { a in
-                b.withUnsafeBufferPointer { b in
-                    DispatchQueue.concurrentPerform(iterations: threads) { t in
-                        let first = t * slice, count = min(n, first + slice) - first
-                        guard count > 0 else { return }
-                        let n32 = Int32(n)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n32, Int32(count), n32, 1, a.baseAddress, n32,
-                                    b.baseAddress! + first, n32, 0, c + first, n32)
-                    }
-                }
-            }
+            KernelSeam.float32Product(x, rows: n, k: n, by: w, columns: n, into: &y)
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         _ = pass()   // warm-up

@@ -37,8 +37,8 @@ struct BenchKernelsCommand: ParsableCommand {
             print("CPU: \(cpu); \(m.threads) threads; \(MachineLimits.openBLASConfiguration)")
             print(String(format: "read bandwidth  %.1f GB/s (a %d MiB buffer read once by %d threads, best of %d)",
                          m.readGigabytesPerSecond, m.readBytes >> 20, m.threads, m.repetitions))
-            print(String(format: "sgemm           %.1f GFLOP/s (fp32 %d×%d×%d, columns split across %d threads of one-thread OpenBLAS, as the engine runs it; best of %d)",
-                         m.sgemmGFLOPS, m.sgemmSize, m.sgemmSize, m.sgemmSize, m.threads, m.repetitions))
+            print(String(format: "sgemm           %.1f GFLOP/s (fp32 %d×%d×%d split across the cores, one-thread OpenBLAS per slice, as the engine runs it; best of %d)",
+                         m.sgemmGFLOPS, m.sgemmSize, m.sgemmSize, m.sgemmSize, m.repetitions))
             return
         }
         print("CPU: \(cpu); kernel path: \(KernelPath.active); \(KernelBenchmark.backends); shape \(parts[0])×\(parts[1]) bf16")
