@@ -56,8 +56,39 @@ INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, co
 }
 
 
-BLT_TILED_MATMUL(avx2_matmul_bf16, AVX2, avx2_tile, BLT_DTYPE_BF16)
-BLT_TILED_MATMUL(avx2_matmul_f16, AVX2, avx2_tile, BLT_DTYPE_F16)
+/// y[r] = x · w row r for one x row, a weight row at a time: the slice is then one sequential
+/// stream, which the hardware prefetchers follow at close to the core's read bandwidth (four rows
+/// in step are four streams, and reached 80 % of it). Four accumulators hide the FMA latency.
+INLINE AVX2 void avx2_matvec(int dtype, const void *weights, size_t k, const float *x, float *y, size_t r0, size_t r1) {
+    size_t element = dtype == BLT_DTYPE_F32 ? 4 : 2;
+    for (size_t r = r0; r < r1; r++) {
+        const void *row = (const char *)weights + r * k * element;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        size_t c = 0;
+        for (; c + 32 <= k; c += 32) {
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + c), avx2_load_w(dtype, row, c), a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + c + 8), avx2_load_w(dtype, row, c + 8), a1);
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + c + 16), avx2_load_w(dtype, row, c + 16), a2);
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + c + 24), avx2_load_w(dtype, row, c + 24), a3);
+        }
+        for (; c + 8 <= k; c += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + c), avx2_load_w(dtype, row, c), a0);
+        float s = avx2_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        for (; c < k; c++) s += x[c] * scalar_w(dtype, row, c);
+        y[r] = s;
+    }
+}
+
+BLT_TILED_MATMUL(avx2_tiles_bf16, AVX2, avx2_tile, BLT_DTYPE_BF16)
+BLT_TILED_MATMUL(avx2_tiles_f16, AVX2, avx2_tile, BLT_DTYPE_F16)
+
+static AVX2 void avx2_matmul_bf16(const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy, size_t r0, size_t r1) {
+    if (m == 1) avx2_matvec(BLT_DTYPE_BF16, w, k, x, y, r0, r1);
+    else avx2_tiles_bf16(w, k, x, m, y, ldy, r0, r1);
+}
+static AVX2 void avx2_matmul_f16(const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy, size_t r0, size_t r1) {
+    if (m == 1) avx2_matvec(BLT_DTYPE_F16, w, k, x, y, r0, r1);
+    else avx2_tiles_f16(w, k, x, m, y, ldy, r0, r1);
+}
 
 /// fp32 panel (rows [r0, r1) of `weights`, already widened) times every row of x, 4 × 2 tiles
 /// (AVX2 has 16 vector registers: 8 accumulators).
@@ -178,6 +209,44 @@ static AVX2 void avx2_silu_multiply(float *gate, const float *up, size_t n) {
     for (; i < n; i++) gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i];
 }
 
+void AVX2 blt_avx2_attend_one(const float *q, const float *keys, const float *values, size_t stride, size_t d,
+                              size_t count, int uniform, float scale, float *weights, float *out) {
+    size_t full = d / 8 * 8;
+    for (size_t j = 0; j < count; j++) {
+        float s = 0;
+        if (!uniform) {
+            const float *key = keys + j * stride;
+            __m256 a = _mm256_setzero_ps();
+            size_t c = 0;
+            for (; c < full; c += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), _mm256_loadu_ps(key + c), a);
+            s = avx2_sum(a);
+            for (; c < d; c++) s += q[c] * key[c];
+        }
+        weights[j] = s * scale;
+    }
+    avx2_softmax(weights, count);
+    // 32 output columns at a time in registers, every key's value row read once per block.
+    size_t c = 0;
+    for (; c + 32 <= d; c += 32) {
+        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+        for (size_t j = 0; j < count; j++) {
+            const float *v = values + j * stride + c;
+            __m256 p = _mm256_broadcast_ss(weights + j);
+            o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), o0);
+            o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), o1);
+            o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), o2);
+            o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), o3);
+        }
+        _mm256_storeu_ps(out + c, o0); _mm256_storeu_ps(out + c + 8, o1);
+        _mm256_storeu_ps(out + c + 16, o2); _mm256_storeu_ps(out + c + 24, o3);
+    }
+    for (; c < d; c++) {
+        float s = 0;
+        for (size_t j = 0; j < count; j++) s += weights[j] * values[j * stride + c];
+        out[c] = s;
+    }
+}
+
 const blt_kernel_table blt_avx2_kernels = {
     .widen = {NULL, avx2_widen_bf16, avx2_widen_f16},
     .add_row = {NULL, avx2_add_bf16, avx2_add_f16},
@@ -187,5 +256,6 @@ const blt_kernel_table blt_avx2_kernels = {
     .outer = avx2_outer,
     .softmax = avx2_softmax,
     .silu_multiply = avx2_silu_multiply,
+    .attend_one = blt_avx2_attend_one,
 };
 #endif

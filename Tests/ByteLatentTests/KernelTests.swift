@@ -101,26 +101,29 @@ final class KernelTests: XCTestCase {
     }
 
     /// The direct C kernel for every row count 1…9 and a row sub-range, so that tiles and partial
-    /// tiles are covered whatever the Linear's dispatch threshold is.
+    /// tiles are covered whatever the Linear's dispatch threshold is; 77 inputs reach every block
+    /// of the one-row kernel (32, 8 and single columns).
     func testDirectKernelOnRowSubrangesAndEveryTileRemainder() {
         var g = TestValues(state: 21)
-        let out = 13, inputs = 37
-        let (bits, exact) = halfWidthWeights(g.values(out * inputs), dtype: .bf16)
-        forEachKernelPath { path in
-            for rows in 1...9 {
-                let x = g.values(rows * inputs)
-                var y = [Float](repeating: -7, count: rows * out)
-                bits.withUnsafeBytes { w in x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
-                    blt_matmul(WeightDType.bf16.kernelDType, w.baseAddress!, inputs, xp.baseAddress!, rows, yp.baseAddress!, out, 3, 10)
-                } } }
-                let expected = naiveLinear(x, rows: rows, exact, out: out, in: inputs)
-                for r in 0..<rows { for o in 0..<out {
-                    if (3..<10).contains(o) {
-                        XCTAssertEqual(y[r * out + o], expected[r * out + o], accuracy: 1e-4 * Float(inputs).squareRoot(), "\(path) rows \(rows) [\(r), \(o)]")
-                    } else {
-                        XCTAssertEqual(y[r * out + o], -7, "\(path) wrote outside its row range")
-                    }
-                } }
+        let out = 13
+        for inputs in [37, 77] {
+            let (bits, exact) = halfWidthWeights(g.values(out * inputs), dtype: .bf16)
+            forEachKernelPath { path in
+                for rows in 1...9 {
+                    let x = g.values(rows * inputs)
+                    var y = [Float](repeating: -7, count: rows * out)
+                    bits.withUnsafeBytes { w in x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+                        blt_matmul(WeightDType.bf16.kernelDType, w.baseAddress!, inputs, xp.baseAddress!, rows, yp.baseAddress!, out, 3, 10)
+                    } } }
+                    let expected = naiveLinear(x, rows: rows, exact, out: out, in: inputs)
+                    for r in 0..<rows { for o in 0..<out {
+                        if (3..<10).contains(o) {
+                            XCTAssertEqual(y[r * out + o], expected[r * out + o], accuracy: 1e-4 * Float(inputs).squareRoot(), "\(path) rows \(rows) [\(r), \(o)]")
+                        } else {
+                            XCTAssertEqual(y[r * out + o], -7, "\(path) wrote outside its row range")
+                        }
+                    } }
+                }
             }
         }
     }
