@@ -105,6 +105,20 @@ static void silu_multiply_generic(float *gate, const float *up, size_t n) {
     for (size_t i = 0; i < n; i++) gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i];
 }
 
+static void attend_one_generic(const float *q, const float *keys, const float *values, size_t stride, size_t d,
+                               size_t count, int uniform, float scale, float *weights, float *out) {
+    for (size_t j = 0; j < count; j++) {
+        float s = 0;
+        if (!uniform)
+            for (size_t c = 0; c < d; c++) s += q[c] * keys[j * stride + c];
+        weights[j] = s * scale;
+    }
+    softmax_generic(weights, count);
+    for (size_t c = 0; c < d; c++) out[c] = 0;
+    for (size_t j = 0; j < count; j++)
+        for (size_t c = 0; c < d; c++) out[c] += weights[j] * values[j * stride + c];
+}
+
 const blt_kernel_table blt_generic_kernels = {
     .widen = {widen_f32, widen_bf16, widen_f16},
     .add_row = {add_f32, add_bf16, add_f16},
@@ -114,6 +128,7 @@ const blt_kernel_table blt_generic_kernels = {
     .outer = outer_generic,
     .softmax = softmax_generic,
     .silu_multiply = silu_multiply_generic,
+    .attend_one = attend_one_generic,
     .transpose = transpose_generic,
 };
 

@@ -216,6 +216,7 @@ const blt_kernel_table blt_avx512_kernels = {
     .outer = avx512_outer,
     .softmax = avx512_softmax,
     .silu_multiply = avx512_silu_multiply,
+    .attend_one = blt_avx2_attend_one,
     .transpose = avx512_transpose,
 };
 
@@ -280,6 +281,7 @@ const blt_kernel_table blt_avx512bf16_kernels = {
     .outer = avx512_outer,
     .softmax = avx512_softmax,
     .silu_multiply = avx512_silu_multiply,
+    .attend_one = blt_avx2_attend_one,
     .transpose = avx512_transpose,
 };
 #endif

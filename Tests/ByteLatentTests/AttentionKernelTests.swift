@@ -48,6 +48,30 @@ final class AttentionKernelTests: XCTestCase {
         }
     }
 
+    /// One query's attention (`blt_attend_one`, generation's) on every path against double
+    /// precision: head dimensions around the 8- and 32-lane blocks, key rows wider than a head
+    /// (`stride`), one key, a fully masked (uniform) query, and no keys (zeros).
+    func testAttendOneMatchesDoublePrecisionOnEveryPath() {
+        var g = TestValues(state: 53)
+        forEachKernelPath { path in
+            for (d, stride, count, uniform) in [(64, 192, 37, false), (12, 12, 1, false), (33, 40, 70, false), (96, 96, 9, true),
+                                                 (7, 16, 5, false), (64, 64, 0, false)] {
+                let q = g.values(d).map { $0 * 3 }, keys = g.values(max(count, 1) * stride), values = g.values(max(count, 1) * stride)
+                var out = [Float](repeating: .nan, count: d), weights = [Float](repeating: .nan, count: max(count, 1))
+                let scale = 1 / Float(d).squareRoot()
+                blt_attend_one(q, keys, values, stride, d, count, uniform ? 1 : 0, scale, &weights, &out)
+                let scores = (0..<count).map { j in
+                    uniform ? 0 : (0..<d).reduce(0.0) { $0 + Double(q[$1]) * Double(keys[j * stride + $1]) } * Double(scale)
+                }
+                let maximum = scores.max() ?? 0, total = scores.map { exp($0 - maximum) }.reduce(0, +)
+                for c in 0..<d {
+                    let expected = (0..<count).reduce(0.0) { $0 + exp(scores[$1] - maximum) / total * Double(values[$1 * stride + c]) }
+                    XCTAssertEqual(Double(out[c]), expected, accuracy: 1e-6, "\(path) d \(d), \(count) keys, column \(c)")
+                }
+            }
+        }
+    }
+
     func testAttentionWithRangesMatchesDenseMaskedSoftmax() {
         var g = TestValues(state: 11)
         let shape = AttentionShape(headCount: 4, keyValueHeadCount: 2, headDimension: 12)

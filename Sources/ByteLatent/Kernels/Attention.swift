@@ -21,8 +21,9 @@ struct AttentionShape {
 /// Blocks of queries run as two small GEMMs per head over the union of their key ranges (scores,
 /// then weights × values), one block per Dispatch worker with OpenBLAS held to one thread, so
 /// the work stays proportional to the window, not the sequence. A single query (generation)
-/// takes a direct loop instead. Blocks never straddle `queryGroups` (a packed pass's sequences):
-/// each sequence then gets the same blocks, GEMM shapes and sums as when it runs alone.
+/// takes one kernel call per head instead (`blt_attend_one`). Blocks never straddle `queryGroups`
+/// (a packed pass's sequences): each sequence then gets the same blocks, GEMM shapes and sums as
+/// when it runs alone.
 ///
 /// Per-query key ranges and the kernels' scratch come from `workspace` (the calling context's; a
 /// fresh one for callers without a context).
@@ -43,9 +44,10 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
         ranges[i] = r.isEmpty ? fullyMaskedRange?(i) ?? 0..<keyCount : r
     }
     if queryCount == 1 {
+        let count = ranges[0].count, scores = workspace.floats(.attentionScores, shape.headCount * max(count, 1))
         parallelFor(shape.headCount) { head in
-            attendOne(queries: queries, keys: keys, values: values, shape: shape,
-                      head: head, query: 0, range: ranges[0], uniform: uniform[0], output: output)
+            attendOne(queries: queries, keys: keys, values: values, shape: shape, head: head, range: ranges[0],
+                      uniform: uniform[0], scores: scores + head * count, output: output)
         }
         return
     }
@@ -148,25 +150,14 @@ private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Floa
                                     b: v, ldb: shape.keyWidth, transposeB: false, c: o, ldc: shape.queryWidth)
 }
 
+/// The single query's head `head`, with `range.count` floats of `scores` of its own.
 private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                       shape: AttentionShape, head: Int, query i: Int, range: Range<Int>, uniform: Bool,
-                       output: UnsafeMutablePointer<Float>) {
+                       shape: AttentionShape, head: Int, range: Range<Int>, uniform: Bool,
+                       scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
     let d = shape.headDimension, kvHead = head / (shape.headCount / shape.keyValueHeadCount)
-    let scale = 1 / Float(d).squareRoot()
-    let q = queries + i * shape.queryWidth + head * d
-    let out = output + i * shape.queryWidth + head * d
-    var weights = [Float](repeating: 0, count: max(range.count, 1))
-    for (n, j) in range.enumerated() {
-        weights[n] = uniform ? 0 : dot(q, keys + j * shape.keyWidth + kvHead * d, d) * scale
-    }
-    blt_softmax_row(&weights, range.count, 0, range.count, 0)
-    out.update(repeating: 0, count: d)
-    guard !range.isEmpty else { return }
-    for (n, j) in range.enumerated() {
-        let p = weights[n]
-        let v = values + j * shape.keyWidth + kvHead * d
-        for c in 0..<d { out[c] += p * v[c] }
-    }
+    let first = range.lowerBound * shape.keyWidth + kvHead * d
+    blt_attend_one(queries + head * d, keys + first, values + first, shape.keyWidth, d, range.count, uniform ? 1 : 0,
+                   1 / Float(d).squareRoot(), scores, output + head * d)
 }
 
 /// The keys any query of the block sees (nil when none sees any).

@@ -70,22 +70,6 @@ func addInPlace(_ x: inout [Float], _ y: [Float]) {
     }
 }
 
-/// Σ a[i]·b[i] in fp32 (one query against one key when a single query attends).
-@inline(__always)
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-    var i = 0
-    var accumulator = SIMD8<Float>()
-    while i + 8 <= count {
-        let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-        let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-        accumulator += va * vb
-        i += 8
-    }
-    var sum = accumulator.sum()
-    while i < count { sum += a[i] * b[i]; i += 1 }
-    return sum
-}
-
 /// Rows `ids` of an embedding matrix (the embedding lookup) into `dst` ([ids.count, columns]).
 func gatherRows<IDs: Collection>(_ matrix: WeightMatrix, _ ids: IDs, into dst: UnsafeMutablePointer<Float>) where IDs.Element == Int32 {
     let d = matrix.columns
