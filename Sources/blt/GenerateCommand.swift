@@ -76,6 +76,7 @@ struct GenerateCommand: ParsableCommand {
         let generator = try ByteGenerator(model: model, prompt: promptIDs,
                                       sampling: SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed),
                                       maxNewIDs: maxBytes, stopAtEOS: !ignoreEOS)
+        let promptSeconds = Date().timeIntervalSince(started)
         var printer = UTF8StreamPrinter()
         while let id = generator.next() {
             if !json { try printer.write(id) }
@@ -90,6 +91,13 @@ struct GenerateCommand: ParsableCommand {
         let work = WorkCount.generation(model.config, weights: WeightBytes(model: model), ids: generator.ids.count, promptIDs: promptIDs.count,
                                         patchLengths: generator.patchLengths, entropyModel: model.patching.rule.needsEntropies)
         let flopsRate = work.flopsPerSecond(seconds: seconds), weightRate = work.weightBytesPerSecond(seconds: seconds)
+        // The steps alone (the prompt's pass is a batched product, bound by arithmetic, not memory).
+        let decodingSeconds = max(0, seconds - promptSeconds)
+        let decoding = WorkCount.decoding(model.config, weights: WeightBytes(model: model), ids: generator.ids.count, promptIDs: promptIDs.count,
+                                          patchLengths: generator.patchLengths, entropyModel: model.patching.rule.needsEntropies)
+        let decodingRate = Double(generated.count) / max(decodingSeconds, 1e-9)
+        let decodingFlops = decoding.flopsPerSecond(seconds: decodingSeconds)
+        let decodingWeights = decoding.weightBytesPerSecond(seconds: decodingSeconds)
         if json {
             try printJSON([
                 ("prompt_ids", .array(promptIDs.map { .int(Int($0)) })), ("generated_ids", .array(generated.map { .int(Int($0)) })),
@@ -97,12 +105,19 @@ struct GenerateCommand: ParsableCommand {
                 ("seconds", .double(seconds)), ("bytes_per_second", .double(rate)),
                 ("flops", .double(work.flops.total)), ("gflops_per_second", .double(flopsRate / 1e9)),
                 ("weight_bytes_read", .double(work.weightBytesRead)), ("weight_gigabytes_per_second", .double(weightRate / 1e9)),
+                ("prompt_seconds", .double(promptSeconds)), ("decoding_seconds", .double(decodingSeconds)),
+                ("decoding_bytes_per_second", .double(decodingRate)), ("decoding_gflops_per_second", .double(decodingFlops / 1e9)),
+                ("decoding_weight_bytes_read", .double(decoding.weightBytesRead)),
+                ("decoding_weight_gigabytes_per_second", .double(decodingWeights / 1e9)),
             ])
         } else {
             let patches = generator.patchLengths.filter { $0 > 0 }.count
             StandardStreams.error(String(format: "%d new bytes in %.2f s (%.1f bytes/s, prompt included); %d patches over %d ids\n",
                                          generated.count, seconds, rate, patches, generator.ids.count))
             StandardStreams.error("throughput  \(throughput(bytesPerSecond: rate, flopsPerSecond: flopsRate, weightBytesPerSecond: weightRate))\n")
+            StandardStreams.error(String(format: "decoding    %@ (after the prompt's pass of %.2f s)\n",
+                                         throughput(bytesPerSecond: decodingRate, flopsPerSecond: decodingFlops,
+                                                    weightBytesPerSecond: decodingWeights), promptSeconds))
         }
     }
 }

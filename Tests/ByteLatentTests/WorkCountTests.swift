@@ -19,6 +19,10 @@ import ByteLatent
 /// - global: 2 layers → 20,480.
 /// - decoder: patch projection 32 · 32 = 1,024 + 2 cross-attentions 2,048 + 2 layers 5,888 + LM
 ///   head 4,160 → 13,120.
+/// Run once per completed patch in incremental decoding: the encoder's patch projection and
+/// cross-attention (1,536), the decoder's patch projection and its cross-attentions' k and v
+/// (1,024 + 2 · 2 · 16 · 16 = 2,048), the global transformer. A step reads the rest of the local
+/// parts: 27,648 − 3,584 = 24,064 weights.
 /// These are the matrices `Converters/reference/make_fixtures.py` wrote (the tensor list of
 /// tiny-a/model.safetensors, norms and embedding tables aside).
 final class WorkCountTests: XCTestCase {
@@ -27,11 +31,13 @@ final class WorkCountTests: XCTestCase {
     func testWeightBytesOfTinyAInF32AndBF16() throws {
         let f32 = WeightBytes(config: try tinyA(), bytesPerWeight: 4)
         XCTAssertEqual(f32.entropyModel, WeightBytes.Part(matrices: 10_048 * 4, rowsPerID: 16 * 4))
-        XCTAssertEqual(f32.localEncoder, WeightBytes.Part(matrices: 4_480 * 4, rowsPerID: 64 * 4))
-        XCTAssertEqual(f32.globalTransformer, WeightBytes.Part(matrices: 20_480 * 4, rowsPerID: 0))
-        XCTAssertEqual(f32.localDecoder, WeightBytes.Part(matrices: 13_120 * 4, rowsPerID: 0))
+        XCTAssertEqual(f32.localEncoder, WeightBytes.Part(matrices: 4_480 * 4, rowsPerID: 64 * 4, perPatch: 1_536 * 4))
+        XCTAssertEqual(f32.globalTransformer, WeightBytes.Part(matrices: 20_480 * 4, rowsPerID: 0, perPatch: 20_480 * 4))
+        XCTAssertEqual(f32.localDecoder, WeightBytes.Part(matrices: 13_120 * 4, rowsPerID: 0, perPatch: 2_048 * 4))
         XCTAssertEqual(f32.allMatrices, 192_512)   // 48,128 weights · 4
         XCTAssertEqual(f32.localMatrices, 110_592)   // 27,648 weights · 4
+        XCTAssertEqual(f32.stepMatrices, 96_256)   // 24,064 weights · 4
+        XCTAssertEqual(f32.patchMatrices, 96_256)   // 20,480 + 3,584 weights · 4
         XCTAssertEqual(f32.rowsPerID, 320)
         // The loaded models: dtypes from their checkpoints.
         XCTAssertEqual(WeightBytes(model: try BLTModel(directory: Fixtures.modelDirectory("tiny-a"))), f32)
@@ -61,15 +67,21 @@ final class WorkCountTests: XCTestCase {
     }
 
     /// 20 ids, the first 8 the prompt, patches [1, 3, 4, 5, 7] starting at 0, 1, 4, 8, 13: two
-    /// start after the prompt. Read: every matrix for the prompt (192,512), the local parts'
-    /// 110,592 at each of 12 steps (1,327,104), the global 81,920 for 2 patches (163,840), rows
-    /// 20 · 320 (6,400) → 1,689,856 bytes. FLOPs: one forward pass over 20 ids and 5 patches.
+    /// start after the prompt. Read: every matrix for the prompt (192,512), a step's 96,256 at each
+    /// of 12 steps (1,155,072), a patch's 96,256 for 2 patches (192,512), rows 20 · 320 (6,400)
+    /// → 1,546,496 bytes. FLOPs: one forward pass over 20 ids and 5 patches.
     func testGenerationReadsTheLocalPartsPerByteAndTheGlobalPerPatch() throws {
         let config = try tinyA()
         let weights = WeightBytes(config: config, bytesPerWeight: 4)
         let work = WorkCount.generation(config, weights: weights, ids: 20, promptIDs: 8, patchLengths: [1, 3, 4, 5, 7], entropyModel: true)
-        XCTAssertEqual(work.weightBytesRead, 1_689_856)
+        XCTAssertEqual(work.weightBytesRead, 1_546_496)
         XCTAssertEqual(work.flops, ComputeCount.forward(config, ids: 20, patches: 5, entropyModel: true))
+        // Decoding alone: 12 steps of 96,256 + 320 bytes, 2 patches of 96,256 → 1,351,424; the
+        // FLOPs of 20 ids and 5 patches less those of the prompt's 8 ids and 3 patches.
+        let decoding = WorkCount.decoding(config, weights: weights, ids: 20, promptIDs: 8, patchLengths: [1, 3, 4, 5, 7], entropyModel: true)
+        XCTAssertEqual(decoding.weightBytesRead, 1_351_424)
+        XCTAssertEqual(decoding.flops.total, ComputeCount.forward(config, ids: 20, patches: 5, entropyModel: true).total
+                       - ComputeCount.forward(config, ids: 8, patches: 3, entropyModel: true).total, accuracy: 1e-6)
         // The prompt alone: one pass, as evaluation counts it.
         let prompt = WorkCount.generation(config, weights: weights, ids: 8, promptIDs: 8, patchLengths: [1, 3, 4], entropyModel: true)
         XCTAssertEqual(prompt, WorkCount.packedPass(config, weights: weights, sequences: [(ids: 8, patches: 3)], entropyModel: true))

@@ -18,6 +18,15 @@ public struct ComputeCount: Sendable, Equatable {
         return sum
     }
 
+    public static func - (a: ComputeCount, b: ComputeCount) -> ComputeCount {
+        var difference = a
+        difference.entropyModel -= b.entropyModel
+        difference.localEncoder -= b.localEncoder
+        difference.globalTransformer -= b.globalTransformer
+        difference.localDecoder -= b.localDecoder
+        return difference
+    }
+
     public static func += (a: inout ComputeCount, b: ComputeCount) {
         a.entropyModel += b.entropyModel
         a.localEncoder += b.localEncoder

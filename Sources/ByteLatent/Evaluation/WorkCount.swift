@@ -12,8 +12,14 @@ public struct WeightBytes: Sendable, Equatable {
         public var matrices = 0
         /// Bytes of embedding-table rows read per id.
         public var rowsPerID = 0
+        /// Bytes of `matrices` that incremental decoding reads only when a patch completes: the
+        /// encoder's patch projection and cross-attention, the decoder's patch projection and the
+        /// key/value matrices of its cross-attentions (the global transformer's are all of them).
+        public var perPatch = 0
 
-        public init(matrices: Int = 0, rowsPerID: Int = 0) { self.matrices = matrices; self.rowsPerID = rowsPerID }
+        public init(matrices: Int = 0, rowsPerID: Int = 0, perPatch: Int = 0) {
+            self.matrices = matrices; self.rowsPerID = rowsPerID; self.perPatch = perPatch
+        }
     }
 
     public var entropyModel = Part()
@@ -21,8 +27,12 @@ public struct WeightBytes: Sendable, Equatable {
     public var globalTransformer = Part()
     public var localDecoder = Part()
 
-    /// The matrices of the entropy model, local encoder and local decoder (what a generation step reads).
+    /// The matrices of the entropy model, local encoder and local decoder.
     public var localMatrices: Int { entropyModel.matrices + localEncoder.matrices + localDecoder.matrices }
+    /// What a generation step reads: the local parts' matrices but those run per completed patch.
+    public var stepMatrices: Int { localMatrices - localEncoder.perPatch - localDecoder.perPatch }
+    /// What a completed patch adds to its step: the global transformer and the local parts' per-patch matrices.
+    public var patchMatrices: Int { globalTransformer.matrices + localEncoder.perPatch + localDecoder.perPatch }
     /// Every part's matrices (what one forward pass reads).
     public var allMatrices: Int { localMatrices + globalTransformer.matrices }
     /// Table rows read per id by every part.
@@ -56,11 +66,18 @@ public struct WeightBytes: Sendable, Equatable {
         let de = c.encoder.hiddenSize, dg = c.global.hiddenSize, dd = c.decoder.hiddenSize
         entropyModel = Part(matrices: p * (Self.stack(c.patcher) + vocabulary * c.patcher.hiddenSize), rowsPerID: p * c.patcher.hiddenSize)
         // Encoder: its layers, the patch projection to k queries, one cross-attention (as it runs).
-        localEncoder = Part(matrices: e * (Self.stack(c.encoder) + de * k * de + Self.crossAttention(c.encoder)),
-                            rowsPerID: e * de + h * c.hashTableCount * de)
-        globalTransformer = Part(matrices: g * ((c.hasGlobalInputProjection ? k * de * dg : 0) + Self.stack(c.global)))
+        let encoderPatch = e * (de * k * de + Self.crossAttention(c.encoder))
+        localEncoder = Part(matrices: e * Self.stack(c.encoder) + encoderPatch, rowsPerID: e * de + h * c.hashTableCount * de,
+                            perPatch: encoderPatch)
+        let global = g * ((c.hasGlobalInputProjection ? k * de * dg : 0) + Self.stack(c.global))
+        globalTransformer = Part(matrices: global, perPatch: global)
+        // Decoder: each byte's queries and outputs cross-attend; the patch keys and values are
+        // projected once per patch.
         let crossLayers = c.decoderCrossAttentionAllLayers ? c.decoder.layerCount : 1
-        localDecoder = Part(matrices: d * (dg * k * dd + crossLayers * Self.crossAttention(c.decoder) + Self.stack(c.decoder) + vocabulary * dd))
+        let decoderKV = c.decoder.keyValueWidth
+        let decoderPatch = d * (dg * k * dd + crossLayers * 2 * dd * decoderKV)
+        localDecoder = Part(matrices: decoderPatch + d * (crossLayers * 2 * dd * dd + Self.stack(c.decoder) + vocabulary * dd),
+                            perPatch: decoderPatch)
     }
 
     /// Weights of a stack's layers: q, k, v, o and the SwiGLU's three matrices (the shapes
@@ -109,28 +126,49 @@ public struct WorkCount: Sendable, Equatable {
     }
 
     /// Incremental generation of `ids` ids in all, the first `promptIDs` of them run in one pass and
-    /// each later one in a step, patched into `patchLengths`. FLOPs are those of one forward pass
-    /// over the whole sequence (the caches compute every row once). Weights read: every part's
-    /// matrices once for the prompt; the entropy model's, local encoder's and local decoder's again
-    /// at every step; the global transformer's again for every patch that starts after the prompt
-    /// (it runs once per completed patch); table rows once per id.
+    /// each later one in a step, patched into `patchLengths`: the prompt's pass (every part's
+    /// matrices once, its ids' table rows; the FLOPs of a forward pass over the prompt's ids and the
+    /// patches that start in it) plus `decoding`.
     public static func generation(_ config: BLTConfig, weights: WeightBytes, ids: Int, promptIDs: Int, patchLengths: [Int],
                                   entropyModel runsEntropy: Bool) -> WorkCount {
+        guard ids > 0 else { return WorkCount() }
+        var out = decoding(config, weights: weights, ids: ids, promptIDs: promptIDs, patchLengths: patchLengths,
+                           entropyModel: runsEntropy)
+        out.flops += ComputeCount.forward(config, ids: min(promptIDs, ids), patches: patchesStarting(before: promptIDs, patchLengths),
+                                          entropyModel: runsEntropy)
+        out.weightBytesRead += Double(weights.allMatrices - (runsEntropy ? 0 : weights.entropyModel.matrices))
+            + Double(min(promptIDs, ids)) * Double(weights.rowsPerID - (runsEntropy ? 0 : weights.entropyModel.rowsPerID))
+        return out
+    }
+
+    /// The steps after the prompt's pass (see `generation`). FLOPs: those of one forward pass over
+    /// the whole sequence (the caches compute every row once) less the prompt's. Weights read:
+    /// `stepMatrices` at every step, `patchMatrices` for every patch that starts after the prompt
+    /// (they run once per completed patch), the table rows of each new id.
+    public static func decoding(_ config: BLTConfig, weights: WeightBytes, ids: Int, promptIDs: Int, patchLengths: [Int],
+                                entropyModel runsEntropy: Bool) -> WorkCount {
         var out = WorkCount()
-        guard ids > 0 else { return out }
+        let prompt = max(promptIDs, 1), patches = patchesStarting(before: prompt, patchLengths)
+        guard ids > prompt else { return out }
         out.flops = ComputeCount.forward(config, ids: ids, patches: patchLengths.count, entropyModel: runsEntropy)
-        let steps = max(0, ids - max(promptIDs, 1))
-        var start = 0, laterPatches = 0
+            - ComputeCount.forward(config, ids: prompt, patches: patches, entropyModel: runsEntropy)
+        let laterPatches = patchLengths.filter { $0 > 0 }.count - patchesStarting(before: promptIDs, patchLengths.filter { $0 > 0 })
+        let entropy = runsEntropy ? 0 : weights.entropyModel.matrices
+        let rows = weights.rowsPerID - (runsEntropy ? 0 : weights.entropyModel.rowsPerID)
+        out.weightBytesRead = Double(ids - prompt) * Double(weights.stepMatrices - entropy + rows)
+            + Double(laterPatches) * Double(weights.patchMatrices)
+        return out
+    }
+
+    /// How many of `patchLengths` start before id `position`.
+    private static func patchesStarting(before position: Int, _ patchLengths: [Int]) -> Int {
+        var start = 0, count = 0
         for length in patchLengths {
-            if start >= promptIDs, length > 0 { laterPatches += 1 }
+            if start >= position { break }
+            count += 1
             start += length
         }
-        let local = weights.localMatrices - (runsEntropy ? 0 : weights.entropyModel.matrices)
-        let rows = weights.rowsPerID - (runsEntropy ? 0 : weights.entropyModel.rowsPerID)
-        out.weightBytesRead = Double(local + weights.globalTransformer.matrices)            // the prompt's pass
-            + Double(steps) * Double(local) + Double(laterPatches) * Double(weights.globalTransformer.matrices)
-            + Double(ids) * Double(rows)
-        return out
+        return count
     }
 
     /// FLOPs per second over `seconds` (0 when no time passed).
