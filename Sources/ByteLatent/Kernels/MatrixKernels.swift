@@ -219,10 +219,11 @@ struct DTypeKernels {
         }
     }
 
-    /// The C kernels on the stored values, weight rows split across cores.
+    /// The C kernels on the stored values, weight rows split across cores (the last chunks hold
+    /// about 32 KB of weights: microseconds, far more than handing one out costs).
     static func directProduct(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>) {
         let n = weight.rows, k = weight.columns, dtype = weight.dtype.kernelDType
-        parallelChunks(n, minimumChunk: max(16, 65_536 / k)) { range in
+        parallelChunks(n, minimumChunk: max(16, 16_384 / k)) { range in
             blt_matmul(dtype, weight.base, k, x, rows, y, n, range.lowerBound, range.upperBound)
         }
     }

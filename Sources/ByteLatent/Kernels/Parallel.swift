@@ -32,14 +32,19 @@ let workerSpinMicroseconds: Int32 = 50
 
 let coreCount = max(1, Foundation.ProcessInfo.processInfo.activeProcessorCount)
 
-/// Splits 0..<total into contiguous chunks of at least `minimumChunk` and runs them in parallel.
+/// Splits 0..<total into contiguous chunks and runs them in parallel, handed out in order, each
+/// 1/(2·cores) of what is left but at least `minimumChunk` (guided scheduling): large chunks
+/// first, small ones last, so the workers finish within a small chunk of each other (equal
+/// chunks kept one of them waiting for half a chunk on average).
 func parallelChunks(_ total: Int, minimumChunk: Int = 64, _ body: (Range<Int>) -> Void) {
     guard total > 0 else { return }
-    let chunkCount = max(1, min(total / max(minimumChunk, 1), coreCount * 4))
-    let chunk = (total + chunkCount - 1) / chunkCount
-    parallelFor((total + chunk - 1) / chunk) { c in
-        body(c * chunk ..< min(total, (c + 1) * chunk))
+    let minimum = max(minimumChunk, 1)
+    var bounds = [0]
+    while bounds.last! < total {
+        let rest = total - bounds.last!
+        bounds.append(bounds.last! + min(rest, max(minimum, rest / (2 * coreCount))))
     }
+    parallelFor(bounds.count - 1) { c in body(bounds[c] ..< bounds[c + 1]) }
 }
 
 /// Splits 0..<total into at most `coreCount` contiguous slices whose bounds are multiples of
