@@ -155,7 +155,6 @@ public enum Converter {
     public static func convert(source: String, destination: String, options: ConvertOptions = ConvertOptions(),
                                progress: ((Int, Int, String) -> Void)? = nil) throws -> ConversionPlan {
         let place = try OutputPlace(source: source, destination: destination, force: options.force)
-        let dst = place.path
         try checkInterrupted()   // a signal may arrive before any work (the flag is cleared by installInterruptHandler)
         let hub = try HubCheckpoint.open(source)
         let plan = try plan(hub, dtype: options.dtype)
