@@ -7,7 +7,7 @@
 //   /tmp/matvec_streams [local|global] [rounds]
 //
 // local: blt-1b's entropy model, local encoder and local decoder (rows of 1.5-5.6 KB), 493 MB;
-// global: six layers of blt-7b's global transformer (rows of 8-22 KB), 1.7 GB. Ways (medians of
+// global: six layers of blt-7b's global transformer (rows of 8-22 KB), 2.4 GB. Ways (medians of
 // the rounds, each round every way once, best of 5 passes):
 //   read-1      a plain read, one sequential stream per chunk
 //   read-4      a plain read, the chunk cut into four runs read in step (four streams)
@@ -41,23 +41,28 @@ static inline AVX2 float sum8(__m256 v) {
 static inline AVX2 __m256 bf16x8(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
 }
-static AVX2 float dot(const uint16_t *w, size_t k) {
-    __m256 a = _mm256_setzero_ps(), b = a;
-    for (size_t c = 0; c < k; c += 16) {
+static AVX2 float dot(const uint16_t *w, size_t k) {   // four accumulators (the 2026-12-07 one-row kernel)
+    __m256 a = _mm256_setzero_ps(), b = a, c2 = a, d = a;
+    for (size_t c = 0; c < k; c += 32) {
         a = _mm256_fmadd_ps(_mm256_loadu_ps(x + c), bf16x8(w + c), a);
         b = _mm256_fmadd_ps(_mm256_loadu_ps(x + c + 8), bf16x8(w + c + 8), b);
+        c2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + c + 16), bf16x8(w + c + 16), c2);
+        d = _mm256_fmadd_ps(_mm256_loadu_ps(x + c + 24), bf16x8(w + c + 24), d);
     }
-    return sum8(_mm256_add_ps(a, b));
+    return sum8(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c2, d)));
 }
-/// Rows r[0..3] in step.
+/// Rows r[0..3] in step (accumulators in registers, as in avx2_matvec).
 static AVX2 void four(const uint16_t *w, size_t k, const size_t r[4]) {
-    const uint16_t *p[4] = {w + r[0] * k, w + r[1] * k, w + r[2] * k, w + r[3] * k};
-    __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const uint16_t *p0 = w + r[0] * k, *p1 = w + r[1] * k, *p2 = w + r[2] * k, *p3 = w + r[3] * k;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (size_t c = 0; c < k; c += 8) {
         __m256 xv = _mm256_loadu_ps(x + c);
-        for (int i = 0; i < 4; i++) a[i] = _mm256_fmadd_ps(xv, bf16x8(p[i] + c), a[i]);
+        a0 = _mm256_fmadd_ps(xv, bf16x8(p0 + c), a0);
+        a1 = _mm256_fmadd_ps(xv, bf16x8(p1 + c), a1);
+        a2 = _mm256_fmadd_ps(xv, bf16x8(p2 + c), a2);
+        a3 = _mm256_fmadd_ps(xv, bf16x8(p3 + c), a3);
     }
-    for (int i = 0; i < 4; i++) y[r[i]] = sum8(a[i]);
+    y[r[0]] = sum8(a0), y[r[1]] = sum8(a1), y[r[2]] = sum8(a2), y[r[3]] = sum8(a3);
 }
 static AVX2 void chunk(int m, size_t r0, size_t r1) {
     const uint16_t *w = matrices[m].w;
