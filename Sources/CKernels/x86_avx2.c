@@ -60,19 +60,7 @@ INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, co
 /// one row of each is multiplied in step: four long sequential streams, which the hardware
 /// prefetchers follow at the memory's pace. (Four adjacent rows are four streams of one row each,
 /// too short for the prefetchers when rows are a few KB; one row at a time is a single stream,
-/// which keeps too few reads in flight.) The rows left over go one at a time.
-INLINE AVX2 float avx2_row_dot(int dtype, const void *row, const float *x, size_t k) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    size_t c = 0;
-    for (; c + 16 <= k; c += 16) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + c), avx2_load_w(dtype, row, c), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + c + 8), avx2_load_w(dtype, row, c + 8), a1);
-    }
-    for (; c + 8 <= k; c += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + c), avx2_load_w(dtype, row, c), a0);
-    float s = avx2_sum(_mm256_add_ps(a0, a1));
-    for (; c < k; c++) s += x[c] * scalar_w(dtype, row, c);
-    return s;
-}
+/// which keeps too few reads in flight.) The up to three rows left over go through the tile.
 INLINE AVX2 void avx2_matvec(int dtype, const void *weights, size_t k, const float *x, float *y, size_t r0, size_t r1) {
     size_t element = dtype == BLT_DTYPE_F32 ? 4 : 2, run = (r1 - r0) / 4;
     const char *w = (const char *)weights;
@@ -95,7 +83,10 @@ INLINE AVX2 void avx2_matvec(int dtype, const void *weights, size_t k, const flo
             y[r[i]] = s[i];
         }
     }
-    for (size_t i = r0 + 4 * run; i < r1; i++) y[i] = avx2_row_dot(dtype, w + i * k * element, x, k);
+    for (size_t i = r0 + 4 * run; i < r1; i++) {
+        const void *row = w + i * k * element;
+        avx2_tile(dtype, 1, 1, &x, &row, k, y + i);
+    }
 }
 
 BLT_TILED_MATMUL(avx2_tiles_bf16, AVX2, avx2_tile, BLT_DTYPE_BF16)
