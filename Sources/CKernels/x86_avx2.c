@@ -222,17 +222,10 @@ static AVX2 void avx2_silu_multiply(float *gate, const float *up, size_t n) {
 
 void AVX2 blt_avx2_attend_one(const float *q, const float *keys, const float *values, size_t stride, size_t d,
                               size_t count, int uniform, float scale, float *weights, float *out) {
-    size_t full = d / 8 * 8;
     for (size_t j = 0; j < count; j++) {
         float s = 0;
-        if (!uniform) {
-            const float *key = keys + j * stride;
-            __m256 a = _mm256_setzero_ps();
-            size_t c = 0;
-            for (; c < full; c += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), _mm256_loadu_ps(key + c), a);
-            s = avx2_sum(a);
-            for (; c < d; c++) s += q[c] * key[c];
-        }
+        const void *key = keys + j * stride;
+        if (!uniform) avx2_tile(BLT_DTYPE_F32, 1, 1, &q, &key, d, &s);
         weights[j] = s * scale;
     }
     avx2_softmax(weights, count);
