@@ -88,20 +88,21 @@ struct GenerateCommand: ParsableCommand {
         if let failure = generator.failure { throw failure }   // NaN logits: the error eval gives, not made-up bytes
         let generated = Array(generator.generatedIDs)
         let rate = Double(generated.count) / max(seconds, 1e-9)
-        let work = WorkCount.generation(model.config, weights: WeightBytes(model: model), ids: generator.ids.count, promptIDs: promptIDs.count,
-                                        patchLengths: generator.patchLengths, entropyModel: model.patching.rule.needsEntropies)
+        let weights = WeightBytes(model: model), patchLengths = generator.patchLengths
+        let work = WorkCount.generation(model.config, weights: weights, ids: generator.ids.count, promptIDs: promptIDs.count,
+                                        patchLengths: patchLengths, entropyModel: model.patching.rule.needsEntropies)
         let flopsRate = work.flopsPerSecond(seconds: seconds), weightRate = work.weightBytesPerSecond(seconds: seconds)
         // The steps alone (the prompt's pass is a batched product, bound by arithmetic, not memory).
         let decodingSeconds = max(0, seconds - promptSeconds)
-        let decoding = WorkCount.decoding(model.config, weights: WeightBytes(model: model), ids: generator.ids.count, promptIDs: promptIDs.count,
-                                          patchLengths: generator.patchLengths, entropyModel: model.patching.rule.needsEntropies)
+        let decoding = WorkCount.decoding(model.config, weights: weights, ids: generator.ids.count, promptIDs: promptIDs.count,
+                                          patchLengths: patchLengths, entropyModel: model.patching.rule.needsEntropies)
         let decodingRate = Double(generated.count) / max(decodingSeconds, 1e-9)
         let decodingFlops = decoding.flopsPerSecond(seconds: decodingSeconds)
         let decodingWeights = decoding.weightBytesPerSecond(seconds: decodingSeconds)
         if json {
             try printJSON([
                 ("prompt_ids", .array(promptIDs.map { .int(Int($0)) })), ("generated_ids", .array(generated.map { .int(Int($0)) })),
-                ("text", .string(Tokenizer.decode(generated))), ("patch_lengths", .array(generator.patchLengths.map { .int($0) })),
+                ("text", .string(Tokenizer.decode(generated))), ("patch_lengths", .array(patchLengths.map { .int($0) })),
                 ("seconds", .double(seconds)), ("bytes_per_second", .double(rate)),
                 ("flops", .double(work.flops.total)), ("gflops_per_second", .double(flopsRate / 1e9)),
                 ("weight_bytes_read", .double(work.weightBytesRead)), ("weight_gigabytes_per_second", .double(weightRate / 1e9)),
@@ -111,7 +112,7 @@ struct GenerateCommand: ParsableCommand {
                 ("decoding_weight_gigabytes_per_second", .double(decodingWeights / 1e9)),
             ])
         } else {
-            let patches = generator.patchLengths.filter { $0 > 0 }.count
+            let patches = patchLengths.filter { $0 > 0 }.count
             StandardStreams.error(String(format: "%d new bytes in %.2f s (%.1f bytes/s, prompt included); %d patches over %d ids\n",
                                          generated.count, seconds, rate, patches, generator.ids.count))
             StandardStreams.error("throughput  \(throughput(bytesPerSecond: rate, flopsPerSecond: flopsRate, weightBytesPerSecond: weightRate))\n")
