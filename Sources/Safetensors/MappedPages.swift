@@ -13,6 +13,13 @@ public enum MappedPages {
         advise(bytes, MADV_RANDOM)
     }
 
+    /// The bytes will all be read soon (weights a pass multiplies by): the kernel starts reading
+    /// them from disk in the background now, in large requests, instead of one fault at a time
+    /// when a pass first touches them.
+    public static func adviseWillNeed(_ bytes: UnsafeRawBufferPointer) {
+        advise(bytes, MADV_WILLNEED)
+    }
+
     /// The bytes were consumed (converted or copied): the mapping forgets them, so the resident
     /// set stays small. The data stays in the page cache and is read again if touched.
     public static func release(_ bytes: UnsafeRawBufferPointer) {

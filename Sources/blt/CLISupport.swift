@@ -143,12 +143,12 @@ func requireFinite(_ value: Float?, _ option: String) throws {
 // MARK: Models
 
 /// Loads a model directory, with a message that says what the path is when it is not one.
-func loadModel(_ path: String, precision: Precision = .float32) throws -> BLTModel {
+func loadModel(_ path: String, precision: Precision = .float32, readAhead: Bool = true) throws -> BLTModel {
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
         throw CommandError("--model '\(path)' is a file, not a model directory; pass the directory that holds config.json and model.safetensors")
     }
-    do { return try BLTModel(directory: path, precision: precision) } catch { throw ModelLoadError(path: path, underlying: error) }
+    do { return try BLTModel(directory: path, precision: precision, readAhead: readAhead) } catch { throw ModelLoadError(path: path, underlying: error) }
 }
 
 // MARK: Output files

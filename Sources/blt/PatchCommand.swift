@@ -70,7 +70,7 @@ struct PatchCommand: ParsableCommand {
             throw CommandError("--svg draws at most \(Self.maxPlotBytes) bytes of text (this one has \(bytes.count)); plot a slice, e.g. head -c \(Self.maxPlotBytes) FILE | blt patch --svg … -")
         }
         let svgFile = try svg.flatMap { $0 == "-" ? nil : try OutputFile(path: $0, option: "--svg", inputs: file.map { [$0, self.model] } ?? [self.model]) }
-        let model = try loadModel(self.model)
+        let model = try loadModel(self.model, readAhead: false)   // the entropy model only
         let scheme = try patchingOptions.scheme(for: model)
         let ids = Tokenizer.encode(bytes, addEOS: !noEOS)
         let entropies = try model.entropies(ids, context: scheme.entropyContext)

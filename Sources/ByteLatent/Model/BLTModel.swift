@@ -28,7 +28,11 @@ public final class BLTModel: Sendable {
     }
 
     /// Maps the checkpoint; weights stay in their stored dtype (bf16 for the released models).
-    public init(directory: String, precision: Precision = .float32) throws {
+    /// With `readAhead` the kernel is asked to read every mapped weight from disk now, in large
+    /// requests, most of them in the background: on a cold page cache the first pass then waits far
+    /// less than when each page is read at its first touch. Pass false for work that runs the
+    /// entropy model only (patching), which would otherwise read gigabytes it never uses.
+    public init(directory: String, precision: Precision = .float32, readAhead: Bool = true) throws {
         try KernelPath.checkEnvironment()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -47,6 +51,7 @@ public final class BLTModel: Sendable {
         global = try GlobalTransformer(weights, config: config)
         decoder = try LocalDecoder(weights, config: config)
         try AddressSpace.checkHeadroom()
+        if readAhead { weights.readAhead.start() }
     }
 
     private init(_ other: BLTModel, patching: PatchingScheme) {

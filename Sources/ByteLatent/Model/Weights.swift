@@ -12,16 +12,19 @@ struct WeightLoader {
     let precision: Precision
     /// Dotted prefix of every name looked up here ("" at the checkpoint's root).
     let scope: String
+    /// Where the mapped matrices are noted, in the order the parts take them, for `ReadAhead`.
+    let readAhead: ReadAhead
 
-    init(checkpoint: SafetensorsCheckpoint, precision: Precision, scope: String = "") {
+    init(checkpoint: SafetensorsCheckpoint, precision: Precision, scope: String = "", readAhead: ReadAhead = ReadAhead()) {
         self.checkpoint = checkpoint
         self.precision = precision
         self.scope = scope
+        self.readAhead = readAhead
     }
 
     /// A loader whose names are relative to `<scope>.<segment>`.
     func scoped(_ segment: String) -> WeightLoader {
-        WeightLoader(checkpoint: checkpoint, precision: precision, scope: fullName(segment))
+        WeightLoader(checkpoint: checkpoint, precision: precision, scope: fullName(segment), readAhead: readAhead)
     }
 
     /// The checkpoint name of `name` in this scope.
@@ -54,6 +57,7 @@ struct WeightLoader {
         if Int(bitPattern: base) % dtype.byteSize != 0 {
             return WeightMatrix(rows: rows, columns: columns, dtype: dtype, copying: base)
         }
+        readAhead.note(t.bytes)
         return WeightMatrix(rows: rows, columns: columns, dtype: dtype, borrowing: base, owner: checkpoint)
     }
 
@@ -72,4 +76,15 @@ struct WeightLoader {
     func linear(_ name: String, out: Int, in inputs: Int) throws -> Linear {
         Linear(weight: try matrix(name + ".weight", rows: out, columns: inputs), precision: precision)
     }
+}
+
+/// The mapped weights of a model in the order its parts were built (the order a pass reads them:
+/// entropy model first), for the kernel to read from disk ahead of the first pass.
+final class ReadAhead {
+    private var ranges: [UnsafeRawBufferPointer] = []
+
+    func note(_ bytes: UnsafeRawBufferPointer) { ranges.append(bytes) }
+
+    /// Queues reads of every noted range, in order (see `BLTModel.init`).
+    func start() { for bytes in ranges { MappedPages.adviseWillNeed(bytes) } }
 }
