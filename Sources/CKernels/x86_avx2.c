@@ -101,23 +101,119 @@ static AVX2 void avx2_matmul_f16(const void *w, size_t k, const float *x, size_t
     else avx2_tiles_f16(w, k, x, m, y, ldy, r0, r1);
 }
 
-/// fp32 panel (rows [r0, r1) of `weights`, already widened) times every row of x, 4 × 2 tiles
-/// (AVX2 has 16 vector registers: 8 accumulators).
-static AVX2 void avx2_gemm(const void *weights, size_t k, const float *x, size_t m, float *y, size_t ldy,
-                           size_t r0, size_t r1) {
-    const float *w = (const float *)weights;
-    for (size_t i = 0; i < m; i += 4) {
-        const float *xr[4];
-        for (int l = 0; l < 4; l++) xr[l] = x + (i + l < m ? i + l : m - 1) * k;
-        for (size_t r = r0; r < r1; r += 2) {
-            const void *wr[2];
-            for (int j = 0; j < 2; j++) wr[j] = w + (r + j < r1 ? r + j : r1 - 1) * k;
-            float out[8];
-            avx2_tile(BLT_DTYPE_F32, 4, 2, xr, wr, k, out);
-            for (int l = 0; l < 4 && i + l < m; l++)
-                for (int j = 0; j < 2 && r + j < r1; j++) y[(i + l) * ldy + r + j] = out[l * 2 + j];
+// Many rows of x times weight rows [r0, r1), BLIS-style: for each 256 columns of k, the slice's
+// weights are widened and packed into 16-row micro-panels (kc × 16 floats, walked in L1) and x
+// into 6-row micro-panels, 168 rows at a time (kept in L2: packing also removes the cache-set
+// conflicts of rows a power of two apart); a 6 × 16 tile of outputs (12 accumulators) takes one
+// micro-panel of each. Each output sums its 256-column blocks in order, whatever m, r0 and r1
+// are, so a row's result does not depend on the batch or on how the rows were split.
+enum { GEMM_MR = 6, GEMM_NR = 16, GEMM_KC = 256, GEMM_MC = 168, GEMM_NC = 4080 };
+
+/// 8 × 8 transpose: r[i] (8 values of row i) becomes r[j] (value j of each row).
+INLINE AVX2 void avx2_transpose8(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/// Weight rows [n, n + nc), columns [k0, k0 + kc), widened: panel[g · kc · 16 + p · 16 + j] =
+/// W[n + g·16 + j][k0 + p], zero for rows past n + nc.
+INLINE AVX2 void avx2_pack_weights(int dtype, const void *w, size_t k, size_t n, size_t nc, size_t k0, size_t kc,
+                                   float *panel) {
+    size_t element = dtype == BLT_DTYPE_F32 ? 4 : 2;
+    for (size_t g = 0; g < nc; g += GEMM_NR) {
+        float *out = panel + g * kc;
+        size_t rows = nc - g < GEMM_NR ? nc - g : GEMM_NR, p = 0;
+        if (rows == GEMM_NR)
+            for (; p + 8 <= kc; p += 8)
+                for (size_t half = 0; half < 2; half++) {
+                    __m256 r[8];
+                    for (size_t i = 0; i < 8; i++)
+                        r[i] = avx2_load_w(dtype, (const char *)w + (n + g + half * 8 + i) * k * element, k0 + p);
+                    avx2_transpose8(r);
+                    for (size_t i = 0; i < 8; i++) _mm256_store_ps(out + (p + i) * GEMM_NR + half * 8, r[i]);
+                }
+        for (; p < kc; p++)
+            for (size_t j = 0; j < GEMM_NR; j++)
+                out[p * GEMM_NR + j] = j < rows ? scalar_w(dtype, (const char *)w + (n + g + j) * k * element, k0 + p) : 0;
+    }
+}
+
+/// Rows [i, i + mc) of x, columns [k0, k0 + kc): panel[g · kc · 6 + p · 6 + r] = x[i + g·6 + r][k0 + p],
+/// zero for rows past i + mc.
+INLINE AVX2 void avx2_pack_rows(const float *x, size_t k, size_t i, size_t mc, size_t k0, size_t kc, float *panel) {
+    for (size_t g = 0; g < mc; g += GEMM_MR) {
+        float *out = panel + g * kc;
+        size_t rows = mc - g < GEMM_MR ? mc - g : GEMM_MR;
+        for (size_t r = 0; r < GEMM_MR; r++) {
+            const float *row = x + (i + g + r) * k + k0;
+            if (r < rows)
+                for (size_t p = 0; p < kc; p++) out[p * GEMM_MR + r] = row[p];
+            else
+                for (size_t p = 0; p < kc; p++) out[p * GEMM_MR + r] = 0;
         }
     }
+}
+
+/// y[6 × 16 tile] (+)= a-panel · b-panel over kc: rows × columns of the tile are stored.
+INLINE AVX2 void avx2_gemm_tile(size_t kc, const float *a, const float *b, float *y, size_t ldy, int accumulate,
+                                size_t rows, size_t columns) {
+    __m256 c[GEMM_MR][2];
+    for (int i = 0; i < GEMM_MR; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
+    for (size_t p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_load_ps(b + p * GEMM_NR), b1 = _mm256_load_ps(b + p * GEMM_NR + 8);
+        for (int i = 0; i < GEMM_MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + p * GEMM_MR + i);
+            c[i][0] = _mm256_fmadd_ps(ai, b0, c[i][0]);
+            c[i][1] = _mm256_fmadd_ps(ai, b1, c[i][1]);
+        }
+    }
+    if (rows == GEMM_MR && columns == GEMM_NR) {
+        for (int i = 0; i < GEMM_MR; i++)
+            for (int h = 0; h < 2; h++) {
+                float *out = y + i * ldy + h * 8;
+                _mm256_storeu_ps(out, accumulate ? _mm256_add_ps(_mm256_loadu_ps(out), c[i][h]) : c[i][h]);
+            }
+        return;
+    }
+    float tile[GEMM_MR][GEMM_NR];
+    for (int i = 0; i < GEMM_MR; i++) { _mm256_storeu_ps(tile[i], c[i][0]); _mm256_storeu_ps(tile[i] + 8, c[i][1]); }
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < columns; j++) y[i * ldy + j] = accumulate ? y[i * ldy + j] + tile[i][j] : tile[i][j];
+}
+
+static AVX2 int avx2_gemm_weights(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
+                                  size_t r0, size_t r1) {
+    size_t slice = r1 - r0 < GEMM_NC ? r1 - r0 : GEMM_NC;
+    size_t weight_panel = (slice + GEMM_NR - 1) / GEMM_NR * GEMM_NR * GEMM_KC;
+    float *panel = blt_thread_scratch((weight_panel + (GEMM_MC + GEMM_MR) * GEMM_KC) * sizeof(float));
+    if (!panel) return -1;
+    float *rows_panel = panel + weight_panel;
+    for (size_t n = r0; n < r1; n += GEMM_NC) {
+        size_t nc = r1 - n < GEMM_NC ? r1 - n : GEMM_NC;
+        for (size_t k0 = 0; k0 < k; k0 += GEMM_KC) {
+            size_t kc = k - k0 < GEMM_KC ? k - k0 : GEMM_KC;
+            avx2_pack_weights(dtype, w, k, n, nc, k0, kc, panel);
+            for (size_t i = 0; i < m; i += GEMM_MC) {
+                size_t mc = m - i < GEMM_MC ? m - i : GEMM_MC;
+                avx2_pack_rows(x, k, i, mc, k0, kc, rows_panel);
+                for (size_t j = 0; j < nc; j += GEMM_NR)
+                    for (size_t g = 0; g < mc; g += GEMM_MR)
+                        avx2_gemm_tile(kc, rows_panel + g * kc, panel + j * kc, y + (i + g) * ldy + n + j, ldy, k0 > 0,
+                                       mc - g < GEMM_MR ? mc - g : GEMM_MR, nc - j < GEMM_NR ? nc - j : GEMM_NR);
+            }
+        }
+    }
+    return 0;
 }
 
 static AVX2 void avx2_widen_bf16(const void *src, float *dst, size_t n) {
@@ -255,7 +351,8 @@ const blt_kernel_table blt_avx2_kernels = {
     .widen = {NULL, avx2_widen_bf16, avx2_widen_f16},
     .add_row = {NULL, avx2_add_bf16, avx2_add_f16},
     .matmul = {NULL, avx2_matmul_bf16, avx2_matmul_f16},
-    .gemm = avx2_gemm,
+    .gemm = NULL,   // avx2_gemm_weights
+    .gemm_weights = avx2_gemm_weights,
     .bf16_dot = NULL,
     .outer = avx2_outer,
     .softmax = avx2_softmax,

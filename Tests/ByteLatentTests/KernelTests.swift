@@ -77,9 +77,13 @@ final class KernelTests: XCTestCase {
         print("on this machine: \(KernelBenchmark.backends)")
         forEachKernelPath { path in
             for dtype in WeightDType.allCases {
-                // (37, 33, 600): three column blocks of the AVX-512 packed panels (256 + 256 + 88);
-                // (530, 35, 40): two row blocks (512 + 18).
-                for (rows, out, inputs) in [(2, 3, 5), (9, 65, 17), (13, 130, 33), (70, 129, 130), (37, 33, 600), (530, 35, 40)] {
+                // (37, 33, 600): three column blocks of the packed panels (256 + 256 + 88);
+                // (530, 35, 40): two AVX-512 row blocks (512 + 18); (200, 41, 523): two AVX2 row
+                // blocks (168 + 32, the last 6-row tile partial), a partial 16-row weight panel and
+                // a column block that is not a multiple of 8; (7, 4100, 9): two AVX2 weight slices
+                // (4080 + 20).
+                for (rows, out, inputs) in [(2, 3, 5), (9, 65, 17), (13, 130, 33), (70, 129, 130), (37, 33, 600), (530, 35, 40),
+                                            (200, 41, 523), (7, 4100, 9)] {
                     let x = g.values(rows * inputs), values = g.values(out * inputs)
                     let weight: WeightMatrix, exact: [Float]
                     if dtype == .f32 {
@@ -97,6 +101,28 @@ final class KernelTests: XCTestCase {
                     }
                 }
             }
+        }
+    }
+
+    /// The blocked GEMM sums each output in an order that depends on neither the batch nor the
+    /// slice of weight rows: a row multiplied alone, or inside another batch, gives the same bits.
+    func testBlockedProductOfARowDoesNotDependOnTheBatch() {
+        var g = TestValues(state: 29)
+        let (rows, out, inputs) = (13, 41, 523)
+        let x = g.values(rows * inputs)
+        let (bits, _) = halfWidthWeights(g.values(out * inputs), dtype: .bf16)
+        let weight = WeightMatrix(rows: out, columns: inputs, dtype: .bf16, bits: bits)
+        func product(_ first: Int, _ count: Int) -> [Float] {
+            var y = [Float](repeating: .nan, count: count * out)
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { DTypeKernels.blockedProduct(xp.baseAddress! + first * inputs, rows: count, weight: weight, into: $0.baseAddress!) }
+            }
+            return y
+        }
+        forEachKernelPath { path in
+            let all = product(0, rows)
+            XCTAssertEqual(product(5, 1), Array(all[5 * out ..< 6 * out]), "\(path): row 5 alone")
+            XCTAssertEqual(product(4, 7), Array(all[4 * out ..< 11 * out]), "\(path): rows 4..<11")
         }
     }
 

@@ -211,10 +211,11 @@ struct DTypeKernels {
         }
     }
 
-    /// The C target's blocked GEMM (64-row fp32 panels, register tiles), weight rows split across cores.
+    /// The C target's blocked GEMM (packed fp32 panels, register tiles), weight rows split across
+    /// cores: one slice per worker, as the AVX2 kernel packs x once per call.
     static func blockedProduct(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>) {
         let n = weight.rows, k = weight.columns, dtype = weight.dtype.kernelDType
-        parallelChunks(n, minimumChunk: 64) { range in
+        parallelSlices(n, minimumSlice: 64) { range in
             blt_gemm(dtype, weight.base, k, x, rows, y, n, range.lowerBound, range.upperBound)
         }
     }
