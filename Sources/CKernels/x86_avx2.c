@@ -164,19 +164,28 @@ INLINE AVX2 void avx2_pack_rows(const float *x, size_t k, size_t i, size_t mc, s
     }
 }
 
+/// One column of the x micro-panel times one row of the weight micro-panel, into the 6 × 16 tile.
+INLINE AVX2 void avx2_gemm_step(const float *a, const float *b, __m256 c[GEMM_MR][2]) {
+    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    for (int i = 0; i < GEMM_MR; i++) {
+        __m256 ai = _mm256_broadcast_ss(a + i);
+        c[i][0] = _mm256_fmadd_ps(ai, b0, c[i][0]);
+        c[i][1] = _mm256_fmadd_ps(ai, b1, c[i][1]);
+    }
+}
+
 /// y[6 × 16 tile] (+)= a-panel · b-panel over kc: rows × columns of the tile are stored.
 INLINE AVX2 void avx2_gemm_tile(size_t kc, const float *a, const float *b, float *y, size_t ldy, int accumulate,
                                 size_t rows, size_t columns) {
     __m256 c[GEMM_MR][2];
     for (int i = 0; i < GEMM_MR; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
-    for (size_t p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_load_ps(b + p * GEMM_NR), b1 = _mm256_load_ps(b + p * GEMM_NR + 8);
-        for (int i = 0; i < GEMM_MR; i++) {
-            __m256 ai = _mm256_broadcast_ss(a + p * GEMM_MR + i);
-            c[i][0] = _mm256_fmadd_ps(ai, b0, c[i][0]);
-            c[i][1] = _mm256_fmadd_ps(ai, b1, c[i][1]);
-        }
+    size_t p = 0;
+    // Four steps per iteration, and the x micro-panel fetched ahead (it comes from L2).
+    for (; p + 4 <= kc; p += 4) {
+        _mm_prefetch((const char *)(a + p * GEMM_MR + 96), _MM_HINT_T0);
+        for (size_t q = p; q < p + 4; q++) avx2_gemm_step(a + q * GEMM_MR, b + q * GEMM_NR, c);
     }
+    for (; p < kc; p++) avx2_gemm_step(a + p * GEMM_MR, b + p * GEMM_NR, c);
     if (rows == GEMM_MR && columns == GEMM_NR) {
         for (int i = 0; i < GEMM_MR; i++)
             for (int h = 0; h < 2; h++) {
