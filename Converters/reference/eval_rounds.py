@@ -1,7 +1,9 @@
 """Interleaved rounds of document scoring: ByteLatent (fp32 and --precision bf16, optionally a previous
 release's binary too) against transformers 5.24 (float32 and bfloat16) on one model and text, the
 order rotated each round. Times are the scoring seconds each engine reports (model loading
-excluded on both sides); peak RSS from /usr/bin/time. Prints each run, then medians and the
+excluded on both sides: ByteLatent's mapped weights are read from disk while it scores when the
+page cache lost them, which each run's count of disk page faults shows); peak RSS from
+/usr/bin/time. Prints each run, then medians and the
 per-round speed ratios of each ByteLatent run to the faster transformers dtype of that round.
 
     .venv-ref/bin/python Converters/reference/eval_rounds.py --model DIR --text FILE --rounds 3 \
@@ -17,11 +19,14 @@ def run(cmd, env):
     if proc.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1)) * 1024
+    # Pages read from disk during the run: ByteLatent maps its weights, so after a transformers run
+    # (which evicts most of the page cache) part of its scoring time is disk reads.
+    disk_faults = int(re.search(r"Major \(requiring I/O\) page faults: (\d+)", proc.stderr).group(1))
     try:
         result = json.loads(proc.stdout)
     except json.JSONDecodeError:
         result = json.loads([l for l in proc.stdout.splitlines() if l.startswith("{")][-1])
-    return result["seconds"], result["bits_per_byte"], rss
+    return result["seconds"], result["bits_per_byte"], rss, disk_faults
 
 
 def main():
@@ -50,10 +55,10 @@ def main():
     for r in range(args.rounds):
         order = engines[r % len(engines):] + engines[:r % len(engines)]
         for name, cmd in order:
-            seconds, bpb, rss = run(cmd, env)
+            seconds, bpb, rss, disk_faults = run(cmd, env)
             results[name].append((seconds, bpb, rss))
             print(f"round {r + 1}: {name}: {seconds:.2f} s ({size / seconds:.1f} B/s), bits/byte {bpb:.7f}, "
-                  f"peak RSS {rss / 1e9:.2f} GB", flush=True)
+                  f"peak RSS {rss / 1e9:.2f} GB, {disk_faults} page faults read from disk", flush=True)
     print("\n| engine | scoring seconds, median | bytes/s | bits per byte | peak RSS |")
     print("|---|---|---|---|---|")
     for name, _ in engines:
