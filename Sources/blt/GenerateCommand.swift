@@ -89,13 +89,15 @@ struct GenerateCommand: ParsableCommand {
         let generated = Array(generator.generatedIDs)
         let rate = Double(generated.count) / max(seconds, 1e-9)
         let weights = WeightBytes(model: model), patchLengths = generator.patchLengths
-        let work = WorkCount.generation(model.config, weights: weights, ids: generator.ids.count, promptIDs: promptIDs.count,
-                                        patchLengths: patchLengths, entropyModel: model.patching.rule.needsEntropies)
-        let flopsRate = work.flopsPerSecond(seconds: seconds), weightRate = work.weightBytesPerSecond(seconds: seconds)
+        let needsEntropies = model.patching.rule.needsEntropies
         // The steps alone (the prompt's pass is a batched product, bound by arithmetic, not memory).
         let decodingSeconds = max(0, seconds - promptSeconds)
         let decoding = WorkCount.decoding(model.config, weights: weights, ids: generator.ids.count, promptIDs: promptIDs.count,
-                                          patchLengths: patchLengths, entropyModel: model.patching.rule.needsEntropies)
+                                          patchLengths: patchLengths, entropyModel: needsEntropies)
+        var work = WorkCount.promptPass(model.config, weights: weights, ids: generator.ids.count, promptIDs: promptIDs.count,
+                                        patchLengths: patchLengths, entropyModel: needsEntropies)
+        work += decoding
+        let flopsRate = work.flopsPerSecond(seconds: seconds), weightRate = work.weightBytesPerSecond(seconds: seconds)
         let decodingRate = Double(generated.count) / max(decodingSeconds, 1e-9)
         let decodingFlops = decoding.flopsPerSecond(seconds: decodingSeconds)
         let decodingWeights = decoding.weightBytesPerSecond(seconds: decodingSeconds)

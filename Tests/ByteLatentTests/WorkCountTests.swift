@@ -82,6 +82,12 @@ final class WorkCountTests: XCTestCase {
         XCTAssertEqual(decoding.weightBytesRead, 1_351_424)
         XCTAssertEqual(decoding.flops.total, ComputeCount.forward(config, ids: 20, patches: 5, entropyModel: true).total
                        - ComputeCount.forward(config, ids: 8, patches: 3, entropyModel: true).total, accuracy: 1e-6)
+        // The prompt's pass: every matrix once ((27,648 local + 20,480 global weights) · 4 bytes)
+        // and the rows of 8 ids (320 bytes each) → 195,072, as evaluation counts one pass over the
+        // prompt's 8 ids and 3 patches.
+        let promptPass = WorkCount.promptPass(config, weights: weights, ids: 20, promptIDs: 8, patchLengths: [1, 3, 4, 5, 7], entropyModel: true)
+        XCTAssertEqual(promptPass.weightBytesRead, 195_072)
+        XCTAssertEqual(promptPass, WorkCount.packedPass(config, weights: weights, sequences: [(ids: 8, patches: 3)], entropyModel: true))
         // The prompt alone: one pass, as evaluation counts it.
         let prompt = WorkCount.generation(config, weights: weights, ids: 8, promptIDs: 8, patchLengths: [1, 3, 4], entropyModel: true)
         XCTAssertEqual(prompt, WorkCount.packedPass(config, weights: weights, sequences: [(ids: 8, patches: 3)], entropyModel: true))

@@ -126,17 +126,25 @@ public struct WorkCount: Sendable, Equatable {
     }
 
     /// Incremental generation of `ids` ids in all, the first `promptIDs` of them run in one pass and
-    /// each later one in a step, patched into `patchLengths`: the prompt's pass (every part's
-    /// matrices once, its ids' table rows; the FLOPs of a forward pass over the prompt's ids and the
-    /// patches that start in it) plus `decoding`.
+    /// each later one in a step, patched into `patchLengths`: `promptPass` plus `decoding`.
     public static func generation(_ config: BLTConfig, weights: WeightBytes, ids: Int, promptIDs: Int, patchLengths: [Int],
                                   entropyModel runsEntropy: Bool) -> WorkCount {
-        guard ids > 0 else { return WorkCount() }
-        var out = decoding(config, weights: weights, ids: ids, promptIDs: promptIDs, patchLengths: patchLengths,
-                           entropyModel: runsEntropy)
-        out.flops += ComputeCount.forward(config, ids: min(promptIDs, ids), patches: patchesStarting(before: promptIDs, patchLengths),
-                                          entropyModel: runsEntropy)
-        out.weightBytesRead += Double(weights.allMatrices - (runsEntropy ? 0 : weights.entropyModel.matrices))
+        var out = promptPass(config, weights: weights, ids: ids, promptIDs: promptIDs, patchLengths: patchLengths,
+                             entropyModel: runsEntropy)
+        out += decoding(config, weights: weights, ids: ids, promptIDs: promptIDs, patchLengths: patchLengths,
+                        entropyModel: runsEntropy)
+        return out
+    }
+
+    /// The prompt's pass of a generation (see `generation`): every part's matrices once, the table
+    /// rows of its ids; the FLOPs of a forward pass over its ids and the patches that start in it.
+    public static func promptPass(_ config: BLTConfig, weights: WeightBytes, ids: Int, promptIDs: Int, patchLengths: [Int],
+                                  entropyModel runsEntropy: Bool) -> WorkCount {
+        var out = WorkCount()
+        guard ids > 0 else { return out }
+        out.flops = ComputeCount.forward(config, ids: min(promptIDs, ids), patches: patchesStarting(before: promptIDs, patchLengths),
+                                         entropyModel: runsEntropy)
+        out.weightBytesRead = Double(weights.allMatrices - (runsEntropy ? 0 : weights.entropyModel.matrices))
             + Double(min(promptIDs, ids)) * Double(weights.rowsPerID - (runsEntropy ? 0 : weights.entropyModel.rowsPerID))
         return out
     }
