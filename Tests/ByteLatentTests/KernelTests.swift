@@ -209,9 +209,10 @@ final class KernelTests: XCTestCase {
         var g = TestValues(state: 59)
         forEachKernelPath { path in
             for precision in Precision.allCases {
-                for rows in [1, 15, 40] {
+                // [300, 200, 170]: decoding's chunks (256 rows at 64 inputs) span two weights.
+                for (rows, outputs) in [(1, [96, 32, 70]), (15, [96, 32, 70]), (40, [96, 32, 70]), (1, [300, 200, 170]), (8, [300, 200, 170])] {
                     let inputs = 64
-                    let layers = [96, 32, 70].map { out in
+                    let layers = outputs.map { out in
                         Linear(weight: WeightMatrix(rows: out, columns: inputs, dtype: .bf16,
                                                     bits: halfWidthWeights(g.values(out * inputs), dtype: .bf16).bits),
                                precision: precision)

@@ -50,7 +50,9 @@ enum MatrixKernels {
     }
 
     /// The same x by several weights (q, k and v; gate and up): ys[i] = x · weights[i]ᵀ. On AMX
-    /// tiles x is rounded and packed once for all of them; elsewhere it is `multiply`, one by one.
+    /// tiles x is rounded and packed once for all of them. A few rows of 2-byte weights (decoding)
+    /// run the direct kernel over all the weights' rows in one hand-out of chunks, so a step waits
+    /// once for the last chunk, not once per weight; elsewhere it is `multiply`, one by one.
     static func multiply(_ x: UnsafePointer<Float>, rows: Int, by weights: [WeightMatrix], precision: Precision,
                          into ys: [UnsafeMutablePointer<Float>], scratch: ProductScratch = .shared) {
         precondition(weights.count == ys.count, "one output per weight")
@@ -59,8 +61,24 @@ enum MatrixKernels {
             multiplyOnTiles(x, rows: rows, by: weights, into: ys, scratch: scratch)
             return
         }
+        if rows <= DTypeKernels.streamingRowLimit, weights.count > 1, let k = weights.first?.columns, k > 0,
+           weights.allSatisfy({ $0.columns == k && $0.dtype != .f32 }), !(precision == .bfloat16 && bf16DotsRun) {
+            OpenBLASThreads.holdAtOne()
+            guard precision == .bfloat16 else { return DTypeKernels.directProduct(x, rows: rows, weights: weights, into: ys) }
+            scratch.withHalves(count: rows * k) { rounded in
+                blt_round_to_bf16(x, rounded, rows * k)
+                scratch.with(count: rows * k) { widened in
+                    blt_widen(WeightDType.bf16.kernelDType, rounded, widened, rows * k)
+                    DTypeKernels.directProduct(UnsafePointer(widened), rows: rows, weights: weights, into: ys)
+                }
+            }
+            return
+        }
         for (weight, y) in zip(weights, ys) { multiply(x, rows: rows, by: weight, precision: precision, into: y, scratch: scratch) }
     }
+
+    /// Whether bf16-precision products of few rows run as bf16 dot products (AVX512-BF16, AMX).
+    private static var bf16DotsRun: Bool { KernelPath.active == .avx512bf16 || KernelPath.active == .amx }
 
     /// C[m, n] = alpha · A[m, k] · B (B is [n, k] when `transposeB`, else [k, n]), fp32, on the
     /// calling thread: callers parallelise. The C
@@ -223,9 +241,21 @@ struct DTypeKernels {
     /// The C kernels on the stored values, weight rows split across cores (the last chunks hold
     /// about 32 KB of weights: microseconds, far more than handing one out costs).
     static func directProduct(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>) {
-        let n = weight.rows, k = weight.columns, dtype = weight.dtype.kernelDType
-        parallelChunks(n, minimumChunk: max(16, 16_384 / k)) { range in
-            blt_matmul(dtype, weight.base, k, x, rows, y, n, range.lowerBound, range.upperBound)
+        directProduct(x, rows: rows, weights: [weight], into: [y])
+    }
+
+    /// The same for several weights of one input size, their rows chunked end to end as if they
+    /// were one matrix (a chunk may span two of them). A row's result does not depend on its chunk.
+    static func directProduct(_ x: UnsafePointer<Float>, rows: Int, weights: [WeightMatrix], into ys: [UnsafeMutablePointer<Float>]) {
+        guard let k = weights.first?.columns else { return }
+        let total = weights.reduce(0) { $0 + $1.rows }
+        parallelChunks(total, minimumChunk: max(16, 16_384 / max(k, 1))) { range in
+            var first = 0
+            for (weight, y) in zip(weights, ys) {
+                let from = max(range.lowerBound, first) - first, to = min(range.upperBound, first + weight.rows) - first
+                if from < to { blt_matmul(weight.dtype.kernelDType, weight.base, k, x, rows, y, weight.rows, from, to) }
+                first += weight.rows
+            }
         }
     }
 
