@@ -65,12 +65,8 @@ enum MatrixKernels {
            weights.allSatisfy({ $0.columns == k && $0.dtype != .f32 }), !(precision == .bfloat16 && bf16DotsRun) {
             OpenBLASThreads.holdAtOne()
             guard precision == .bfloat16 else { return DTypeKernels.directProduct(x, rows: rows, weights: weights, into: ys) }
-            scratch.withHalves(count: rows * k) { rounded in
-                blt_round_to_bf16(x, rounded, rows * k)
-                scratch.with(count: rows * k) { widened in
-                    blt_widen(WeightDType.bf16.kernelDType, rounded, widened, rows * k)
-                    DTypeKernels.directProduct(UnsafePointer(widened), rows: rows, weights: weights, into: ys)
-                }
+            withRoundedToBF16(x, count: rows * k, scratch: scratch) {
+                DTypeKernels.directProduct($0, rows: rows, weights: weights, into: ys)
             }
             return
         }
@@ -100,23 +96,34 @@ enum MatrixKernels {
     private static func multiplyInBF16(_ x: UnsafePointer<Float>, rows: Int, by weight: WeightMatrix,
                                        into y: UnsafeMutablePointer<Float>, scratch: ProductScratch) {
         let k = weight.columns, count = rows * k
-        let path = KernelPath.active
         if runsOnTiles(weight, rows: rows) {
             multiplyOnTiles(x, rows: rows, by: [weight], into: [y], scratch: scratch)
             return
         }
-        scratch.withHalves(count: count) { rounded in
-            blt_round_to_bf16(x, rounded, count)
-            if weight.dtype == .bf16, path == .avx512bf16 || path == .amx {
+        if weight.dtype == .bf16, bf16DotsRun {
+            scratch.withHalves(count: count) { rounded in
+                blt_round_to_bf16(x, rounded, count)
                 let w = weight.base.assumingMemoryBound(to: UInt16.self)
                 parallelChunks(weight.rows, minimumChunk: max(32, 65_536 / k)) { range in
                     blt_matmul_bf16_dot(w, k, rounded, rows, y, weight.rows, range.lowerBound, range.upperBound)
                 }
-                return
             }
+            return
+        }
+        withRoundedToBF16(x, count: count, scratch: scratch) {
+            DTypeKernels.for(weight.dtype).product($0, rows, weight, y, scratch)
+        }
+    }
+
+    /// x rounded to bf16 and widened back to fp32, for `body`: bf16 precision where the CPU has no
+    /// bf16 products.
+    private static func withRoundedToBF16(_ x: UnsafePointer<Float>, count: Int, scratch: ProductScratch,
+                                          _ body: (UnsafePointer<Float>) -> Void) {
+        scratch.withHalves(count: count) { rounded in
+            blt_round_to_bf16(x, rounded, count)
             scratch.with(count: count) { widened in
                 blt_widen(WeightDType.bf16.kernelDType, rounded, widened, count)
-                DTypeKernels.for(weight.dtype).product(UnsafePointer(widened), rows, weight, y, scratch)
+                body(UnsafePointer(widened))
             }
         }
     }
