@@ -155,11 +155,8 @@ INLINE AVX2 void avx2_pack_rows(const float *x, size_t k, size_t i, size_t mc, s
         float *out = panel + g * kc;
         size_t rows = mc - g < GEMM_MR ? mc - g : GEMM_MR;
         for (size_t r = 0; r < GEMM_MR; r++) {
-            const float *row = x + (i + g + r) * k + k0;
-            if (r < rows)
-                for (size_t p = 0; p < kc; p++) out[p * GEMM_MR + r] = row[p];
-            else
-                for (size_t p = 0; p < kc; p++) out[p * GEMM_MR + r] = 0;
+            const float *row = r < rows ? x + (i + g + r) * k + k0 : NULL;
+            for (size_t p = 0; p < kc; p++) out[p * GEMM_MR + r] = row ? row[p] : 0;
         }
     }
 }
