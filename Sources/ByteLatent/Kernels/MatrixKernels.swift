@@ -248,12 +248,14 @@ struct DTypeKernels {
     /// The C kernels on the stored values, weight rows split across cores (the last chunks hold
     /// about 32 KB of weights: microseconds, far more than handing one out costs).
     static func directProduct(_ x: UnsafePointer<Float>, rows: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>) {
-        directProduct(x, rows: rows, weights: [weight], into: [y])
+        directProduct(x, rows: rows, weights: CollectionOfOne(weight), into: CollectionOfOne(y))   // no array per product
     }
 
     /// The same for several weights of one input size, their rows chunked end to end as if they
     /// were one matrix (a chunk may span two of them). A row's result does not depend on its chunk.
-    static func directProduct(_ x: UnsafePointer<Float>, rows: Int, weights: [WeightMatrix], into ys: [UnsafeMutablePointer<Float>]) {
+    static func directProduct<Weights: Collection<WeightMatrix>, Outputs: Collection<UnsafeMutablePointer<Float>>>(
+        _ x: UnsafePointer<Float>, rows: Int, weights: Weights, into ys: Outputs
+    ) {
         guard let k = weights.first?.columns else { return }
         let total = weights.reduce(0) { $0 + $1.rows }
         parallelChunks(total, minimumChunk: max(16, 16_384 / max(k, 1))) { range in
