@@ -39,12 +39,18 @@ let coreCount = max(1, Foundation.ProcessInfo.processInfo.activeProcessorCount)
 func parallelChunks(_ total: Int, minimumChunk: Int = 64, _ body: (Range<Int>) -> Void) {
     guard total > 0 else { return }
     let minimum = max(minimumChunk, 1)
-    var bounds = [0]
-    while bounds.last! < total {
-        let rest = total - bounds.last!
-        bounds.append(bounds.last! + min(rest, max(minimum, rest / (2 * coreCount))))
+    func next(after bound: Int) -> Int {
+        let rest = total - bound
+        return bound + min(rest, max(minimum, rest / (2 * coreCount)))
     }
-    parallelFor(bounds.count - 1) { c in body(bounds[c] ..< bounds[c + 1]) }
+    var chunks = 0, bound = 0
+    while bound < total { bound = next(after: bound); chunks += 1 }
+    // The bounds on the stack: decoding runs this hundreds of times per byte.
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: chunks + 1) { bounds in
+        bounds[0] = 0
+        for c in 0 ..< chunks { bounds[c + 1] = next(after: bounds[c]) }
+        runRanges(chunks, bound: { bounds[$0] }, body)
+    }
 }
 
 /// Splits 0..<total into at most `coreCount` contiguous slices whose bounds are multiples of
@@ -55,9 +61,13 @@ func parallelSlices(_ total: Int, granularity: Int = 16, minimumSlice: Int, _ bo
     let count = max(1, min(coreCount, total / max(minimumSlice, 1)))
     let units = (total + granularity - 1) / granularity
     let slice = (units + count - 1) / count * granularity
-    parallelFor((total + slice - 1) / slice) { s in
-        body(s * slice ..< min(total, (s + 1) * slice))
-    }
+    runRanges((total + slice - 1) / slice, bound: { min(total, $0 * slice) }, body)
+}
+
+/// Runs body(bound(i) ..< bound(i + 1)) for i in 0..<count on the workers: the one loop under
+/// both ways of cutting a range.
+private func runRanges(_ count: Int, bound: (Int) -> Int, _ body: (Range<Int>) -> Void) {
+    parallelFor(count) { i in body(bound(i) ..< bound(i + 1)) }
 }
 
 /// OpenBLAS runs on one thread, always; the engine splits each product across its own workers
