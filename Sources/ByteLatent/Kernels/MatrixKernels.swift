@@ -61,8 +61,10 @@ enum MatrixKernels {
             multiplyOnTiles(x, rows: rows, by: weights, into: ys, scratch: scratch)
             return
         }
-        if rows <= DTypeKernels.streamingRowLimit, weights.count > 1, let k = weights.first?.columns, k > 0,
-           weights.allSatisfy({ $0.columns == k && $0.dtype != .f32 }), !(precision == .bfloat16 && bf16DotsRun) {
+        // Exactly the products that `multiply` would hand one by one to the direct kernels.
+        if weights.count > 1, let k = weights.first?.columns, k > 0, weights.allSatisfy({
+            $0.columns == k && DTypeKernels.runsDirect(rows: rows, dtype: $0.dtype) && !(precision == .bfloat16 && runsBF16Dots($0))
+        }) {
             OpenBLASThreads.holdAtOne()
             guard precision == .bfloat16 else { return DTypeKernels.directProduct(x, rows: rows, weights: weights, into: ys) }
             withRoundedToBF16(x, count: rows * k, scratch: scratch) {
@@ -73,8 +75,11 @@ enum MatrixKernels {
         for (weight, y) in zip(weights, ys) { multiply(x, rows: rows, by: weight, precision: precision, into: y, scratch: scratch) }
     }
 
-    /// Whether bf16-precision products of few rows run as bf16 dot products (AVX512-BF16, AMX).
-    private static var bf16DotsRun: Bool { KernelPath.active == .avx512bf16 || KernelPath.active == .amx }
+    /// Whether bf16-precision products of few rows by `weight` run as bf16 dot products (bf16
+    /// weights on AVX512-BF16 or AMX).
+    private static func runsBF16Dots(_ weight: WeightMatrix) -> Bool {
+        weight.dtype == .bf16 && (KernelPath.active == .avx512bf16 || KernelPath.active == .amx)
+    }
 
     /// C[m, n] = alpha · A[m, k] · B (B is [n, k] when `transposeB`, else [k, n]), fp32, on the
     /// calling thread: callers parallelise. The C
@@ -100,7 +105,7 @@ enum MatrixKernels {
             multiplyOnTiles(x, rows: rows, by: [weight], into: [y], scratch: scratch)
             return
         }
-        if weight.dtype == .bf16, bf16DotsRun {
+        if runsBF16Dots(weight) {
             scratch.withHalves(count: count) { rounded in
                 blt_round_to_bf16(x, rounded, count)
                 let w = weight.base.assumingMemoryBound(to: UInt16.self)
@@ -227,7 +232,7 @@ struct DTypeKernels {
     /// (prefill, eval) are bound by arithmetic: widen a panel of weight rows into a reused scratch
     /// buffer (a few % of the product's time) and let OpenBLAS's sgemm run at its full rate.
     static let halfWidth = DTypeKernels { x, rows, weight, y, scratch in
-        if rows <= streamingRowLimit {
+        if runsDirect(rows: rows, dtype: weight.dtype) {
             directProduct(x, rows: rows, weight: weight, into: y)
         } else if ManyRowBackend.current == .openBLAS {
             widenedProduct(x, rows: rows, weight: weight, into: y, scratch: scratch)
@@ -297,6 +302,10 @@ struct DTypeKernels {
 
     /// Up to this many rows the direct kernels beat widen + sgemm (measured, Docs/benchmarks.md).
     static let streamingRowLimit = 8
+
+    /// Whether a product of `rows` rows by weights of `dtype` runs the direct kernels on the
+    /// stored values (few rows of 2-byte weights).
+    static func runsDirect(rows: Int, dtype: WeightDType) -> Bool { rows <= streamingRowLimit && dtype != .f32 }
     /// Widened panel size: 16 Mi floats (64 MB) holds any blt-1b matrix whole; blt-7b's FFN
     /// matrices take three panels.
     static let panelElements = 16 * 1024 * 1024
