@@ -10,6 +10,7 @@
 #
 #   Converters/bench/generate_side_by_side.sh ROUNDS MODEL PROMPT_FILE NEW_BYTES PREVIOUS_BLT CURRENT_BLT [blt generate options…]
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/interleave.sh"
 rounds=$1 model=$2 prompt_file=$3 new=$4 previous=$5 current=$6
 shift 6
 options=("$@")
@@ -31,10 +32,7 @@ print(sys.argv[1], d["bytes_per_second"], d["weight_gigabytes_per_second"], sys.
       max(float(sys.argv[4]), float(sys.argv[5])))
 PY
 }
-for ((r = 1; r <= rounds; r++)); do
-  if (( r % 2 )); then run previous "$previous"; run current "$current"
-  else run current "$current"; run previous "$previous"; fi
-done
+interleave "$rounds" "$previous" "$current"
 python3 - "$log" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]

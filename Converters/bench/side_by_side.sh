@@ -5,6 +5,7 @@
 #
 #   Converters/bench/side_by_side.sh ROUNDS MODEL FILE PREVIOUS_BLT CURRENT_BLT [blt eval options…]
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/interleave.sh"
 rounds=$1 model=$2 file=$3 previous=$4 current=$5
 shift 5
 options=("$@")
@@ -20,10 +21,7 @@ run() {   # name binary
   faults=$(sed -n 's/.*faults=\([0-9]*\).*/\1/p' <<<"$out" | tail -1)
   echo "$1 $seconds $rss $bpb $faults" | tee -a "$log"
 }
-for ((r = 1; r <= rounds; r++)); do
-  if (( r % 2 )); then run previous "$previous"; run current "$current"
-  else run current "$current"; run previous "$previous"; fi
-done
+interleave "$rounds" "$previous" "$current"
 python3 - "$log" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
