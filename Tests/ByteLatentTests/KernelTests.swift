@@ -210,18 +210,21 @@ final class KernelTests: XCTestCase {
         forEachKernelPath { path in
             for precision in Precision.allCases {
                 // [300, 200, 170]: decoding's chunks (256 rows at 64 inputs) span two weights.
-                for (rows, outputs) in [(1, [96, 32, 70]), (15, [96, 32, 70]), (40, [96, 32, 70]), (1, [300, 200, 170]), (8, [300, 200, 170])] {
-                    let inputs = 64
-                    let layers = outputs.map { out in
-                        Linear(weight: WeightMatrix(rows: out, columns: inputs, dtype: .bf16,
-                                                    bits: halfWidthWeights(g.values(out * inputs), dtype: .bf16).bits),
-                               precision: precision)
-                    }
-                    let x = g.values(rows * inputs)
-                    let together = Linear.apply(layers, to: x, rows: rows)
-                    XCTAssertEqual(together.count, 3)
-                    for (layer, output) in zip(layers, together) {
-                        XCTAssertEqual(output, layer(x, rows: rows), "\(path) \(precision) \(rows) rows, \(layer.outputSize) outputs")
+                // f16 weights under bf16 precision: rounded x, then the direct kernels even where bf16 dots run.
+                for dtype in [WeightDType.bf16, .f16] {
+                    for (rows, outputs) in [(1, [96, 32, 70]), (15, [96, 32, 70]), (40, [96, 32, 70]), (1, [300, 200, 170]), (8, [300, 200, 170])] {
+                        let inputs = 64
+                        let layers = outputs.map { out in
+                            Linear(weight: WeightMatrix(rows: out, columns: inputs, dtype: dtype,
+                                                        bits: halfWidthWeights(g.values(out * inputs), dtype: dtype).bits),
+                                   precision: precision)
+                        }
+                        let x = g.values(rows * inputs)
+                        let together = Linear.apply(layers, to: x, rows: rows)
+                        XCTAssertEqual(together.count, 3)
+                        for (layer, output) in zip(layers, together) {
+                            XCTAssertEqual(output, layer(x, rows: rows), "\(path) \(precision) \(dtype) \(rows) rows, \(layer.outputSize) outputs")
+                        }
                     }
                 }
             }

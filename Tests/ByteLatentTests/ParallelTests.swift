@@ -3,7 +3,7 @@ import XCTest
 @testable import ByteLatent
 
 /// The engine's loops over workers (`parallelFor` on the persistent workers, Dispatch when they are
-/// held, `parallelSlices`): every index runs exactly once, also when two threads start loops at
+/// held, `parallelSlices`, `parallelChunks`): every index runs exactly once, also when two threads start loops at
 /// once and when a task starts a loop of its own.
 final class ParallelTests: XCTestCase {
     /// Counts of how often each index ran, from many threads.
@@ -45,6 +45,23 @@ final class ParallelTests: XCTestCase {
             let bounds = starts.counts.indices.filter { starts.counts[$0] > 0 }
             XCTAssertTrue(bounds.allSatisfy { $0 % 16 == 0 }, "\(total): \(bounds)")
             XCTAssertLessThanOrEqual(bounds.count, coreCount, "\(total): one slice per core at most")
+        }
+    }
+
+    /// Guided chunks: every index once, chunks never growing, none below the minimum but the last.
+    func testChunksCoverTheRangeOnceLargestFirst() {
+        for (total, minimum) in [(1, 64), (63, 64), (64, 64), (65, 64), (1000, 16), (5632, 1), (100_000, 32)] {
+            let tally = Tally(total)
+            let lengths = Tally(total + 1)   // lengths[start] = the length of the chunk that starts there
+            parallelChunks(total, minimumChunk: minimum) { range in
+                lengths.lock.withLock { lengths.counts[range.lowerBound] = range.count }
+                for i in range { tally.add(i) }
+            }
+            XCTAssertEqual(tally.counts, [Int](repeating: 1, count: total), "\(total)")
+            let chunks = lengths.counts.filter { $0 > 0 }
+            XCTAssertEqual(chunks.reduce(0, +), total)
+            XCTAssertEqual(chunks, chunks.sorted(by: >), "\(total): chunks are handed out largest first")
+            XCTAssertTrue(chunks.dropLast().allSatisfy { $0 >= minimum }, "\(total): \(chunks)")
         }
     }
 }
