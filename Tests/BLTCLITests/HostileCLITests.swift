@@ -18,7 +18,7 @@ class HostileCLITestCase: ScratchTestCase {
     override func setUpWithError() throws {
         try super.setUpWithError()
         try FileManager.default.copyItem(atPath: Fixtures.path("models/tiny-b"), toPath: model)
-        try Data("Names refer to objects.".utf8).write(to: URL(fileURLWithPath: work + "/doc.txt"))
+        try writeFile("doc.txt", "Names refer to objects.")
     }
 
     struct Run { var status: Int32; var signaled: Bool; var stdout: String; var stderr: String }
@@ -51,6 +51,16 @@ class HostileCLITestCase: ScratchTestCase {
         XCTAssertFalse(run.signaled, "killed by a signal: \(run.stderr)", file: file, line: line)
         XCTAssertTrue(statuses.contains(run.status), "status \(run.status): \(run.stderr)", file: file, line: line)
         for text in mentions { XCTAssertTrue(run.stderr.contains(text), "'\(text)' not in: \(run.stderr)", file: file, line: line) }
+    }
+
+    /// Fails unless `run` exited with status 0 (its stderr in the message).
+    func assertSucceeded(_ run: Run, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(run.status, 0, run.stderr, file: file, line: line)
+    }
+
+    /// Writes `text` to `name` inside `work`.
+    func writeFile(_ name: String, _ text: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: work + "/" + name))
     }
 
     func tree(_ dir: String) throws -> [String: Data] {
@@ -97,7 +107,7 @@ final class HostileCLITests: HostileCLITestCase {
     func testServeSkipsARequestLineOverTheLimit() throws {
         let request = #"{"type":"loglikelihood","context":"The ","continuation":"cat","id":7}"#
         let run = try sh("ulimit -v 1000000; { head -c 200000000 /dev/zero; echo; echo '\(request)'; } | $BLT serve --stdio --model M --max-request-bytes 1000", timeout: 120)
-        XCTAssertEqual(run.status, 0, run.stderr)
+        assertSucceeded(run)
         let lines = run.stdout.split(separator: "\n").map { try? JSONValue.parse(Data($0.utf8)) }
         XCTAssertEqual(lines.count, 2, run.stdout)
         XCTAssertEqual(lines.first??["error"]?.stringValue, "the request line is longer than 1000 bytes (serve's --max-request-bytes); it was skipped")
@@ -167,12 +177,12 @@ final class HostileCLITests: HostileCLITestCase {
     func testArgumentsKeepTheirBytes() throws {
         for form in ["--text \"$(printf 'caf\\377')\"", "--text=\"$(printf 'caf\\377')\""] {
             let run = try sh("$BLT patch --model M --json \(form)")
-            XCTAssertEqual(run.status, 0, run.stderr)
+            assertSucceeded(run)
             let ids = integers(try JSONValue.parse(Data(run.stdout.utf8))["ids"])
             XCTAssertEqual(ids, [1, 0x63 + 4, 0x61 + 4, 0x66 + 4, 0xFF + 4, 2], form)
         }
         let generate = try sh("$BLT generate --model M --max-bytes 0 --json --prompt \"$(printf '\\377')\"")
-        XCTAssertEqual(generate.status, 0, generate.stderr)
+        assertSucceeded(generate)
         XCTAssertEqual(integers(try JSONValue.parse(Data(generate.stdout.utf8))["prompt_ids"]), [1, 0xFF + 4], generate.stdout)
         assertRefused(try sh("printf x > \"$(printf 'caf\\377.txt')\"; $BLT eval --model M \"$(printf 'caf\\377.txt')\""), [64],
                       mentions: "argument 4 ('caf\\xFF.txt') is not valid UTF-8")
@@ -197,7 +207,7 @@ final class HostileCLITests: HostileCLITestCase {
         assertRefused(try sh("$BLT patch --model M --svg - --text hi >/dev/full"), [1], mentions: "No space left on device")
         assertRefused(try sh("$BLT serve --stdio --model M < /"), [1], mentions: "Is a directory")
         let served = try sh("echo '\(request)' | $BLT serve --stdio --model M")
-        XCTAssertEqual(served.status, 0, served.stderr)
+        assertSucceeded(served)
         XCTAssertTrue(served.stdout.hasPrefix("{\"loglikelihood\":"), served.stdout)
     }
 
@@ -231,7 +241,7 @@ final class HostileCLITests: HostileCLITestCase {
         assertRefused(try sh("$BLT inspect fifo", timeout: 20), [1], mentions: "FIFO")
         // A FIFO input (process substitution) is read as a stream, not refused as "no permission".
         let streamed = try sh("(printf 'Names refer to objects.' > fifo &) ; $BLT eval --model M --json fifo", timeout: 30)
-        XCTAssertEqual(streamed.status, 0, streamed.stderr)
+        assertSucceeded(streamed)
         XCTAssertTrue(streamed.stdout.contains("\"documents\" : 1"), streamed.stdout)
     }
 

@@ -16,7 +16,7 @@ final class UserDataSafetyCLITests: HostileCLITestCase {
 
     func testOutputRefusesDirectoriesTheModelAndDevices() throws {
         try FileManager.default.createDirectory(atPath: work + "/D/sub", withIntermediateDirectories: true)
-        try Data("keep".utf8).write(to: URL(fileURLWithPath: work + "/D/sub/file"))
+        try writeFile("D/sub/file", "keep")
         let modelBefore = try tree(model)
         assertRefused(try sh("$BLT eval --model M --output D doc.txt"), [64], mentions: "'D' is a directory")
         XCTAssertEqual(try String(contentsOfFile: work + "/D/sub/file", encoding: .utf8), "keep")
@@ -32,7 +32,7 @@ final class UserDataSafetyCLITests: HostileCLITestCase {
         XCTAssertEqual(info.st_mode & S_IFMT, S_IFCHR)
         // eval-merge: the merged output may not replace a shard it reads.
         let shard = try sh("$BLT eval --model M --json --output s0.json --shard 0/1 doc.txt")
-        XCTAssertEqual(shard.status, 0, shard.stderr)
+        assertSucceeded(shard)
         let before = try Data(contentsOf: URL(fileURLWithPath: work + "/s0.json"))
         assertRefused(try sh("$BLT eval-merge --output s0.json s0.json"), [64], mentions: "s0.json")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: work + "/s0.json")), before)
@@ -50,23 +50,23 @@ final class UserDataSafetyCLITests: HostileCLITestCase {
         let hub = work + "/sb/H"
         try FileManager.default.createDirectory(atPath: work + "/sb", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Fixtures.path("hub-tiny"), toPath: hub)
-        try Data("unrelated".utf8).write(to: URL(fileURLWithPath: work + "/sb/sibling.txt"))
+        try writeFile("sb/sibling.txt", "unrelated")
         let before = try tree(work + "/sb")
         assertRefused(try sh("$BLT convert sb/H sb/H --force"), [1], mentions: "source checkpoint itself")
         assertRefused(try sh("$BLT convert sb/H sb --force"), [1], mentions: "contains the source")
         assertRefused(try sh("$BLT convert sb/H sb/H/out"), [1], mentions: "inside the source")
         assertRefused(try sh("$BLT convert \(hub) . --force", in: hub), [1], mentions: "source checkpoint itself")
         try FileManager.default.createDirectory(atPath: work + "/mine", withIntermediateDirectories: true)
-        try Data("notes".utf8).write(to: URL(fileURLWithPath: work + "/mine/notes.txt"))
+        try writeFile("mine/notes.txt", "notes")
         assertRefused(try sh("$BLT convert sb/H mine --force"), [1], mentions: "notes.txt")
         assertRefused(try sh("$BLT convert sb/H mine"), [1], mentions: "already exists; pass --force to replace it")
         // Relative names with trailing slashes (Foundation's deletingLastPathComponent traps on "U/").
         for name in ["U/", "./V/", "W//"] {
             let run = try sh("$BLT convert sb/H \(name) && $BLT convert sb/H \(name) --force")
-            XCTAssertEqual(run.status, 0, run.stderr)
+            assertSucceeded(run)
         }
         let inspected = try sh("$BLT inspect model.safetensors", in: hub)
-        XCTAssertEqual(inspected.status, 0, inspected.stderr)
+        assertSucceeded(inspected)
         XCTAssertEqual(try tree(work + "/sb"), before)
         XCTAssertEqual(try String(contentsOfFile: work + "/mine/notes.txt", encoding: .utf8), "notes")
     }
@@ -125,10 +125,10 @@ final class UserDataSafetyCLITests: HostileCLITestCase {
     // MARK: eval-merge trusts nothing
 
     func testEvalMergeRefusesTamperedShards() throws {
-        try Data("{\"text\": \"one document\"}\n{\"text\": \"another one\"}\n".utf8).write(to: URL(fileURLWithPath: work + "/docs.jsonl"))
+        try writeFile("docs.jsonl", "{\"text\": \"one document\"}\n{\"text\": \"another one\"}\n")
         for i in 0..<2 {
             let run = try sh("$BLT eval --model M --json --per-document --batch-bytes 0 --shard \(i)/2 docs.jsonl > s\(i).json")
-            XCTAssertEqual(run.status, 0, run.stderr)
+            assertSucceeded(run)
         }
         XCTAssertEqual(try sh("$BLT eval-merge s0.json s1.json").status, 0)
         func tamper(_ name: String, _ edit: (inout [String: Any]) -> Void) throws {
@@ -145,7 +145,7 @@ final class UserDataSafetyCLITests: HostileCLITestCase {
         try tamper("shard5.json") { $0["shards"] = [5] }
         try tamper("huge-count.json") { $0["shard_count"] = 4_611_686_018_427_387_904 }
         try tamper("not-json.json") { _ in }
-        try Data("{\"format\": \"blt-eval/1\"".utf8).write(to: URL(fileURLWithPath: work + "/not-json.json"))
+        try writeFile("not-json.json", "{\"format\": \"blt-eval/1\"")
         for (file, mention) in [("negative-nll.json", "nll_nats"), ("zero-targets.json", "targets"), ("max-documents.json", "documents"),
                                 ("shard5.json", "shard 5 is out of range"), ("huge-count.json", "shard_count"), ("not-json.json", "not valid JSON")] {
             let run = try sh("$BLT eval-merge s0.json \(file)", timeout: 30)
@@ -172,7 +172,7 @@ final class UserDataSafetyCLITests: HostileCLITestCase {
         whole["sums"] = sums
         try JSONSerialization.data(withJSONObject: whole).write(to: URL(fileURLWithPath: work + "/extreme.json"))
         let extreme = try sh("$BLT eval-merge --json extreme.json && $BLT eval-merge extreme.json")
-        XCTAssertEqual(extreme.status, 0, extreme.stderr)
+        assertSucceeded(extreme)
         XCTAssertTrue(extreme.stdout.contains("\"perplexity_per_byte\" : null"), extreme.stdout)
     }
 
@@ -182,8 +182,8 @@ final class UserDataSafetyCLITests: HostileCLITestCase {
         try FileManager.default.copyItem(atPath: Fixtures.path("models/tiny-c"), toPath: work + "/other/M")
         let a = try sh("$BLT eval --model M --json --threshold 1.5 --shard 0/2 doc.txt > a.json")
         let b = try sh("$BLT eval --model other/M --json --threshold 1.5 --shard 1/2 doc.txt > b.json")
-        XCTAssertEqual(a.status, 0, a.stderr)
-        XCTAssertEqual(b.status, 0, b.stderr)
+        assertSucceeded(a)
+        assertSucceeded(b)
         assertRefused(try sh("$BLT eval-merge a.json b.json"), [1], mentions: "different model")
     }
 }
