@@ -38,25 +38,10 @@ void blt_matmul(int dtype, const void *w, size_t k, const float *x, size_t m, fl
 void blt_gemm(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
               size_t row_begin, size_t row_end) {
     if (!valid_dtype(dtype) || m == 0 || row_begin >= row_end) return;
-    const blt_kernel_table *table = active_table();
-    if (table->gemm_weights && k > 0 && table->gemm_weights(dtype, w, k, x, m, y, ldy, row_begin, row_end) == 0) return;
-    if (!table->gemm || k == 0) {
-        blt_matmul(dtype, w, k, x, m, y, ldy, row_begin, row_end);
-        return;
-    }
-    enum { PANEL = 64 };
-    float *panel = blt_thread_scratch(PANEL * k * sizeof(float));
-    if (!panel) {   // out of memory for 64 rows: the streaming kernel needs no buffer
-        blt_matmul(dtype, w, k, x, m, y, ldy, row_begin, row_end);
-        return;
-    }
-    size_t element = dtype == BLT_DTYPE_F32 ? 4 : 2;
-    for (size_t first = row_begin; first < row_end; first += PANEL) {
-        size_t rows = row_end - first < PANEL ? row_end - first : PANEL;
-        blt_widen(dtype, (const char *)w + first * k * element, panel, rows * k);
-        // The panel's row r is weight row first + r: y column offset `first`.
-        table->gemm(panel, k, x, m, y + first, ldy, 0, rows);
-    }
+    gemm_weights_fn f = active_table()->gemm_weights;
+    if (f && k > 0 && f(dtype, w, k, x, m, y, ldy, row_begin, row_end) == 0) return;
+    // No packed kernel on this path, or no memory for its panels: the streaming kernel needs none.
+    blt_matmul(dtype, w, k, x, m, y, ldy, row_begin, row_end);
 }
 
 void blt_matmul_bf16_dot(const uint16_t *w, size_t k, const uint16_t *x, size_t m, float *y, size_t ldy,

@@ -123,7 +123,6 @@ const blt_kernel_table blt_generic_kernels = {
     .widen = {widen_f32, widen_bf16, widen_f16},
     .add_row = {add_f32, add_bf16, add_f16},
     .matmul = {matmul_f32, matmul_bf16, matmul_f16},
-    .gemm = matmul_f32,
     .bf16_dot = dot_bf16,
     .outer = outer_generic,
     .softmax = softmax_generic,

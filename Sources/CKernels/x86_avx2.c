@@ -357,7 +357,6 @@ const blt_kernel_table blt_avx2_kernels = {
     .widen = {NULL, avx2_widen_bf16, avx2_widen_f16},
     .add_row = {NULL, avx2_add_bf16, avx2_add_f16},
     .matmul = {NULL, avx2_matmul_bf16, avx2_matmul_f16},
-    .gemm = NULL,   // avx2_gemm_weights
     .gemm_weights = avx2_gemm_weights,
     .bf16_dot = NULL,
     .outer = avx2_outer,

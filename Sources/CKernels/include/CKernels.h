@@ -64,8 +64,8 @@ void blt_matmul(int dtype, const void *w, size_t k, const float *x, size_t m, fl
                 size_t row_begin, size_t row_end);
 
 /// The same product for many rows of x (prefill, evaluation): weights widened to fp32 into
-/// packed panels, then register tiles of outer products (AVX2, AVX-512) or of dot products
-/// (portable). Each output sums k in an order that depends on neither m nor the row range, so a
+/// packed panels, then register tiles of outer products (AVX2, AVX-512); the portable path runs
+/// blt_matmul. Each output sums k in an order that depends on neither m nor the row range, so a
 /// row of x gets the same result in any batch. `dtype` may be F32, BF16 or F16.
 void blt_gemm(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
               size_t row_begin, size_t row_end);
