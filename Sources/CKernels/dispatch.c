@@ -38,7 +38,7 @@ void blt_matmul(int dtype, const void *w, size_t k, const float *x, size_t m, fl
 void blt_gemm(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
               size_t row_begin, size_t row_end) {
     if (!valid_dtype(dtype) || m == 0 || row_begin >= row_end) return;
-    gemm_weights_fn f = active_table()->gemm_weights;
+    blt_gemm_weights_fn f = active_table()->gemm_weights;
     if (f && k > 0 && f(dtype, w, k, x, m, y, ldy, row_begin, row_end) == 0) return;
     // No packed kernel on this path, or no memory for its panels: the streaming kernel needs none.
     blt_matmul(dtype, w, k, x, m, y, ldy, row_begin, row_end);

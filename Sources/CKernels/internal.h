@@ -16,8 +16,8 @@ typedef void (*blt_outer_fn)(size_t m, size_t n, size_t k, float alpha, const fl
 typedef void (*blt_dot_fn)(const uint16_t *w, size_t k, const uint16_t *x, size_t m, float *y, size_t ldy,
                            size_t row_begin, size_t row_end);
 
-typedef int (*gemm_weights_fn)(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
-                               size_t row_begin, size_t row_end);
+typedef int (*blt_gemm_weights_fn)(int dtype, const void *w, size_t k, const float *x, size_t m, float *y, size_t ldy,
+                                   size_t row_begin, size_t row_end);
 
 /// One path's kernels, indexed by blt_dtype (ggml-style per-type traits). A NULL entry falls back
 /// to the portable kernel.
@@ -26,7 +26,7 @@ typedef struct {
     blt_widen_fn add_row[3];
     blt_matmul_fn matmul[3];
     /// blt_gemm in one kernel that packs its own panels (0, or -1 without memory for them).
-    gemm_weights_fn gemm_weights;
+    blt_gemm_weights_fn gemm_weights;
     blt_dot_fn bf16_dot;
     blt_outer_fn outer;   // activation products, see blt_activation_product
     void (*softmax)(float *x, size_t n);   // softmax of x[0, n) in place, n ≥ 1
