@@ -11,23 +11,31 @@ final class GenerationTests: XCTestCase {
     func testGreedyGenerationMatchesTransformersFullRecompute() throws {
         var checked = 0
         for directory in ReferenceParityTests.modelDirectories {
-            let expected = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: directory + "/expected.json")))
             let model = try BLTModel(directory: directory)
-            let runs = expected["generation"].array
-            XCTAssertEqual(runs.count, 2, "generation runs in \(directory)/expected.json")
-            for run in runs {
-                let prompt = run["prompt_ids"].ints.map(Int32.init)
-                let reference = run["generated_ids"].ints.map(Int32.init)
-                // An empty or missing list would compare equal to an empty generation.
-                XCTAssertFalse(prompt.isEmpty, "prompt_ids missing in \(directory)/expected.json")
-                XCTAssertEqual(reference.count, 72, "generated_ids missing or short in \(directory)/expected.json")
-                let generator = try ByteGenerator(model: model, prompt: prompt, maxNewIDs: reference.count, stopAtEOS: false)
-                let generated = Array(generator)
-                XCTAssertEqual(generated, reference, "\(directory): prompt \(run["prompt"].string ?? "")")
+            for run in try Self.referenceGenerations(in: directory) {
+                let generator = try ByteGenerator(model: model, prompt: run.prompt, maxNewIDs: run.generated.count, stopAtEOS: false)
+                XCTAssertEqual(Array(generator), run.generated, "\(directory): prompt \(run.text)")
                 checked += 1
             }
         }
         XCTAssertEqual(checked, 2 * ReferenceParityTests.modelNames.count, "generation fixtures checked")
+    }
+
+    /// The fixture's two greedy continuations by transformers ("generation" in expected.json): the
+    /// prompt's ids, the prompt as text and the 72 ids generated. Fails the calling test when the
+    /// fixture has fewer runs or empty lists (which would compare equal to an empty generation).
+    static func referenceGenerations(in directory: String, file: StaticString = #filePath, line: UInt = #line) throws
+        -> [(prompt: [Int32], text: String, generated: [Int32])] {
+        let expected = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: directory + "/expected.json")))
+        let runs = expected["generation"].array.map {
+            (prompt: $0["prompt_ids"].ints.map(Int32.init), text: $0["prompt"].string ?? "", generated: $0["generated_ids"].ints.map(Int32.init))
+        }
+        XCTAssertEqual(runs.count, 2, "generation runs in \(directory)/expected.json", file: file, line: line)
+        for run in runs {
+            XCTAssertFalse(run.prompt.isEmpty, "prompt_ids missing in \(directory)/expected.json", file: file, line: line)
+            XCTAssertEqual(run.generated.count, 72, "generated_ids missing or short in \(directory)/expected.json", file: file, line: line)
+        }
+        return runs
     }
 
     /// The incremental path against our own full forward at every step, on every fixture model:

@@ -162,14 +162,8 @@ final class SamplingTests: XCTestCase {
     /// temperature all give transformers' greedy continuation.
     func testGreedyEquivalentSamplingGivesTransformersGreedyIDs() throws {
         let directory = ReferenceParityTests.directory("tiny-a")
-        let expected = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: directory + "/expected.json")))
         let model = try BLTModel(directory: directory)
-        let runs = expected["generation"].array
-        XCTAssertEqual(runs.count, 2, "generation runs in \(directory)/expected.json")
-        for run in runs {
-            let prompt = run["prompt_ids"].ints.map(Int32.init)
-            let reference = run["generated_ids"].ints.map(Int32.init)
-            XCTAssertEqual(reference.count, 72, "generated_ids in \(directory)/expected.json")
+        for (prompt, _, reference) in try GenerationTests.referenceGenerations(in: directory) {
             for options in [SamplingOptions(temperature: 0, topK: 5, topP: 0.5, seed: 11),
                             SamplingOptions(temperature: 1.7, topK: 1, seed: 12),
                             SamplingOptions(temperature: 0.9, topP: 1e-6, seed: 13)] {
