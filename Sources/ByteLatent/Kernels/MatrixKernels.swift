@@ -66,10 +66,8 @@ enum MatrixKernels {
             $0.columns == k && DTypeKernels.runsDirect(rows: rows, dtype: $0.dtype) && !(precision == .bfloat16 && runsBF16Dots($0))
         }) {
             OpenBLASThreads.holdAtOne()
-            guard precision == .bfloat16 else { return DTypeKernels.directProduct(x, rows: rows, weights: weights, into: ys) }
-            withRoundedToBF16(x, count: rows * k, scratch: scratch) {
-                DTypeKernels.directProduct($0, rows: rows, weights: weights, into: ys)
-            }
+            let direct = { (x: UnsafePointer<Float>) in DTypeKernels.directProduct(x, rows: rows, weights: weights, into: ys) }
+            if precision == .bfloat16 { withRoundedToBF16(x, count: rows * k, scratch: scratch, direct) } else { direct(x) }
             return
         }
         for (weight, y) in zip(weights, ys) { multiply(x, rows: rows, by: weight, precision: precision, into: y, scratch: scratch) }
@@ -306,6 +304,7 @@ struct DTypeKernels {
     /// Whether a product of `rows` rows by weights of `dtype` runs the direct kernels on the
     /// stored values (few rows of 2-byte weights).
     static func runsDirect(rows: Int, dtype: WeightDType) -> Bool { rows <= streamingRowLimit && dtype != .f32 }
+
     /// Widened panel size: 16 Mi floats (64 MB) holds any blt-1b matrix whole; blt-7b's FFN
     /// matrices take three panels.
     static let panelElements = 16 * 1024 * 1024
