@@ -82,15 +82,15 @@ void blt_softmax_row(float *row, size_t width, size_t from, size_t to, int unifo
     memset(row + to, 0, (width - to) * sizeof(float));
 }
 
-void blt_attend_one(const float *q, const float *keys, const float *values, size_t stride, size_t d, size_t count,
-                    int uniform, float scale, float *weights, float *out) {
+void blt_attend_one(int dtype, const float *q, const void *keys, const void *values, size_t stride, size_t d,
+                    size_t count, int uniform, float scale, float *weights, float *out) {
     if (count == 0) {
         memset(out, 0, d * sizeof(float));
         return;
     }
     const blt_kernel_table *table = active_table();
-    (table->attend_one ? table->attend_one : blt_generic_kernels.attend_one)(q, keys, values, stride, d, count, uniform,
-                                                                               scale, weights, out);
+    (table->attend_one ? table->attend_one : blt_generic_kernels.attend_one)(dtype, q, keys, values, stride, d, count,
+                                                                               uniform, scale, weights, out);
 }
 
 void blt_silu_multiply(float *gate, const float *up, size_t count) {

@@ -31,9 +31,10 @@ typedef struct {
     blt_outer_fn outer;   // activation products, see blt_activation_product
     void (*softmax)(float *x, size_t n);   // softmax of x[0, n) in place, n ≥ 1
     void (*silu_multiply)(float *gate, const float *up, size_t n);
-    /// weights[j] = scale · q · key j (0 when uniform), softmax, out = Σ weights[j] · value j; count ≥ 1.
-    void (*attend_one)(const float *q, const float *keys, const float *values, size_t stride, size_t d, size_t count,
-                       int uniform, float scale, float *weights, float *out);
+    /// weights[j] = scale · q · key j (0 when uniform), softmax, out = Σ weights[j] · value j; count ≥ 1;
+    /// keys and values stored in blt_dtype `dtype`.
+    void (*attend_one)(int dtype, const float *q, const void *keys, const void *values, size_t stride, size_t d,
+                       size_t count, int uniform, float scale, float *weights, float *out);
     /// bt[p · n + j] = b[j · ldb + p] for j < n, p < k (Bᵀ for activation products).
     void (*transpose)(const float *b, size_t ldb, size_t n, size_t k, float *bt);
 } blt_kernel_table;
@@ -54,8 +55,8 @@ void blt_outer_generic(size_t m, size_t n, size_t k, float alpha, const float *a
                        const float *b, size_t ldb, float *c, size_t ldc);
 /// The AVX2 path's one-query attention, which the AVX-512 paths share (it reads the caches at the
 /// rate of memory, not of arithmetic).
-void blt_avx2_attend_one(const float *q, const float *keys, const float *values, size_t stride, size_t d, size_t count,
-                         int uniform, float scale, float *weights, float *out);
+void blt_avx2_attend_one(int dtype, const float *q, const void *keys, const void *values, size_t stride, size_t d,
+                         size_t count, int uniform, float scale, float *weights, float *out);
 /// Whether the CPU has AMX-BF16 tiles and the OS granted this process their state (amx.c).
 int blt_amx_supported(void);
 

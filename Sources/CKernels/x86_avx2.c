@@ -322,12 +322,14 @@ static AVX2 void avx2_silu_multiply(float *gate, const float *up, size_t n) {
     for (; i < n; i++) gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i];
 }
 
-void AVX2 blt_avx2_attend_one(const float *q, const float *keys, const float *values, size_t stride, size_t d,
-                              size_t count, int uniform, float scale, float *weights, float *out) {
+/// One query over keys and values stored in `dtype` (a constant after inlining).
+INLINE AVX2 void avx2_attend_one(int dtype, const float *q, const void *keys, const void *values, size_t stride,
+                                 size_t d, size_t count, int uniform, float scale, float *weights, float *out) {
+    size_t row = stride * (dtype == BLT_DTYPE_F32 ? 4 : 2);
     for (size_t j = 0; j < count; j++) {
         float s = 0;
-        const void *key = keys + j * stride;
-        if (!uniform) avx2_tile(BLT_DTYPE_F32, 1, 1, &q, &key, d, &s);
+        const void *key = (const char *)keys + j * row;
+        if (!uniform) avx2_tile(dtype, 1, 1, &q, &key, d, &s);
         weights[j] = s * scale;
     }
     avx2_softmax(weights, count);
@@ -336,20 +338,29 @@ void AVX2 blt_avx2_attend_one(const float *q, const float *keys, const float *va
     for (; c + 32 <= d; c += 32) {
         __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
         for (size_t j = 0; j < count; j++) {
-            const float *v = values + j * stride + c;
+            const void *v = (const char *)values + j * row;
             __m256 p = _mm256_broadcast_ss(weights + j);
-            o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), o0);
-            o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), o1);
-            o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), o2);
-            o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), o3);
+            o0 = _mm256_fmadd_ps(p, avx2_load_w(dtype, v, c), o0);
+            o1 = _mm256_fmadd_ps(p, avx2_load_w(dtype, v, c + 8), o1);
+            o2 = _mm256_fmadd_ps(p, avx2_load_w(dtype, v, c + 16), o2);
+            o3 = _mm256_fmadd_ps(p, avx2_load_w(dtype, v, c + 24), o3);
         }
         _mm256_storeu_ps(out + c, o0); _mm256_storeu_ps(out + c + 8, o1);
         _mm256_storeu_ps(out + c + 16, o2); _mm256_storeu_ps(out + c + 24, o3);
     }
     for (; c < d; c++) {
         float s = 0;
-        for (size_t j = 0; j < count; j++) s += weights[j] * values[j * stride + c];
+        for (size_t j = 0; j < count; j++) s += weights[j] * scalar_w(dtype, (const char *)values + j * row, c);
         out[c] = s;
+    }
+}
+
+void AVX2 blt_avx2_attend_one(int dtype, const float *q, const void *keys, const void *values, size_t stride, size_t d,
+                              size_t count, int uniform, float scale, float *weights, float *out) {
+    switch (dtype) {
+    case BLT_DTYPE_BF16: avx2_attend_one(BLT_DTYPE_BF16, q, keys, values, stride, d, count, uniform, scale, weights, out); break;
+    case BLT_DTYPE_F16: avx2_attend_one(BLT_DTYPE_F16, q, keys, values, stride, d, count, uniform, scale, weights, out); break;
+    default: avx2_attend_one(BLT_DTYPE_F32, q, keys, values, stride, d, count, uniform, scale, weights, out);
     }
 }
 

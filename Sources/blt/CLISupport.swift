@@ -16,7 +16,7 @@ struct CommandError: Error, CustomStringConvertible {
 }
 
 extension Precision: ExpressibleByArgument {
-    static let help: ArgumentHelp = "Arithmetic of the weight products: fp32 (default; matches transformers in fp32) or bf16 (activations rounded to bf16 before each product, bf16 dot products on CPUs with AVX512-BF16, AMX tiles on CPUs with AMX, where attention also runs in bf16 as in transformers bf16). See Docs/benchmarks.md for its effect on bits per byte."
+    static let help: ArgumentHelp = "Arithmetic of the weight products: fp32 (default; matches transformers in fp32) or bf16 (activations rounded to bf16 before each product, bf16 dot products on CPUs with AVX512-BF16, AMX tiles on CPUs with AMX, where attention also runs in bf16 as in transformers bf16; keys and values, and the KV caches of generation, are kept in bf16 everywhere). See Docs/benchmarks.md for its effect on bits per byte."
 }
 
 // MARK: Standard streams

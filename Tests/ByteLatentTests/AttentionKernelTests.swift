@@ -50,26 +50,121 @@ final class AttentionKernelTests: XCTestCase {
 
     /// One query's attention (`blt_attend_one`, generation's) on every path against double
     /// precision: head dimensions around the 8- and 32-lane blocks, key rows wider than a head
-    /// (`stride`), one key, a fully masked (uniform) query, and no keys (zeros).
+    /// (`stride`), one key, a fully masked (uniform) query, and no keys (zeros); keys and values
+    /// stored in fp32 and in bf16 (a bf16 KV cache: the reference reads the rounded values).
     func testAttendOneMatchesDoublePrecisionOnEveryPath() {
         var g = TestValues(state: 53)
         forEachKernelPath { path in
-            for (d, stride, count, uniform) in [(64, 192, 37, false), (12, 12, 1, false), (33, 40, 70, false), (96, 96, 9, true),
-                                                 (7, 16, 5, false), (64, 64, 0, false)] {
-                let q = g.values(d).map { $0 * 3 }, keys = g.values(max(count, 1) * stride), values = g.values(max(count, 1) * stride)
-                var out = [Float](repeating: .nan, count: d), weights = [Float](repeating: .nan, count: max(count, 1))
-                let scale = 1 / Float(d).squareRoot()
-                blt_attend_one(q, keys, values, stride, d, count, uniform ? 1 : 0, scale, &weights, &out)
-                let scores = (0..<count).map { j in
-                    uniform ? 0 : (0..<d).reduce(0.0) { $0 + Double(q[$1]) * Double(keys[j * stride + $1]) } * Double(scale)
-                }
-                let maximum = scores.max() ?? 0, total = scores.map { exp($0 - maximum) }.reduce(0, +)
-                for c in 0..<d {
-                    let expected = (0..<count).reduce(0.0) { $0 + exp(scores[$1] - maximum) / total * Double(values[$1 * stride + c]) }
-                    XCTAssertEqual(Double(out[c]), expected, accuracy: 1e-6, "\(path) d \(d), \(count) keys, column \(c)")
+            for dtype in [WeightDType.f32, .bf16] {
+                for (d, stride, count, uniform) in [(64, 192, 37, false), (12, 12, 1, false), (33, 40, 70, false), (96, 96, 9, true),
+                                                     (7, 16, 5, false), (64, 64, 0, false)] {
+                    let q = g.values(d).map { $0 * 3 }
+                    var keys = g.values(max(count, 1) * stride), values = g.values(max(count, 1) * stride)
+                    let keyBits = keys.map(FloatConversion.floatToBF16Bits), valueBits = values.map(FloatConversion.floatToBF16Bits)
+                    if dtype == .bf16 { (keys, values) = (keyBits.map(FloatConversion.bf16ToFloat), valueBits.map(FloatConversion.bf16ToFloat)) }
+                    var out = [Float](repeating: .nan, count: d), weights = [Float](repeating: .nan, count: max(count, 1))
+                    let scale = 1 / Float(d).squareRoot()
+                    if dtype == .bf16 {
+                        blt_attend_one(dtype.kernelDType, q, keyBits, valueBits, stride, d, count, uniform ? 1 : 0, scale, &weights, &out)
+                    } else {
+                        blt_attend_one(dtype.kernelDType, q, keys, values, stride, d, count, uniform ? 1 : 0, scale, &weights, &out)
+                    }
+                    let scores = (0..<count).map { j in
+                        uniform ? 0 : (0..<d).reduce(0.0) { $0 + Double(q[$1]) * Double(keys[j * stride + $1]) } * Double(scale)
+                    }
+                    let maximum = scores.max() ?? 0, total = scores.map { exp($0 - maximum) }.reduce(0, +)
+                    for c in 0..<d {
+                        let expected = (0..<count).reduce(0.0) { $0 + exp(scores[$1] - maximum) / total * Double(values[$1 * stride + c]) }
+                        XCTAssertEqual(Double(out[c]), expected, accuracy: 1e-6, "\(path) \(dtype) d \(d), \(count) keys, column \(c)")
+                    }
                 }
             }
         }
+    }
+
+    /// Attention over keys and values stored in bf16 (a bf16 KV cache), for a block of queries
+    /// that sees only the last rows (the widened rows start past row 0) and for one query, on every
+    /// path, against a double-precision masked softmax over the rounded values.
+    func testAttentionOverBF16RowsMatchesDoublePrecisionOnEveryPath() {
+        var g = TestValues(state: 59)
+        let shape = AttentionShape(headCount: 4, keyValueHeadCount: 2, headDimension: 16)
+        let keyCount = 90, window = 13
+        let keyBits = g.values(keyCount * shape.keyWidth).map(FloatConversion.floatToBF16Bits)
+        let valueBits = g.values(keyCount * shape.keyWidth).map(FloatConversion.floatToBF16Bits)
+        let k = keyBits.map(FloatConversion.bf16ToFloat), v = valueBits.map(FloatConversion.bf16ToFloat)
+        forEachKernelPath { path in
+            for queryCount in [20, 1] {
+                // The queries are the last positions, as after a cache append.
+                let first = keyCount - queryCount
+                let q = g.values(queryCount * shape.queryWidth)
+                var out = [Float](repeating: .nan, count: queryCount * shape.queryWidth)
+                keyBits.withUnsafeBytes { kp in valueBits.withUnsafeBytes { vp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        attention(queries: q, queryCount: queryCount,
+                                  keysAndValues: KeyValueRows(keys: kp.baseAddress!, values: vp.baseAddress!, dtype: .bf16),
+                                  keyCount: keyCount, shape: shape, keyRange: { causalRange(first + $0, window: window) },
+                                  output: op.baseAddress!)
+                    }
+                } }
+                var worst = 0.0
+                for i in 0..<queryCount {
+                    let visible = causalRange(first + i, window: window)
+                    for h in 0..<shape.headCount {
+                        let kvh = h / 2, d = shape.headDimension
+                        let scores = visible.map { j in
+                            (0..<d).reduce(0.0) { $0 + Double(q[i * shape.queryWidth + h * d + $1]) * Double(k[j * shape.keyWidth + kvh * d + $1]) }
+                                / Double(d).squareRoot()
+                        }
+                        let m = scores.max()!, e = scores.map { exp($0 - m) }, total = e.reduce(0, +)
+                        for c in 0..<d {
+                            let o = zip(visible, e).reduce(0.0) { $0 + $1.1 / total * Double(v[$1.0 * shape.keyWidth + kvh * d + c]) }
+                            worst = max(worst, abs(o - Double(out[i * shape.queryWidth + h * d + c])))
+                        }
+                    }
+                }
+                XCTAssertLessThan(worst, 1e-5, "\(path), \(queryCount) queries")
+            }
+        }
+    }
+
+    /// A KV cache under bf16 precision stores its rows rounded to bf16 (round to nearest even, as
+    /// `FloatConversion` writes them): half the bytes of an fp32 cache, through appends, a
+    /// truncation, a copy and a trim past twice the window.
+    func testKVCacheStoresBF16RowsUnderBF16Precision() {
+        var g = TestValues(state: 61)
+        let width = 12, window = 4
+        let single = KVCache(width: width, window: window), half = KVCache(width: width, window: window, precision: .bfloat16)
+        var keys: [Float] = [], values: [Float] = []
+        for rows in [3, 1, 5] {
+            let k = g.values(rows * width), v = g.values(rows * width)
+            single.append(keys: k, values: v, rows: rows)
+            half.append(keys: k, values: v, rows: rows)
+            keys += k; values += v
+        }
+        func bits(_ cache: KVCache) -> (keys: [UInt16], values: [UInt16]) {
+            cache.withRows { rows in
+                XCTAssertEqual(rows.dtype, .bf16)
+                let n = cache.count * width
+                return (Array(UnsafeBufferPointer(start: rows.keys.assumingMemoryBound(to: UInt16.self), count: n)),
+                        Array(UnsafeBufferPointer(start: rows.values.assumingMemoryBound(to: UInt16.self), count: n)))
+            }
+        }
+        XCTAssertEqual(single.storedBytes, 9 * width * 2 * 4)
+        XCTAssertEqual(half.storedBytes, 9 * width * 2 * 2)
+        XCTAssertEqual(bits(half).keys, keys.map(FloatConversion.floatToBF16Bits))
+        XCTAssertEqual(bits(half).values, values.map(FloatConversion.floatToBF16Bits))
+        half.truncate(to: 7)
+        let copy = half.copy()
+        XCTAssertEqual(copy.count, 7)
+        XCTAssertEqual(bits(copy).keys, keys.prefix(7 * width).map(FloatConversion.floatToBF16Bits))
+        XCTAssertEqual(copy.storedBytes, 7 * width * 2 * 2)
+        let more = g.values(70 * width)
+        copy.append(keys: more, values: more, rows: 70)
+        copy.trim()   // 77 rows > 2 · 4 + 64: only the last 4 are kept
+        XCTAssertEqual(copy.count, window)
+        XCTAssertEqual(copy.endPosition, 77)
+        XCTAssertEqual(bits(copy).values, more.suffix(window * width).map(FloatConversion.floatToBF16Bits))
+        XCTAssertEqual(half.count, 7, "the copy is independent")
     }
 
     func testAttentionWithRangesMatchesDenseMaskedSoftmax() {
@@ -81,8 +176,9 @@ final class AttentionKernelTests: XCTestCase {
         let ranges: (Int) -> Range<Int> = { i in i == 5 ? 0..<0 : causalRange(i, window: window) }
         q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
             out.withUnsafeMutableBufferPointer { op in
-                attention(queries: qp.baseAddress!, queryCount: queryCount, keys: kp.baseAddress!, values: vp.baseAddress!,
-                          keyCount: keyCount, shape: shape, keyRange: ranges, output: op.baseAddress!)
+                attention(queries: qp.baseAddress!, queryCount: queryCount,
+                          keysAndValues: KeyValueRows(keys: kp.baseAddress!, values: vp.baseAddress!), keyCount: keyCount,
+                          shape: shape, keyRange: ranges, output: op.baseAddress!)
             }
         } } }
         // Dense reference: additive mask with Float.leastNormalMagnitude-style "finfo.min" semantics.
@@ -132,8 +228,8 @@ final class AttentionKernelTests: XCTestCase {
                 var out = [Float](repeating: .nan, count: queryCount * shape.queryWidth)
                 q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
                     out.withUnsafeMutableBufferPointer { op in
-                        attention(queries: qp.baseAddress!, queryCount: queryCount, keys: kp.baseAddress!, values: vp.baseAddress!,
-                                  keyCount: queryCount, shape: shape, keyRange: keyRange, fullyMaskedRange: masked,
+                        attention(queries: qp.baseAddress!, queryCount: queryCount,
+                                  keysAndValues: KeyValueRows(keys: kp.baseAddress!, values: vp.baseAddress!), keyCount: queryCount, shape: shape, keyRange: keyRange, fullyMaskedRange: masked,
                                   queryGroups: groups, precision: .bfloat16, output: op.baseAddress!)
                     }
                 } } }

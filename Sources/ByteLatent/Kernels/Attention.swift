@@ -12,6 +12,23 @@ struct AttentionShape {
     var keyWidth: Int { keyValueHeadCount * headDimension }
 }
 
+/// The keys and values an attention call reads: `keyCount` rows of `keyWidth` values each, fp32 (a
+/// pass's own, a cross-attention's) or bf16 (a KV cache under bf16 precision).
+struct KeyValueRows {
+    let keys: UnsafeRawPointer
+    let values: UnsafeRawPointer
+    /// `.f32` or `.bf16`.
+    let dtype: WeightDType
+
+    init(keys: UnsafeRawPointer, values: UnsafeRawPointer, dtype: WeightDType) {
+        (self.keys, self.values, self.dtype) = (keys, values, dtype)
+    }
+
+    init(keys: UnsafePointer<Float>, values: UnsafePointer<Float>) {
+        self.init(keys: UnsafeRawPointer(keys), values: UnsafeRawPointer(values), dtype: .f32)
+    }
+}
+
 /// The one attention routine of the engine (self-attention of all four transformers and both
 /// cross-attentions). Masks are key ranges: query i sees keys `keyRange(i)`, softmax(q·kᵀ/√d)·v.
 /// A query whose range is empty attends uniformly to the keys `fullyMaskedRange(i)` (all keys by
@@ -26,12 +43,14 @@ struct AttentionShape {
 /// when it runs alone.
 ///
 /// Per-query key ranges and the kernels' scratch come from `workspace` (the calling context's; a
-/// fresh one for callers without a context).
+/// fresh one for callers without a context). bf16 keys and values are read as they are by the
+/// single query; blocks of queries widen the rows they can see to fp32 once per call.
 ///
-/// With bf16 `precision` on the amx path, blocks run on AMX tiles with q, k, v and the weights
-/// rounded to bf16 (what torch's bf16 attention computes); elsewhere attention stays fp32.
-func attention(queries: UnsafePointer<Float>, queryCount: Int,
-               keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyCount: Int,
+/// Under bf16 precision callers pass bf16 keys and values (a cache's, a pass's rounded: see
+/// `TransformerBlock`). With bf16 `precision` on the amx path, blocks run on AMX tiles with q and the
+/// weights rounded to bf16 too (what torch's bf16 attention computes); elsewhere q, the scores and
+/// the weights stay fp32.
+func attention(queries: UnsafePointer<Float>, queryCount: Int, keysAndValues stored: KeyValueRows, keyCount: Int,
                shape: AttentionShape, keyRange: (Int) -> Range<Int>,
                fullyMaskedRange: ((Int) -> Range<Int>)? = nil, queryGroups: [Range<Int>]? = nil,
                precision: Precision = .float32, output: UnsafeMutablePointer<Float>, workspace: Workspace = Workspace()) {
@@ -46,10 +65,26 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int,
     if queryCount == 1 {
         let count = ranges[0].count, scores = workspace.floats(.attentionScores, shape.headCount * max(count, 1))
         parallelFor(shape.headCount) { head in
-            attendOne(queries: queries, keys: keys, values: values, shape: shape, head: head, range: ranges[0],
+            attendOne(queries: queries, stored: stored, shape: shape, head: head, range: ranges[0],
                       uniform: uniform[0], scores: scores + head * count, output: output)
         }
         return
+    }
+    var keys = stored.keys.assumingMemoryBound(to: Float.self), values = stored.values.assumingMemoryBound(to: Float.self)
+    var keyCount = keyCount
+    if stored.dtype != .f32 {
+        // The rows any query sees, widened once; ranges then count from the first of them.
+        var lower = Int.max, upper = Int.min
+        for i in 0..<queryCount where !ranges[i].isEmpty {
+            lower = min(lower, ranges[i].lowerBound); upper = max(upper, ranges[i].upperBound)
+        }
+        if lower >= upper { (lower, upper) = (0, 0) }
+        let count = (upper - lower) * shape.keyWidth, skipped = lower * shape.keyWidth * 2   // bytes of 2-byte values
+        let widenedKeys = workspace.floats(.widenedKeys, count), widenedValues = workspace.floats(.widenedValues, count)
+        blt_widen(stored.dtype.kernelDType, stored.keys + skipped, widenedKeys, count)
+        blt_widen(stored.dtype.kernelDType, stored.values + skipped, widenedValues, count)
+        for i in 0..<queryCount where !ranges[i].isEmpty { ranges[i] = ranges[i].lowerBound - lower ..< ranges[i].upperBound - lower }
+        (keys, values, keyCount) = (UnsafePointer(widenedKeys), UnsafePointer(widenedValues), upper - lower)
     }
     let blockSize = 64
     var blocks: [Range<Int>] = []
@@ -151,13 +186,12 @@ private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Floa
 }
 
 /// The single query's head `head`, with `range.count` floats of `scores` of its own.
-private func attendOne(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                       shape: AttentionShape, head: Int, range: Range<Int>, uniform: Bool,
-                       scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
+private func attendOne(queries: UnsafePointer<Float>, stored: KeyValueRows, shape: AttentionShape, head: Int,
+                       range: Range<Int>, uniform: Bool, scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
     let d = shape.headDimension, kvHead = head / (shape.headCount / shape.keyValueHeadCount)
-    let first = range.lowerBound * shape.keyWidth + kvHead * d
-    blt_attend_one(queries + head * d, keys + first, values + first, shape.keyWidth, d, range.count, uniform ? 1 : 0,
-                   1 / Float(d).squareRoot(), scores, output + head * d)
+    let first = (range.lowerBound * shape.keyWidth + kvHead * d) * (stored.dtype == .f32 ? 4 : 2)
+    blt_attend_one(stored.dtype.kernelDType, queries + head * d, stored.keys + first, stored.values + first, shape.keyWidth, d,
+                   range.count, uniform ? 1 : 0, 1 / Float(d).squareRoot(), scores, output + head * d)
 }
 
 /// The keys any query of the block sees (nil when none sees any).

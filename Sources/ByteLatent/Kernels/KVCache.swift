@@ -1,32 +1,69 @@
+import CKernels
+
 /// Keys (after RoPE) and values of one self-attention layer for a run of absolute positions, kept
 /// between the steps of incremental decoding (a packed pass keeps none: its keys and values sit in
 /// the context's workspace for one layer). Owned by one `IncrementalState`. With a
 /// sliding window only the last `window` positions are ever read again, so the storage is trimmed
 /// (amortised: when it holds twice the window) and memory stays bounded.
+///
+/// Under bf16 precision the rows are stored rounded to bf16: every decoding step reads the whole
+/// window of every layer, so this halves those reads and the caches' memory.
 public final class KVCache {
     public let width: Int
     public let window: Int?
-    private(set) var keys: [Float] = []
-    private(set) var values: [Float] = []
+    /// How the rows are stored: `.f32`, or `.bf16` under bf16 precision.
+    let dtype: WeightDType
+    // Raw storage in 16-bit units (two per fp32 value), so both dtypes share one code path.
+    private var keys: [UInt16] = []
+    private var values: [UInt16] = []
     /// Absolute position of stored row 0.
     private(set) var firstPosition = 0
     public private(set) var count = 0
     public var endPosition: Int { firstPosition + count }
 
-    public init(width: Int, window: Int?) {
+    public init(width: Int, window: Int?, precision: Precision = .float32) {
         self.width = width
         self.window = window
+        dtype = precision == .bfloat16 ? .bf16 : .f32
     }
 
+    /// 16-bit units per stored row.
+    private var rowUnits: Int { dtype == .f32 ? 2 * width : width }
+
     func append(keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, rows: Int) {
-        keys.append(contentsOf: UnsafeBufferPointer(start: k, count: rows * width))
-        values.append(contentsOf: UnsafeBufferPointer(start: v, count: rows * width))
+        store(k, rows: rows, in: &keys)
+        store(v, rows: rows, in: &values)
         count += rows
     }
 
+    private func store(_ source: UnsafePointer<Float>, rows: Int, in storage: inout [UInt16]) {
+        let old = storage.count, values = rows * width
+        storage.append(contentsOf: repeatElement(0, count: rows * rowUnits))
+        storage.withUnsafeMutableBufferPointer { buffer in
+            let tail = buffer.baseAddress! + old
+            if dtype == .bf16 {
+                blt_round_to_bf16(source, tail, values)
+            } else {
+                UnsafeMutableRawPointer(tail).copyMemory(from: source, byteCount: values * 4)
+            }
+        }
+    }
+
+    /// The stored rows, for attention (valid inside `body` only).
+    func withRows<Result>(_ body: (KeyValueRows) -> Result) -> Result {
+        keys.withUnsafeBytes { k in
+            values.withUnsafeBytes { v in
+                body(KeyValueRows(keys: k.baseAddress!, values: v.baseAddress!, dtype: dtype))
+            }
+        }
+    }
+
+    /// Bytes the stored rows take.
+    var storedBytes: Int { 2 * (keys.count + values.count) }
+
     /// An independent copy (forked generation states share nothing).
     func copy() -> KVCache {
-        let other = KVCache(width: width, window: window)
+        let other = KVCache(width: width, window: window, precision: dtype == .bf16 ? .bfloat16 : .float32)
         other.keys = keys
         other.values = values
         other.firstPosition = firstPosition
@@ -38,8 +75,8 @@ public final class KVCache {
     func truncate(to position: Int) {
         let keep = max(0, position - firstPosition)
         guard keep < count else { return }
-        keys.removeLast((count - keep) * width)
-        values.removeLast((count - keep) * width)
+        keys.removeLast((count - keep) * rowUnits)
+        values.removeLast((count - keep) * rowUnits)
         count = keep
     }
 
@@ -47,8 +84,8 @@ public final class KVCache {
     func trim() {
         guard let window, count > 2 * window + 64 else { return }
         let drop = count - window
-        keys.removeFirst(drop * width)
-        values.removeFirst(drop * width)
+        keys.removeFirst(drop * rowUnits)
+        values.removeFirst(drop * rowUnits)
         firstPosition += drop
         count -= drop
     }

@@ -5,9 +5,10 @@ import Foundation
 /// Arithmetic of weight products. `.float32` (the default) matches the reference: fp32 activations,
 /// fp32 products and sums. `.bfloat16` rounds activations to bf16 before every weight product and
 /// accumulates bf16 × bf16 products in fp32 — `vdpbf16ps` on CPUs with AVX512-BF16, AMX tiles on
-/// CPUs with AMX (the same numbers, computed by widening, elsewhere). On the amx path attention runs
-/// in bf16 too (q, k, v and the softmax weights rounded, as torch's bf16 attention); elsewhere it
-/// stays fp32. See Docs/benchmarks.md for its effect on bits per byte.
+/// CPUs with AMX (the same numbers, computed by widening, elsewhere). Keys and values are bf16
+/// wherever attention reads them (KV caches store them so, a pass rounds its own); on the amx path
+/// q and the softmax weights are rounded too (as torch's bf16 attention), elsewhere they stay fp32.
+/// See Docs/benchmarks.md for its effect on bits per byte.
 public enum Precision: String, Sendable, CaseIterable {
     case float32 = "fp32"
     case bfloat16 = "bf16"

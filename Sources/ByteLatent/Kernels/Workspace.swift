@@ -79,6 +79,8 @@ enum WorkspaceSlot: Hashable {
     // Cross-attention: the encoder's patch queries, the decoder's keys and values of the patches.
     case patchQueries, pooled, patchRows
     case patchKeys(layer: Int), patchValues(layer: Int)
-    // Attention: per-query key ranges and flags, the blocks' scores, the AMX path's copies of the ranges.
+    // Attention: per-query key ranges and flags, the blocks' scores, the AMX path's copies of the
+    // ranges; under bf16 precision a pass's keys and values rounded, and bf16 rows widened for blocks.
     case keyRanges, uniformRows, attentionScores, tileFrom, tileTo, tileFlags
+    case roundedKeys, roundedValues, widenedKeys, widenedValues
 }

@@ -38,7 +38,7 @@ final class CrossAttention: Sendable {
         query.apply(normed, rows: queryCount, into: q, scratch: workspace.scratch)
         let attended = workspace.floats(.normed, count)   // normed is read by the query projection only
         attended.update(repeating: 0, count: count)
-        attention(queries: q, queryCount: queryCount, keys: keys, values: values, keyCount: keyCount,
+        attention(queries: q, queryCount: queryCount, keysAndValues: KeyValueRows(keys: keys, values: values), keyCount: keyCount,
                   shape: config.attentionShape, keyRange: keyRange, fullyMaskedRange: fullyMaskedRange,
                   queryGroups: queryGroups, precision: query.precision, output: attended, workspace: workspace)
         output.apply(attended, rows: queryCount, into: result, scratch: workspace.scratch)

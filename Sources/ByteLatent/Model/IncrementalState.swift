@@ -45,6 +45,9 @@ public final class IncrementalState {
         decoderCaches = model.decoder.layers.makeCaches()
     }
 
+    /// Bytes held by the self-attention KV caches (bf16 rows under bf16 precision, else fp32).
+    var cacheBytes: Int { (entropyCaches + encoderCaches + globalCaches + decoderCaches).reduce(0) { $0 + $1.storedBytes } }
+
     /// An independent copy, caches included: continuing it leaves this state unchanged. The copy
     /// runs on the same context unless given another (whose workspace then serves this state's model).
     public func copy(context: InferenceContext? = nil) -> IncrementalState { IncrementalState(copying: self, context: context) }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A pre-norm Llama-style block, shared by all four transformers:
 /// h = x + Attention(RMSNorm(x)); out = h + SwiGLU(RMSNorm(h)).
 final class TransformerBlock: Sendable {
@@ -44,20 +46,18 @@ final class TransformerBlock: Sendable {
         if let cache {
             let first = cache.endPosition
             cache.append(keys: k, values: v, rows: count)
-            cache.keys.withUnsafeBufferPointer { kp in
-                cache.values.withUnsafeBufferPointer { vp in
-                    attention(queries: q, queryCount: count, keys: kp.baseAddress!, values: vp.baseAddress!,
-                              keyCount: cache.count, shape: config.attentionShape,
-                              keyRange: { i in
-                                  let visible = causalRange(first + i, window: window)
-                                  return cache.row(of: visible.lowerBound) ..< cache.row(of: visible.upperBound)
-                              },
-                              precision: query.precision, output: attended, workspace: workspace)
-                }
+            cache.withRows { stored in
+                attention(queries: q, queryCount: count, keysAndValues: stored, keyCount: cache.count, shape: config.attentionShape,
+                          keyRange: { i in
+                              let visible = causalRange(first + i, window: window)
+                              return cache.row(of: visible.lowerBound) ..< cache.row(of: visible.upperBound)
+                          },
+                          precision: query.precision, output: attended, workspace: workspace)
             }
             cache.trim()
         } else if let packing {
-            attention(queries: q, queryCount: count, keys: k, values: v, keyCount: count, shape: config.attentionShape,
+            attention(queries: q, queryCount: count, keysAndValues: passRows(k, v, count: count, workspace: workspace),
+                      keyCount: count, shape: config.attentionShape,
                       keyRange: { packing.causalRange($0, window: window) }, queryGroups: packing.ranges,
                       precision: query.precision, output: attended, workspace: workspace)
         }
@@ -65,6 +65,17 @@ final class TransformerBlock: Sendable {
         output.apply(attended, rows: count, into: projected, scratch: workspace.scratch)
         add(hidden, projected, count: count * d)
         feedForward(hidden, count: count, workspace: workspace)
+    }
+
+    /// A pass's own keys and values as attention reads them: as a cache of this precision stores
+    /// them (rounded to bf16 under bf16 precision), so a pass and incremental decoding agree.
+    private func passRows(_ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, count: Int, workspace: Workspace) -> KeyValueRows {
+        guard query.precision == .bfloat16 else { return KeyValueRows(keys: k, values: v) }
+        let n = count * config.keyValueWidth
+        let keys = workspace.buffer(.roundedKeys, n, of: UInt16.self), values = workspace.buffer(.roundedValues, n, of: UInt16.self)
+        blt_round_to_bf16(k, keys, n)
+        blt_round_to_bf16(v, values, n)
+        return KeyValueRows(keys: keys, values: values, dtype: .bf16)
     }
 
     func feedForward(_ hidden: UnsafeMutablePointer<Float>, count: Int, workspace: Workspace) {

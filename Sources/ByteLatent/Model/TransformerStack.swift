@@ -12,9 +12,10 @@ final class TransformerStack: Sendable {
         rope = RotaryEmbedding(theta: config.ropeTheta, headDimension: config.headDimension)
     }
 
-    /// One cache per layer, empty.
+    /// One cache per layer, empty, in the layers' precision (bf16 rows under bf16 precision).
     func makeCaches() -> [KVCache] {
-        layers.map { _ in KVCache(width: config.keyValueWidth, window: config.slidingWindow) }
+        let precision = layers.first?.query.precision ?? .float32
+        return layers.map { _ in KVCache(width: config.keyValueWidth, window: config.slidingWindow, precision: precision) }
     }
 
     /// The RoPE table of `count` new rows continuing the caches, or of a packed pass's rows.

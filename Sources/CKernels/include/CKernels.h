@@ -91,11 +91,12 @@ int blt_activation_product(int transpose_b, size_t m, size_t n, size_t k, float 
 void blt_softmax_row(float *row, size_t width, size_t from, size_t to, int uniform);
 
 /// One query of one head (generation's attention): out[0 ..< d] = softmax(scale · q · kᵀ) · v over
-/// `count` keys and values (rows of d floats, `stride` apart), weighted uniformly when `uniform` (a
-/// fully masked query); zeros when count is 0. Scores and sums in fp32 on the calling thread;
-/// `weights` holds `count` floats (the softmax weights when it returns).
-void blt_attend_one(const float *q, const float *keys, const float *values, size_t stride, size_t d, size_t count,
-                    int uniform, float scale, float *weights, float *out);
+/// `count` keys and values (rows of d values in blt_dtype `dtype`, `stride` values apart: fp32, or
+/// bf16 from a bf16 KV cache), weighted uniformly when `uniform` (a fully masked query); zeros when
+/// count is 0. Scores and sums in fp32 on the calling thread; `weights` holds `count` floats (the
+/// softmax weights when it returns).
+void blt_attend_one(int dtype, const float *q, const void *keys, const void *values, size_t stride, size_t d,
+                    size_t count, int uniform, float scale, float *weights, float *out);
 
 /// SwiGLU's gate in place: gate[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^-g); the
 /// vectorised exp on the AVX2/AVX-512 paths.
