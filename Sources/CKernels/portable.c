@@ -146,3 +146,13 @@ void blt_round_to_bf16(const float *x, uint16_t *dst, size_t count) {
         dst[i] = (uint16_t)((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
     }
 }
+
+void blt_round_to_bf16_in_place(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) {   // branch-free, so it vectorises
+        uint32_t b;
+        memcpy(&b, &x[i], 4);
+        uint32_t rounded = (b + 0x7FFFu + ((b >> 16) & 1u)) & 0xFFFF0000u;
+        rounded = (b & 0x7FFFFFFFu) > 0x7F800000u ? 0xFFFF0000u : rounded;
+        memcpy(&x[i], &rounded, 4);
+    }
+}

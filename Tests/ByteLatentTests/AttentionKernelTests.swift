@@ -127,6 +127,22 @@ final class AttentionKernelTests: XCTestCase {
         }
     }
 
+    /// Rounding in place (a pass's keys and values under bf16 precision) gives the values that
+    /// `FloatConversion` rounds to (nearest even) and widens back: ties both ways, values that
+    /// round up into the next binade and to infinity, infinities, a NaN (→ 0xFFFF, as torch on
+    /// x86), subnormals and signed zeros.
+    func testRoundingToBF16InPlaceMatchesTheConversion() {
+        var g = TestValues(state: 67)
+        let bitPatterns: [UInt32] = [0x3F80_8000, 0x3F81_8000, 0x3F80_7FFF, 0x3FFF_FFFF, 0x7F7F_FFFF, 0xFF7F_8000,
+                                     0x7F80_0000, 0xFF80_0000, 0x7FC0_0001, 0x0000_0001, 0x8000_0000, 0x0000_0000]
+        var x = bitPatterns.map(Float.init(bitPattern:)) + g.values(37).map { $0 * 1e3 }
+        let expected = x.map { FloatConversion.bf16ToFloat(FloatConversion.floatToBF16Bits($0)).bitPattern }
+        blt_round_to_bf16_in_place(&x, x.count)
+        XCTAssertEqual(x.map(\.bitPattern), expected)
+        XCTAssertEqual(x[8].bitPattern, 0xFFFF_0000, "NaN")
+        XCTAssertEqual(x[4], .infinity, "the largest float rounds up to infinity")
+    }
+
     /// A KV cache under bf16 precision stores its rows rounded to bf16 (round to nearest even, as
     /// `FloatConversion` writes them): half the bytes of an fp32 cache, through appends, a
     /// truncation, a copy and a trim past twice the window.

@@ -53,10 +53,13 @@ public final class KVCache {
     func withRows<Result>(_ body: (KeyValueRows) -> Result) -> Result {
         keys.withUnsafeBytes { k in
             values.withUnsafeBytes { v in
-                body(KeyValueRows(keys: k.baseAddress!, values: v.baseAddress!, dtype: dtype))
+                // An empty cache has no storage: attention reads no row of it.
+                body(KeyValueRows(keys: k.baseAddress ?? Self.noRows, values: v.baseAddress ?? Self.noRows, dtype: dtype))
             }
         }
     }
+
+    nonisolated(unsafe) private static let noRows = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64))
 
     /// Bytes the stored rows take.
     var storedBytes: Int { 2 * (keys.count + values.count) }

@@ -80,7 +80,6 @@ enum WorkspaceSlot: Hashable {
     case patchQueries, pooled, patchRows
     case patchKeys(layer: Int), patchValues(layer: Int)
     // Attention: per-query key ranges and flags, the blocks' scores, the AMX path's copies of the
-    // ranges; under bf16 precision a pass's keys and values rounded, and bf16 rows widened for blocks.
-    case keyRanges, uniformRows, attentionScores, tileFrom, tileTo, tileFlags
-    case roundedKeys, roundedValues, widenedKeys, widenedValues
+    // ranges, a bf16 cache's rows widened for a block of queries.
+    case keyRanges, uniformRows, attentionScores, tileFrom, tileTo, tileFlags, widenedKeys, widenedValues
 }

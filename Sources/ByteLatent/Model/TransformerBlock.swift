@@ -56,7 +56,7 @@ final class TransformerBlock: Sendable {
             }
             cache.trim()
         } else if let packing {
-            attention(queries: q, queryCount: count, keysAndValues: passRows(k, v, count: count, workspace: workspace),
+            attention(queries: q, queryCount: count, keysAndValues: passRows(k, v, count: count),
                       keyCount: count, shape: config.attentionShape,
                       keyRange: { packing.causalRange($0, window: window) }, queryGroups: packing.ranges,
                       precision: query.precision, output: attended, workspace: workspace)
@@ -68,14 +68,15 @@ final class TransformerBlock: Sendable {
     }
 
     /// A pass's own keys and values as attention reads them: as a cache of this precision stores
-    /// them (rounded to bf16 under bf16 precision), so a pass and incremental decoding agree.
-    private func passRows(_ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, count: Int, workspace: Workspace) -> KeyValueRows {
-        guard query.precision == .bfloat16 else { return KeyValueRows(keys: k, values: v) }
-        let n = count * config.keyValueWidth
-        let keys = workspace.buffer(.roundedKeys, n, of: UInt16.self), values = workspace.buffer(.roundedValues, n, of: UInt16.self)
-        blt_round_to_bf16(k, keys, n)
-        blt_round_to_bf16(v, values, n)
-        return KeyValueRows(keys: keys, values: values, dtype: .bf16)
+    /// them (rounded to bf16 under bf16 precision, in place), so a pass and incremental decoding agree.
+    private func passRows(_ k: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, count: Int) -> KeyValueRows {
+        if query.precision == .bfloat16 {
+            parallelChunks(count * config.keyValueWidth, minimumChunk: 32_768) { range in
+                blt_round_to_bf16_in_place(k + range.lowerBound, range.count)
+                blt_round_to_bf16_in_place(v + range.lowerBound, range.count)
+            }
+        }
+        return KeyValueRows(keys: k, values: v)
     }
 
     func feedForward(_ hidden: UnsafeMutablePointer<Float>, count: Int, workspace: Workspace) {
