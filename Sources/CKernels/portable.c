@@ -147,12 +147,12 @@ void blt_round_to_bf16(const float *x, uint16_t *dst, size_t count) {
     }
 }
 
-void blt_round_to_bf16_in_place(float *x, size_t count) {
+void blt_round_floats_to_bf16(const float *x, float *dst, size_t count) {
     for (size_t i = 0; i < count; i++) {   // branch-free, so it vectorises
         uint32_t b;
         memcpy(&b, &x[i], 4);
         uint32_t rounded = (b + 0x7FFFu + ((b >> 16) & 1u)) & 0xFFFF0000u;
         rounded = (b & 0x7FFFFFFFu) > 0x7F800000u ? 0xFFFF0000u : rounded;
-        memcpy(&x[i], &rounded, 4);
+        memcpy(&dst[i], &rounded, 4);
     }
 }

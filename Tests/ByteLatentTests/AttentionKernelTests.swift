@@ -127,7 +127,8 @@ final class AttentionKernelTests: XCTestCase {
         }
     }
 
-    /// Rounding in place (a pass's keys and values under bf16 precision) gives the values that
+    /// Rounding to bf16 kept as fp32 (a pass's keys and values under bf16 precision, in place;
+    /// activations before widened products, into a copy) gives the values that
     /// `FloatConversion` rounds to (nearest even) and widens back: ties both ways, values that
     /// round up into the next binade and to infinity, infinities, a NaN (→ 0xFFFF, as torch on
     /// x86), subnormals and signed zeros.
@@ -137,7 +138,10 @@ final class AttentionKernelTests: XCTestCase {
                                      0x7F80_0000, 0xFF80_0000, 0x7FC0_0001, 0x0000_0001, 0x8000_0000, 0x0000_0000]
         var x = bitPatterns.map(Float.init(bitPattern:)) + g.values(37).map { $0 * 1e3 }
         let expected = x.map { FloatConversion.bf16ToFloat(FloatConversion.floatToBF16Bits($0)).bitPattern }
-        blt_round_to_bf16_in_place(&x, x.count)
+        var copy = [Float](repeating: .nan, count: x.count)
+        blt_round_floats_to_bf16(x, &copy, x.count)
+        XCTAssertEqual(copy.map(\.bitPattern), expected)
+        blt_round_floats_to_bf16(x, &x, x.count)
         XCTAssertEqual(x.map(\.bitPattern), expected)
         XCTAssertEqual(x[8].bitPattern, 0xFFFF_0000, "NaN")
         XCTAssertEqual(x[4], .infinity, "the largest float rounds up to infinity")

@@ -71,6 +71,14 @@ enum MatrixKernels {
             if precision == .bfloat16 { withRoundedToBF16(x, count: rows * k, scratch: scratch, direct) } else { direct(x) }
             return
         }
+        // bf16 precision through fp32 products: x rounded once for all the weights.
+        if precision == .bfloat16, let k = weights.first?.columns,
+           weights.allSatisfy({ $0.columns == k && !runsOnTiles($0, rows: rows) && !runsBF16Dots($0) }) {
+            withRoundedToBF16(x, count: rows * k, scratch: scratch) { rounded in
+                for (weight, y) in zip(weights, ys) { multiply(rounded, rows: rows, by: weight, precision: .float32, into: y, scratch: scratch) }
+            }
+            return
+        }
         for (weight, y) in zip(weights, ys) { multiply(x, rows: rows, by: weight, precision: precision, into: y, scratch: scratch) }
     }
 
@@ -119,16 +127,15 @@ enum MatrixKernels {
         }
     }
 
-    /// x rounded to bf16 and widened back to fp32, for `body`: bf16 precision where the CPU has no
-    /// bf16 products.
+    /// x rounded to bf16 and kept as fp32 (in one pass, across the workers), for `body`: bf16
+    /// precision where the CPU has no bf16 products.
     private static func withRoundedToBF16(_ x: UnsafePointer<Float>, count: Int, scratch: ProductScratch,
                                           _ body: (UnsafePointer<Float>) -> Void) {
-        scratch.withHalves(count: count) { rounded in
-            blt_round_to_bf16(x, rounded, count)
-            scratch.with(count: count) { widened in
-                blt_widen(WeightDType.bf16.kernelDType, rounded, widened, count)
-                body(UnsafePointer(widened))
+        scratch.with(count: count) { rounded in
+            parallelChunks(count, minimumChunk: 32_768) { range in
+                blt_round_floats_to_bf16(x + range.lowerBound, rounded + range.lowerBound, range.count)
             }
+            body(UnsafePointer(rounded))
         }
     }
 }

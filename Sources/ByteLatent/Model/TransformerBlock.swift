@@ -72,8 +72,8 @@ final class TransformerBlock: Sendable {
     private func passRows(_ k: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, count: Int) -> KeyValueRows {
         if query.precision == .bfloat16 {
             parallelChunks(count * config.keyValueWidth, minimumChunk: 32_768) { range in
-                blt_round_to_bf16_in_place(k + range.lowerBound, range.count)
-                blt_round_to_bf16_in_place(v + range.lowerBound, range.count)
+                blt_round_floats_to_bf16(k + range.lowerBound, k + range.lowerBound, range.count)
+                blt_round_floats_to_bf16(v + range.lowerBound, v + range.lowerBound, range.count)
             }
         }
         return KeyValueRows(keys: k, values: v)

@@ -72,8 +72,9 @@ void blt_gemm(int dtype, const void *w, size_t k, const float *x, size_t m, floa
 
 /// x rounded to bf16 (round to nearest even; NaN → 0xFFFF like torch on x86).
 void blt_round_to_bf16(const float *x, uint16_t *dst, size_t count);
-/// x rounded to bf16 in place, kept as fp32: the values blt_round_to_bf16 then widening give.
-void blt_round_to_bf16_in_place(float *x, size_t count);
+/// x rounded to bf16 and kept as fp32 in dst (which may be x): the values blt_round_to_bf16 then
+/// widening give, in one pass.
+void blt_round_floats_to_bf16(const float *x, float *dst, size_t count);
 /// Rows [row_begin, row_end) of y = x · Wᵀ with bf16 W and bf16 x ([m, k], from
 /// blt_round_to_bf16), products of bf16 pairs accumulated in fp32: `vdpbf16ps` on the
 /// AVX512BF16 path, the same products widened to fp32 elsewhere.
