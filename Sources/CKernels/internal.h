@@ -81,4 +81,14 @@ static inline float blt_f16_to_f32(uint16_t h) {
     memcpy(&f, &bits, 4);
     return f;
 }
+
+/// Bytes per element of blt_dtype `dtype`.
+static inline size_t blt_dtype_size(int dtype) { return dtype == BLT_DTYPE_F32 ? 4 : 2; }
+
+/// Element `c` of a row stored in blt_dtype `dtype`, as fp32.
+static inline float blt_element(int dtype, const void *row, size_t c) {
+    if (dtype == BLT_DTYPE_F32) return ((const float *)row)[c];
+    uint16_t h = ((const uint16_t *)row)[c];
+    return dtype == BLT_DTYPE_BF16 ? blt_bf16_to_f32(h) : blt_f16_to_f32(h);
+}
 #endif

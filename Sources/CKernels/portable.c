@@ -105,25 +105,19 @@ static void silu_multiply_generic(float *gate, const float *up, size_t n) {
     for (size_t i = 0; i < n; i++) gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i];
 }
 
-static float element(int dtype, const void *row, size_t c) {
-    if (dtype == BLT_DTYPE_F32) return ((const float *)row)[c];
-    uint16_t h = ((const uint16_t *)row)[c];
-    return dtype == BLT_DTYPE_BF16 ? blt_bf16_to_f32(h) : blt_f16_to_f32(h);
-}
-
 static void attend_one_generic(int dtype, const float *q, const void *keys, const void *values, size_t stride, size_t d,
                                size_t count, int uniform, float scale, float *weights, float *out) {
-    size_t row = stride * (dtype == BLT_DTYPE_F32 ? 4 : 2);
+    size_t row = stride * blt_dtype_size(dtype);
     for (size_t j = 0; j < count; j++) {
         float s = 0;
         if (!uniform)
-            for (size_t c = 0; c < d; c++) s += q[c] * element(dtype, (const char *)keys + j * row, c);
+            for (size_t c = 0; c < d; c++) s += q[c] * blt_element(dtype, (const char *)keys + j * row, c);
         weights[j] = s * scale;
     }
     softmax_generic(weights, count);
     for (size_t c = 0; c < d; c++) out[c] = 0;
     for (size_t j = 0; j < count; j++)
-        for (size_t c = 0; c < d; c++) out[c] += weights[j] * element(dtype, (const char *)values + j * row, c);
+        for (size_t c = 0; c < d; c++) out[c] += weights[j] * blt_element(dtype, (const char *)values + j * row, c);
 }
 
 const blt_kernel_table blt_generic_kernels = {

@@ -19,11 +19,6 @@ INLINE AVX2 __m256 avx2_load_w(int dtype, const void *row, size_t c) {
     const uint16_t *p = (const uint16_t *)row + c;
     return dtype == BLT_DTYPE_BF16 ? avx2_load_bf16(p) : avx2_load_f16(p);
 }
-INLINE float scalar_w(int dtype, const void *row, size_t c) {
-    if (dtype == BLT_DTYPE_F32) return ((const float *)row)[c];
-    uint16_t h = ((const uint16_t *)row)[c];
-    return dtype == BLT_DTYPE_BF16 ? blt_bf16_to_f32(h) : blt_f16_to_f32(h);
-}
 INLINE AVX2 float avx2_sum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -50,7 +45,7 @@ INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, co
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NR; j++) {
             float s = avx2_sum(acc[i][j]);
-            for (size_t t = c; t < k; t++) s += xr[i][t] * scalar_w(dtype, wr[j], t);
+            for (size_t t = c; t < k; t++) s += xr[i][t] * blt_element(dtype, wr[j], t);
             out[i * NR + j] = s;
         }
 }
@@ -62,7 +57,7 @@ INLINE AVX2 void avx2_tile(int dtype, int MR, int NR, const float *const *xr, co
 /// too short for the prefetchers when rows are a few KB; one row at a time is a single stream,
 /// which keeps too few reads in flight.) The up to three rows left over go through the tile.
 INLINE AVX2 void avx2_matvec(int dtype, const void *weights, size_t k, const float *x, float *y, size_t r0, size_t r1) {
-    size_t element = dtype == BLT_DTYPE_F32 ? 4 : 2, run = (r1 - r0) / 4;
+    size_t element = blt_dtype_size(dtype), run = (r1 - r0) / 4;
     const char *w = (const char *)weights;
     for (size_t j = 0; j < run; j++) {
         size_t r[4] = {r0 + j, r0 + run + j, r0 + 2 * run + j, r0 + 3 * run + j};
@@ -79,7 +74,7 @@ INLINE AVX2 void avx2_matvec(int dtype, const void *weights, size_t k, const flo
         }
         float s[4] = {avx2_sum(a0), avx2_sum(a1), avx2_sum(a2), avx2_sum(a3)};
         for (int i = 0; i < 4; i++) {
-            for (size_t t = c; t < k; t++) s[i] += x[t] * scalar_w(dtype, row[i], t);
+            for (size_t t = c; t < k; t++) s[i] += x[t] * blt_element(dtype, row[i], t);
             y[r[i]] = s[i];
         }
     }
@@ -129,7 +124,7 @@ INLINE AVX2 void avx2_transpose8(__m256 r[8]) {
 /// W[n + g·16 + j][k0 + p], zero for rows past n + nc.
 INLINE AVX2 void avx2_pack_weights(int dtype, const void *w, size_t k, size_t n, size_t nc, size_t k0, size_t kc,
                                    float *panel) {
-    size_t element = dtype == BLT_DTYPE_F32 ? 4 : 2;
+    size_t element = blt_dtype_size(dtype);
     for (size_t g = 0; g < nc; g += GEMM_NR) {
         float *out = panel + g * kc;
         size_t rows = nc - g < GEMM_NR ? nc - g : GEMM_NR, p = 0;
@@ -144,7 +139,7 @@ INLINE AVX2 void avx2_pack_weights(int dtype, const void *w, size_t k, size_t n,
                 }
         for (; p < kc; p++)
             for (size_t j = 0; j < GEMM_NR; j++)
-                out[p * GEMM_NR + j] = j < rows ? scalar_w(dtype, (const char *)w + (n + g + j) * k * element, k0 + p) : 0;
+                out[p * GEMM_NR + j] = j < rows ? blt_element(dtype, (const char *)w + (n + g + j) * k * element, k0 + p) : 0;
     }
 }
 
@@ -325,7 +320,7 @@ static AVX2 void avx2_silu_multiply(float *gate, const float *up, size_t n) {
 /// One query over keys and values stored in `dtype` (a constant after inlining).
 INLINE AVX2 void avx2_attend_one(int dtype, const float *q, const void *keys, const void *values, size_t stride,
                                  size_t d, size_t count, int uniform, float scale, float *weights, float *out) {
-    size_t row = stride * (dtype == BLT_DTYPE_F32 ? 4 : 2);
+    size_t row = stride * blt_dtype_size(dtype);
     for (size_t j = 0; j < count; j++) {
         float s = 0;
         const void *key = (const char *)keys + j * row;
@@ -350,7 +345,7 @@ INLINE AVX2 void avx2_attend_one(int dtype, const float *q, const void *keys, co
     }
     for (; c < d; c++) {
         float s = 0;
-        for (size_t j = 0; j < count; j++) s += weights[j] * scalar_w(dtype, (const char *)values + j * row, c);
+        for (size_t j = 0; j < count; j++) s += weights[j] * blt_element(dtype, (const char *)values + j * row, c);
         out[c] = s;
     }
 }

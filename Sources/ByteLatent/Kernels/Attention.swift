@@ -19,11 +19,9 @@ struct KeyValueRows {
     let values: UnsafeRawPointer
     /// `.f32` or `.bf16`.
     let dtype: WeightDType
+}
 
-    init(keys: UnsafeRawPointer, values: UnsafeRawPointer, dtype: WeightDType) {
-        (self.keys, self.values, self.dtype) = (keys, values, dtype)
-    }
-
+extension KeyValueRows {
     init(keys: UnsafePointer<Float>, values: UnsafePointer<Float>) {
         self.init(keys: UnsafeRawPointer(keys), values: UnsafeRawPointer(values), dtype: .f32)
     }
@@ -79,7 +77,7 @@ func attention(queries: UnsafePointer<Float>, queryCount: Int, keysAndValues sto
             lower = min(lower, ranges[i].lowerBound); upper = max(upper, ranges[i].upperBound)
         }
         if lower >= upper { (lower, upper) = (0, 0) }
-        let count = (upper - lower) * shape.keyWidth, skipped = lower * shape.keyWidth * 2   // bytes of 2-byte values
+        let count = (upper - lower) * shape.keyWidth, skipped = lower * shape.keyWidth * stored.dtype.byteSize
         let widenedKeys = workspace.floats(.widenedKeys, count), widenedValues = workspace.floats(.widenedValues, count)
         blt_widen(stored.dtype.kernelDType, stored.keys + skipped, widenedKeys, count)
         blt_widen(stored.dtype.kernelDType, stored.values + skipped, widenedValues, count)
@@ -189,7 +187,7 @@ private func attendBlock(queries: UnsafePointer<Float>, keys: UnsafePointer<Floa
 private func attendOne(queries: UnsafePointer<Float>, stored: KeyValueRows, shape: AttentionShape, head: Int,
                        range: Range<Int>, uniform: Bool, scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>) {
     let d = shape.headDimension, kvHead = head / (shape.headCount / shape.keyValueHeadCount)
-    let first = (range.lowerBound * shape.keyWidth + kvHead * d) * (stored.dtype == .f32 ? 4 : 2)
+    let first = (range.lowerBound * shape.keyWidth + kvHead * d) * stored.dtype.byteSize
     blt_attend_one(stored.dtype.kernelDType, queries + head * d, stored.keys + first, stored.values + first, shape.keyWidth, d,
                    range.count, uniform ? 1 : 0, 1 / Float(d).squareRoot(), scores, output + head * d)
 }

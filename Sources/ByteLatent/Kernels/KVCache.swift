@@ -21,14 +21,16 @@ public final class KVCache {
     public private(set) var count = 0
     public var endPosition: Int { firstPosition + count }
 
-    public init(width: Int, window: Int?, precision: Precision = .float32) {
-        self.width = width
-        self.window = window
-        dtype = precision == .bfloat16 ? .bf16 : .f32
+    public convenience init(width: Int, window: Int?, precision: Precision = .float32) {
+        self.init(width: width, window: window, dtype: precision == .bfloat16 ? .bf16 : .f32)
+    }
+
+    private init(width: Int, window: Int?, dtype: WeightDType) {
+        (self.width, self.window, self.dtype) = (width, window, dtype)
     }
 
     /// 16-bit units per stored row.
-    private var rowUnits: Int { dtype == .f32 ? 2 * width : width }
+    private var rowUnits: Int { width * dtype.byteSize / 2 }
 
     func append(keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, rows: Int) {
         store(k, rows: rows, in: &keys)
@@ -44,7 +46,7 @@ public final class KVCache {
             if dtype == .bf16 {
                 blt_round_to_bf16(source, tail, values)
             } else {
-                UnsafeMutableRawPointer(tail).copyMemory(from: source, byteCount: values * 4)
+                UnsafeMutableRawPointer(tail).copyMemory(from: source, byteCount: values * MemoryLayout<Float>.size)
             }
         }
     }
@@ -66,7 +68,7 @@ public final class KVCache {
 
     /// An independent copy (forked generation states share nothing).
     func copy() -> KVCache {
-        let other = KVCache(width: width, window: window, precision: dtype == .bf16 ? .bfloat16 : .float32)
+        let other = KVCache(width: width, window: window, dtype: dtype)
         other.keys = keys
         other.values = values
         other.firstPosition = firstPosition

@@ -50,33 +50,31 @@ enum MatrixKernels {
         }
     }
 
-    /// The same x by several weights (q, k and v; gate and up): ys[i] = x · weights[i]ᵀ. On AMX
-    /// tiles x is rounded and packed once for all of them. A few rows of 2-byte weights (decoding)
-    /// run the direct kernel over all the weights' rows in one hand-out of chunks, so a step waits
-    /// once for the last chunk, not once per weight; elsewhere it is `multiply`, one by one.
+    /// The same x by several weights (q, k and v; gate and up): ys[i] = x · weights[i]ᵀ. Under bf16
+    /// precision x is rounded once for all of them: packed into tiles once on AMX, kept as fp32 where
+    /// the products are fp32 ones. A few rows of 2-byte weights (decoding) run the direct kernel over
+    /// all the weights' rows in one hand-out of chunks, so a step waits once for the last chunk, not
+    /// once per weight; elsewhere it is `multiply`, one by one.
     static func multiply(_ x: UnsafePointer<Float>, rows: Int, by weights: [WeightMatrix], precision: Precision,
                          into ys: [UnsafeMutablePointer<Float>], scratch: ProductScratch = .shared) {
         precondition(weights.count == ys.count, "one output per weight")
-        if precision == .bfloat16, let k = weights.first?.columns,
-           weights.allSatisfy({ runsOnTiles($0, rows: rows) && $0.columns == k && $0.rows > 0 }) {
-            multiplyOnTiles(x, rows: rows, by: weights, into: ys, scratch: scratch)
-            return
+        if precision == .bfloat16, let k = weights.first?.columns {
+            if weights.allSatisfy({ runsOnTiles($0, rows: rows) && $0.columns == k && $0.rows > 0 }) {
+                multiplyOnTiles(x, rows: rows, by: weights, into: ys, scratch: scratch)
+                return
+            }
+            if weights.allSatisfy({ $0.columns == k && !runsOnTiles($0, rows: rows) && !runsBF16Dots($0) }) {
+                withRoundedToBF16(x, count: rows * k, scratch: scratch) {
+                    multiply($0, rows: rows, by: weights, precision: .float32, into: ys, scratch: scratch)
+                }
+                return
+            }
         }
         // Exactly the products that `multiply` would hand one by one to the direct kernels.
-        if weights.count > 1, let k = weights.first?.columns, k > 0, weights.allSatisfy({
-            $0.columns == k && DTypeKernels.runsDirect(rows: rows, dtype: $0.dtype) && !(precision == .bfloat16 && runsBF16Dots($0))
-        }) {
+        if precision == .float32, weights.count > 1, let k = weights.first?.columns, k > 0,
+           weights.allSatisfy({ $0.columns == k && DTypeKernels.runsDirect(rows: rows, dtype: $0.dtype) }) {
             OpenBLASThreads.holdAtOne()
-            let direct = { (x: UnsafePointer<Float>) in DTypeKernels.directProduct(x, rows: rows, weights: weights, into: ys) }
-            if precision == .bfloat16 { withRoundedToBF16(x, count: rows * k, scratch: scratch, direct) } else { direct(x) }
-            return
-        }
-        // bf16 precision through fp32 products: x rounded once for all the weights.
-        if precision == .bfloat16, let k = weights.first?.columns,
-           weights.allSatisfy({ $0.columns == k && !runsOnTiles($0, rows: rows) && !runsBF16Dots($0) }) {
-            withRoundedToBF16(x, count: rows * k, scratch: scratch) { rounded in
-                for (weight, y) in zip(weights, ys) { multiply(rounded, rows: rows, by: weight, precision: .float32, into: y, scratch: scratch) }
-            }
+            DTypeKernels.directProduct(x, rows: rows, weights: weights, into: ys)
             return
         }
         for (weight, y) in zip(weights, ys) { multiply(x, rows: rows, by: weight, precision: precision, into: y, scratch: scratch) }
