@@ -41,23 +41,7 @@ final class GenerationTests: XCTestCase {
     /// The incremental path against our own full forward at every step, on every fixture model:
     /// the entropies, patches and logits must agree (not only the argmax).
     func testIncrementalStateEqualsFullForward() throws {
-        for directory in ReferenceParityTests.modelDirectories {
-            let model = try BLTModel(directory: directory)
-            let prompt = Tokenizer.encode("def f(x):\n    return", addEOS: false)
-            let generator = try ByteGenerator(model: model, prompt: prompt, maxNewIDs: 40, stopAtEOS: false)
-            var step = 0
-            while generator.next() != nil {
-                step += 1
-                if step % 7 != 0 && step != 40 { continue }
-                let logits = generator.nextLogits
-                let ids = generator.ids
-                let full = try model.forward(ids)
-                XCTAssertEqual(generator.patchLengths, full.patchLengths, "\(directory) step \(step)")
-                let last = Array(full.logits[(ids.count - 1) * 260 ..< ids.count * 260])
-                let worst = zip(last, logits).map { abs($0 - $1) }.max()!
-                XCTAssertLessThan(worst, 1e-4, "\(directory) step \(step)")
-            }
-        }
+        try assertIncrementalStateEqualsFullForward(precision: .float32, logitTolerance: 1e-4)
     }
 
     /// Under bf16 precision keys and values are bf16 wherever attention reads them (the caches
@@ -66,22 +50,28 @@ final class GenerationTests: XCTestCase {
     /// what the different sum orders of one-row and many-row products leave (up to 0.03 on these
     /// models at fp32 caches too).
     func testBF16IncrementalStateEqualsBF16FullForward() throws {
+        try assertIncrementalStateEqualsFullForward(precision: .bfloat16, logitTolerance: 0.05)
+    }
+
+    /// 40 greedy steps after a prompt on every fixture model at `precision`; every 7th step (and
+    /// the last) the state's patches and next-byte logits against the full forward over its ids.
+    private func assertIncrementalStateEqualsFullForward(precision: Precision, logitTolerance: Float,
+                                                         file: StaticString = #filePath, line: UInt = #line) throws {
         for directory in ReferenceParityTests.modelDirectories {
-            let model = try BLTModel(directory: directory, precision: .bfloat16)
+            let model = try BLTModel(directory: directory, precision: precision)
             let prompt = Tokenizer.encode("def f(x):\n    return", addEOS: false)
             let generator = try ByteGenerator(model: model, prompt: prompt, maxNewIDs: 40, stopAtEOS: false)
-            var step = 0, worst: Float = 0
+            var step = 0
             while generator.next() != nil {
                 step += 1
                 if step % 7 != 0 && step != 40 { continue }
                 let logits = generator.nextLogits   // the last sampled id joins the state here
                 let ids = generator.ids, full = try model.forward(ids)
-                XCTAssertEqual(generator.patchLengths, full.patchLengths, "\(directory) step \(step)")
+                XCTAssertEqual(generator.patchLengths, full.patchLengths, "\(directory) \(precision) step \(step)", file: file, line: line)
                 let last = Array(full.logits[(ids.count - 1) * 260 ..< ids.count * 260])
-                worst = max(worst, zip(last, logits).map { abs($0 - $1) }.max()!)
+                let worst = zip(last, logits).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(worst, logitTolerance, "\(directory) \(precision) step \(step)", file: file, line: line)
             }
-            print("bf16 precision, \(URL(fileURLWithPath: directory).lastPathComponent): worst logit difference \(worst)")
-            XCTAssertLessThan(worst, 0.05, directory)
         }
     }
 
