@@ -144,15 +144,23 @@ INLINE AVX2 void avx2_pack_weights(int dtype, const void *w, size_t k, size_t n,
 }
 
 /// Rows [i, i + mc) of x, columns [k0, k0 + kc): panel[g · kc · 6 + p · 6 + r] = x[i + g·6 + r][k0 + p],
-/// zero for rows past i + mc.
+/// zero for rows past i + mc. Full micro-panels go 8 columns at a time through an 8 × 8 transpose
+/// (two zero rows); each column's store spills 2 floats into the next column, which the next store
+/// overwrites, or into the panel's slack of GEMM_MR × kc floats after the last micro-panel.
 INLINE AVX2 void avx2_pack_rows(const float *x, size_t k, size_t i, size_t mc, size_t k0, size_t kc, float *panel) {
     for (size_t g = 0; g < mc; g += GEMM_MR) {
         float *out = panel + g * kc;
-        size_t rows = mc - g < GEMM_MR ? mc - g : GEMM_MR;
-        for (size_t r = 0; r < GEMM_MR; r++) {
-            const float *row = r < rows ? x + (i + g + r) * k + k0 : NULL;
-            for (size_t p = 0; p < kc; p++) out[p * GEMM_MR + r] = row ? row[p] : 0;
-        }
+        size_t rows = mc - g < GEMM_MR ? mc - g : GEMM_MR, p = 0;
+        if (rows == GEMM_MR)
+            for (; p + 8 <= kc; p += 8) {
+                __m256 r[8];
+                for (size_t j = 0; j < GEMM_MR; j++) r[j] = _mm256_loadu_ps(x + (i + g + j) * k + k0 + p);
+                r[6] = r[7] = _mm256_setzero_ps();
+                avx2_transpose8(r);
+                for (size_t j = 0; j < 8; j++) _mm256_storeu_ps(out + (p + j) * GEMM_MR, r[j]);
+            }
+        for (; p < kc; p++)
+            for (size_t r = 0; r < GEMM_MR; r++) out[p * GEMM_MR + r] = r < rows ? x[(i + g + r) * k + k0 + p] : 0;
     }
 }
 
@@ -170,7 +178,11 @@ INLINE AVX2 void avx2_gemm_step(const float *a, const float *b, __m256 c[GEMM_MR
 INLINE AVX2 void avx2_gemm_tile(size_t kc, const float *a, const float *b, float *y, size_t ldy, int accumulate,
                                 size_t rows, size_t columns) {
     __m256 c[GEMM_MR][2];
-    for (int i = 0; i < GEMM_MR; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
+    for (int i = 0; i < GEMM_MR; i++) {
+        c[i][0] = c[i][1] = _mm256_setzero_ps();
+        _mm_prefetch((const char *)(y + i * ldy), _MM_HINT_T0);
+        _mm_prefetch((const char *)(y + i * ldy + 15), _MM_HINT_T0);
+    }
     size_t p = 0;
     // Four steps per iteration, and the x micro-panel fetched ahead (it comes from L2).
     for (; p + 4 <= kc; p += 4) {
