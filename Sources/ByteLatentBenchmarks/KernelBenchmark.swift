@@ -15,7 +15,7 @@ public enum KernelBenchmark {
     }
 
     /// Who runs many-row products here, and why (OpenBLAS's version and kernel family).
-    public static var backends: String { "many-row products: \(ManyRowBackend.current) (\(ManyRowBackend.reason))" }
+    public static var backends: String { "many-row products: \(ManyRowBackend.summary) (\(ManyRowBackend.reason))" }
 
     /// Best-of-`repetitions` time of each method for rows × [outputs, inputs] on the active path.
     public static func run(rows: Int, outputs: Int, inputs: Int, repetitions: Int = 5) -> [Result] {

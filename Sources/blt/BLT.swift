@@ -11,7 +11,7 @@ struct BLT: ParsableCommand {
         version: """
             0.1.0
             kernels: \(KernelPath.active) of \(KernelPath.supported.map(\.description).joined(separator: ", "))
-            gemm: \(ManyRowBackend.current) (\(ManyRowBackend.reason))
+            gemm: \(ManyRowBackend.summary) (\(ManyRowBackend.reason))
             """,
         subcommands: [
             EvalCommand.self,

@@ -328,7 +328,8 @@ final class KernelTests: XCTestCase {
             XCTAssertEqual(BackendRequest(backend.rawValue), .honoured(backend))
             XCTAssertNoThrow(try KernelPath.check(cpu: .unset, gemm: .honoured(backend)))
             let choice = ManyRowBackend.choose(gemm: .honoured(backend), cpu: .unset)
-            XCTAssertEqual(choice.backend, backend)
+            XCTAssertEqual(choice.weights, backend)
+            XCTAssertEqual(choice.activations, backend)
             XCTAssertTrue(choice.reason.hasPrefix("forced by BLT_GEMM; OpenBLAS"), choice.reason)
         }
         XCTAssertEqual(BackendRequest("OpenBLAS"), .unknown("OpenBLAS"))
@@ -337,8 +338,8 @@ final class KernelTests: XCTestCase {
             XCTAssertEqual("\($0)", "BLT_GEMM=\"nonsense\" names no many-row backend; this CPU runs: openblas, blocked (unset BLT_GEMM to let the engine choose)")
         }
         // An unknown BLT_GEMM leaves the choice to the engine (and is refused); BLT_CPU is reported first.
-        XCTAssertEqual(ManyRowBackend.choose(gemm: .unknown("nonsense"), cpu: .unset).backend,
-                       ManyRowBackend.choose(gemm: .unset, cpu: .unset).backend)
+        XCTAssertEqual(ManyRowBackend.choose(gemm: .unknown("nonsense"), cpu: .unset),
+                       ManyRowBackend.choose(gemm: .unset, cpu: .unset))
         XCTAssertThrowsError(try KernelPath.check(cpu: .unknown("x"), gemm: .unknown("y"))) {
             XCTAssertEqual($0 as? KernelConfigurationError, .unknownPath("x", supported: supported))
         }
@@ -347,5 +348,32 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(PathRequest.environment, PathRequest(ProcessInfo.processInfo.environment["BLT_CPU"]))
         XCTAssertEqual(BackendRequest.environment, BackendRequest(ProcessInfo.processInfo.environment["BLT_GEMM"]))
         XCTAssertNoThrow(try KernelPath.checkEnvironment())
+    }
+
+    /// Who multiplies many rows, per CPU kind: the blocked GEMM takes weight products wherever the
+    /// avx2 path runs, OpenBLAS keeps activation products wherever it has a kernel.
+    func testManyRowBackendsPerCPU() {
+        #if arch(x86_64)
+        let avx2: [KernelPath] = [.generic, .avx2], avx512: [KernelPath] = [.generic, .avx2, .avx512, .avx512bf16]
+        func backends(_ cpu: PathRequest, _ supported: [KernelPath], _ core: String,
+                      gemm: BackendRequest = .unset) -> [ManyRowBackend] {
+            let choice = ManyRowBackend.choose(gemm: gemm, cpu: cpu, supported: supported, core: core)
+            return [choice.weights, choice.activations]
+        }
+        XCTAssertEqual(backends(.unset, avx2, "Zen"), [.blocked, .openBLAS], "Zen 3: AVX2 only")
+        XCTAssertEqual(backends(.unset, avx2, "Haswell"), [.blocked, .openBLAS])
+        XCTAssertEqual(backends(.honoured(.avx2), avx512, "SkylakeX"), [.blocked, .openBLAS], "the avx2 path forced")
+        XCTAssertEqual(backends(.unset, avx512, "SkylakeX"), [.openBLAS, .openBLAS], "an AVX-512 CPU OpenBLAS knows")
+        XCTAssertEqual(backends(.honoured(.avx512), avx512, "SkylakeX"), [.openBLAS, .openBLAS])
+        XCTAssertEqual(backends(.unset, avx512 + [.amx], "Prescott"), [.blocked, .blocked], "Emerald Rapids")
+        XCTAssertEqual(backends(.unset, avx2, "Prescott"), [.blocked, .blocked])
+        XCTAssertEqual(backends(.honoured(.generic), avx2, "Zen"), [.openBLAS, .openBLAS], "portable code asked for")
+        XCTAssertEqual(backends(.unset, [.generic], "Prescott"), [.openBLAS, .openBLAS], "no AVX2")
+        XCTAssertEqual(backends(.unset, avx2, "Zen", gemm: .honoured(.openBLAS)), [.openBLAS, .openBLAS])
+        XCTAssertEqual(backends(.unset, avx512, "SkylakeX", gemm: .honoured(.blocked)), [.blocked, .blocked])
+        XCTAssertEqual(ManyRowBackend.choose(gemm: .unset, cpu: .unset, supported: avx2, core: "Zen").summary,
+                       "blocked, attention: openblas")
+        XCTAssertEqual(ManyRowBackend.choose(gemm: .unset, cpu: .unset, supported: avx512, core: "SkylakeX").summary, "openblas")
+        #endif
     }
 }

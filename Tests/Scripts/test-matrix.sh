@@ -26,7 +26,7 @@ CONFIGS=(
   "avx2-openblas|BLT_CPU=avx2 BLT_GEMM=openblas|kernels: avx2 ;gemm: openblas"
   "avx2-blocked|BLT_CPU=avx2 BLT_GEMM=blocked|kernels: avx2 ;gemm: blocked"
   "prescott|OPENBLAS_CORETYPE=Prescott|gemm: blocked;Prescott"
-  "zen3|BLT_CPU=avx2 OPENBLAS_CORETYPE=Zen|kernels: avx2 ;gemm: openblas;Zen"
+  "zen3|BLT_CPU=avx2 OPENBLAS_CORETYPE=Zen|kernels: avx2 ;gemm: blocked, attention: openblas;Zen"
 )
 
 wanted=("$@")

@@ -88,11 +88,11 @@ enum MatrixKernels {
 
     /// C[m, n] = alpha · A[m, k] · B (B is [n, k] when `transposeB`, else [k, n]), fp32, on the
     /// calling thread: callers parallelise. The C
-    /// target's tiles when OpenBLAS has no kernel for this CPU (`ManyRowBackend`), else OpenBLAS.
+    /// target's tiles when OpenBLAS has no kernel for this CPU (`ManyRowBackend.activations`), else OpenBLAS.
     static func activationProduct(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                   b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
                                   c: UnsafeMutablePointer<Float>, ldc: Int) {
-        if ManyRowBackend.current == .blocked,
+        if ManyRowBackend.activations == .blocked,
            blt_activation_product(transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, c, ldc) == 0 {
             return
         }
@@ -187,7 +187,8 @@ struct DTypeKernels {
     }
 
     /// fp32 weights: OpenBLAS straight on the mapped matrix, its columns split across workers
-    /// (sgemv for one row: sgemm with M = 1 is 3–8× slower on OpenBLAS 0.3.21).
+    /// (sgemv for one row: sgemm with M = 1 is 3–8× slower on OpenBLAS 0.3.21), or for many rows
+    /// the blocked GEMM (`ManyRowBackend`).
     static let float32 = DTypeKernels { x, rows, weight, y, _ in
         let n = weight.rows, k = weight.columns
         let w = weight.base.assumingMemoryBound(to: Float.self)
@@ -233,8 +234,9 @@ struct DTypeKernels {
 
     /// bf16 / f16 weights. Few rows (generation, short batches) are bound by reading the weights:
     /// the C kernels read the 2-byte values directly, half the bytes of an fp32 copy. Many rows
-    /// (prefill, eval) are bound by arithmetic: widen a panel of weight rows into a reused scratch
-    /// buffer (a few % of the product's time) and let OpenBLAS's sgemm run at its full rate.
+    /// (prefill, eval) are bound by arithmetic: the blocked GEMM widens the weights as it packs
+    /// them, or (`ManyRowBackend`) a panel of weight rows is widened into a reused scratch buffer
+    /// for OpenBLAS's sgemm.
     static let halfWidth = DTypeKernels { x, rows, weight, y, scratch in
         if runsDirect(rows: rows, dtype: weight.dtype) {
             directProduct(x, rows: rows, weight: weight, into: y)
@@ -316,37 +318,70 @@ struct DTypeKernels {
     static let panelElements = 16 * 1024 * 1024
 }
 
-/// Who multiplies many rows (prefill, evaluation) by a weight matrix. OpenBLAS when it runs a
-/// kernel made for this CPU's vector units; the C target's blocked GEMM when it does not: Debian's
-/// OpenBLAS 0.3.21 does not know CPUs newer than it (e.g. Intel's Emerald Rapids, family 6 model
-/// 207) and falls back to its SSE3 "Prescott" kernels, far below what AVX2/AVX-512 reach.
-/// BLT_GEMM=openblas|blocked overrides the choice (benchmarks).
+/// Who multiplies many rows (prefill, evaluation): by a weight matrix (`current`), and two
+/// activations (attention's blocks of queries, `activations`).
+/// - The C target's blocked GEMM multiplies by weights on the avx2 path: it packs the weights
+///   straight from their stored dtype and writes its outputs once, where OpenBLAS (whose Zen and
+///   Haswell kernels it matches in the inner loop) needs a widened copy of bf16 weights and a pass
+///   zeroing the output, so it is faster at every row count (Docs/benchmarks.md).
+/// - OpenBLAS multiplies by weights on the AVX-512 paths when it runs a kernel made for this CPU's
+///   vector units, and multiplies activations wherever it has one.
+/// - The blocked GEMM and the C tiles do all of it when OpenBLAS has no kernel for this CPU:
+///   Debian's OpenBLAS 0.3.21 does not know CPUs newer than it (e.g. Intel's Emerald Rapids,
+///   family 6 model 207) and falls back to its SSE3 "Prescott" kernels, far below what AVX2/AVX-512 reach.
+/// BLT_GEMM=openblas|blocked puts both kinds of product on one backend (benchmarks, the test matrix).
 public enum ManyRowBackend: String, Sendable, CaseIterable, CustomStringConvertible {
     case openBLAS = "openblas", blocked
 
-    /// The backend in use.
-    public static var current: ManyRowBackend { choice.backend }
-    /// Why `current` runs, e.g. "forced by BLT_GEMM; OpenBLAS 0.3.21 core Haswell" or
+    /// Who multiplies many rows by weights.
+    public static var current: ManyRowBackend { choice.weights }
+    /// Who multiplies two activations (attention).
+    public static var activations: ManyRowBackend { choice.activations }
+    /// `current`, and `activations` where it differs: "openblas", "blocked" or
+    /// "blocked, attention: openblas".
+    public static var summary: String { choice.summary }
+    /// Why, e.g. "forced by BLT_GEMM; OpenBLAS 0.3.21 core Haswell" or
     /// "OpenBLAS 0.3.21 core Prescott has no kernel for this CPU".
     public static var reason: String { choice.reason }
     public var description: String { rawValue }
 
+    /// The backends of the two kinds of many-row product, and why.
+    struct Choice: Equatable {
+        var weights: ManyRowBackend
+        var activations: ManyRowBackend
+        var reason: String
+
+        init(_ weights: ManyRowBackend, activations: ManyRowBackend? = nil, reason: String) {
+            self.weights = weights
+            self.activations = activations ?? weights
+            self.reason = reason
+        }
+
+        var summary: String { weights == activations ? "\(weights)" : "\(weights), attention: \(activations)" }
+    }
+
     private static let choice = choose(gemm: .environment, cpu: .environment)
 
-    /// The backend for BLT_GEMM and BLT_CPU on this CPU and OpenBLAS, and why. An unknown BLT_GEMM
+    /// The backends for BLT_GEMM and BLT_CPU on a CPU that runs `supported` and an OpenBLAS
+    /// running `core`'s kernels (by default this CPU and OpenBLAS), and why. An unknown BLT_GEMM
     /// leaves the choice to the engine (`KernelPath.checkEnvironment` reports it).
-    static func choose(gemm: BackendRequest, cpu: PathRequest) -> (backend: ManyRowBackend, reason: String) {
-        if case .honoured(let backend) = gemm { return (backend, "forced by BLT_GEMM; \(openBLASBuild)") }
+    static func choose(gemm: BackendRequest, cpu: PathRequest, supported: [KernelPath] = KernelPath.supported,
+                       core: String = openBLASCore) -> Choice {
+        if case .honoured(let backend) = gemm { return Choice(backend, reason: "forced by BLT_GEMM; \(openBLASBuild)") }
         #if arch(x86_64)
         // Decided from what the CPU can run (BLT_CPU=generic asks for portable code everywhere),
         // not from the path selected at the moment, which tests change.
-        if cpu == .honoured(.generic) { return (.openBLAS, "\(openBLASBuild); BLT_CPU=generic asks for portable kernels") }
-        if !KernelPath.supported.contains(.avx2) { return (.openBLAS, "\(openBLASBuild); no AVX2 for the blocked GEMM") }
+        if cpu == .honoured(.generic) { return Choice(.openBLAS, reason: "\(openBLASBuild); BLT_CPU=generic asks for portable kernels") }
+        if !supported.contains(.avx2) { return Choice(.openBLAS, reason: "\(openBLASBuild); no AVX2 for the blocked GEMM") }
         let native = ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"]
-        if !native.contains(openBLASCore.lowercased()) { return (.blocked, "\(openBLASBuild) has no kernel for this CPU") }
-        return (.openBLAS, "\(openBLASBuild) has a kernel for this CPU")
+        if !native.contains(core.lowercased()) { return Choice(.blocked, reason: "\(openBLASBuild) has no kernel for this CPU") }
+        if cpu == .honoured(.avx2) || !supported.contains(.avx512) {   // the avx2 path runs
+            return Choice(.blocked, activations: .openBLAS,
+                          reason: "the avx2 path's GEMM packs weights from their stored dtype; \(openBLASBuild) multiplies activations")
+        }
+        return Choice(.openBLAS, reason: "\(openBLASBuild) has a kernel for this CPU")
         #else
-        return (.openBLAS, openBLASBuild)
+        return Choice(.openBLAS, reason: openBLASBuild)
         #endif
     }
 
