@@ -374,6 +374,8 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(ManyRowBackend.choose(gemm: .unset, cpu: .unset, supported: avx2, core: "Zen").summary,
                        "blocked, attention: openblas")
         XCTAssertEqual(ManyRowBackend.choose(gemm: .unset, cpu: .unset, supported: avx512, core: "SkylakeX").summary, "openblas")
+        XCTAssertTrue(ManyRowBackend.choose(gemm: .unset, cpu: .unset, supported: avx2, core: "Prescott").reason
+            .hasSuffix("core Prescott has no kernel for this CPU"))
         #endif
     }
 }

@@ -367,21 +367,22 @@ public enum ManyRowBackend: String, Sendable, CaseIterable, CustomStringConverti
     /// leaves the choice to the engine (`KernelPath.checkEnvironment` reports it).
     static func choose(gemm: BackendRequest, cpu: PathRequest, supported: [KernelPath] = KernelPath.supported,
                        core: String = openBLASCore) -> Choice {
-        if case .honoured(let backend) = gemm { return Choice(backend, reason: "forced by BLT_GEMM; \(openBLASBuild)") }
+        let build = openBLASBuild(core: core)
+        if case .honoured(let backend) = gemm { return Choice(backend, reason: "forced by BLT_GEMM; \(build)") }
         #if arch(x86_64)
         // Decided from what the CPU can run (BLT_CPU=generic asks for portable code everywhere),
         // not from the path selected at the moment, which tests change.
-        if cpu == .honoured(.generic) { return Choice(.openBLAS, reason: "\(openBLASBuild); BLT_CPU=generic asks for portable kernels") }
-        if !supported.contains(.avx2) { return Choice(.openBLAS, reason: "\(openBLASBuild); no AVX2 for the blocked GEMM") }
+        if cpu == .honoured(.generic) { return Choice(.openBLAS, reason: "\(build); BLT_CPU=generic asks for portable kernels") }
+        if !supported.contains(.avx2) { return Choice(.openBLAS, reason: "\(build); no AVX2 for the blocked GEMM") }
         let native = ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"]
-        if !native.contains(core.lowercased()) { return Choice(.blocked, reason: "\(openBLASBuild) has no kernel for this CPU") }
+        if !native.contains(core.lowercased()) { return Choice(.blocked, reason: "\(build) has no kernel for this CPU") }
         if cpu == .honoured(.avx2) || !supported.contains(.avx512) {   // the avx2 path runs
             return Choice(.blocked, activations: .openBLAS,
-                          reason: "the avx2 path's GEMM packs weights from their stored dtype; \(openBLASBuild) multiplies activations")
+                          reason: "the avx2 path's GEMM packs weights from their stored dtype; \(build) multiplies activations")
         }
-        return Choice(.openBLAS, reason: "\(openBLASBuild) has a kernel for this CPU")
+        return Choice(.openBLAS, reason: "\(build) has a kernel for this CPU")
         #else
-        return Choice(.openBLAS, reason: openBLASBuild)
+        return Choice(.openBLAS, reason: build)
         #endif
     }
 
@@ -389,11 +390,14 @@ public enum ManyRowBackend: String, Sendable, CaseIterable, CustomStringConverti
     static var openBLASCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 
     /// OpenBLAS's version and kernel family, e.g. "OpenBLAS 0.3.21 core Haswell".
-    static var openBLASBuild: String {
+    static var openBLASBuild: String { openBLASBuild(core: openBLASCore) }
+
+    /// This OpenBLAS's version with `core` as its kernel family.
+    static func openBLASBuild(core: String) -> String {
         let config = openblas_get_config().map { String(cString: $0) } ?? ""
         let words = config.split(separator: " ")
         let version = words.count > 1 && words[0] == "OpenBLAS" ? " \(words[1])" : ""
-        return "OpenBLAS\(version) core \(openBLASCore)"
+        return "OpenBLAS\(version) core \(core)"
     }
 }
 
