@@ -24,7 +24,7 @@ package enum KernelSeam {
     }
 
     /// y[rows, columns] = x[rows, k] · wᵀ for fp32 w [columns, k], split across the cores and run
-    /// by one-thread OpenBLAS, as the engine runs its fp32 products.
+    /// by one-thread OpenBLAS, as the engine runs OpenBLAS's products.
     package static func float32Product(_ x: UnsafePointer<Float>, rows: Int, k: Int, by w: UnsafePointer<Float>, columns: Int,
                                        into y: UnsafeMutablePointer<Float>) {
         OpenBLASThreads.holdAtOne()

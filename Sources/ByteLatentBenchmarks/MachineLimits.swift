@@ -5,7 +5,8 @@ import Foundation
 /// The two ceilings of CPU inference on this machine, for `blt bench-kernels --machine`: how fast
 /// memory can be read (generation streams weights: its GB/s of weights is bounded by this) and how
 /// fast OpenBLAS's fp32 sgemm multiplies (evaluation and prompts are products of many rows: their
-/// GFLOP/s is bounded by this). `blt eval` and `blt generate` print their achieved figures in the
+/// GFLOP/s is bounded by about this; the blocked GEMM that multiplies by weights on the avx2 path
+/// runs within a few % of it). `blt eval` and `blt generate` print their achieved figures in the
 /// same units, so the fraction of each limit can be read off on any machine.
 public enum MachineLimits {
     public struct Measurement: Sendable {
@@ -13,7 +14,7 @@ public enum MachineLimits {
         public var readGigabytesPerSecond: Double
         public var readBytes: Int
         public var threads: Int
-        /// GFLOP/s of one fp32 product of `sgemmSize`³ as the engine runs products: split across
+        /// GFLOP/s of one fp32 product of `sgemmSize`³ as the engine runs OpenBLAS: split across
         /// the cores, each slice through single-threaded OpenBLAS.
         public var sgemmGFLOPS: Double
         public var sgemmSize: Int
@@ -88,8 +89,8 @@ public enum MachineLimits {
         return Int(truncatingIfNeeded: all[0] | all[1] | all[2] | all[3] | rest)
     }
 
-    /// FLOP/s (2 · n³ per product) of Y = X · Wᵀ for n × n fp32 matrices, as the engine runs its
-    /// fp32 products: split across the cores, each slice by one-thread OpenBLAS sgemm.
+    /// FLOP/s (2 · n³ per product) of Y = X · Wᵀ for n × n fp32 matrices, as the engine runs
+    /// OpenBLAS: split across the cores, each slice by one-thread OpenBLAS sgemm.
     public static func sgemmRate(size n: Int, repetitions: Int) -> Double {
         let n = max(1, n)
         let x = [Float](repeating: 0.5, count: n * n), w = [Float](repeating: 0.25, count: n * n)

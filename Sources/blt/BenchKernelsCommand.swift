@@ -37,7 +37,7 @@ struct BenchKernelsCommand: ParsableCommand {
             print("CPU: \(cpu); \(m.threads) threads; \(MachineLimits.openBLASConfiguration)")
             print(String(format: "read bandwidth  %.1f GB/s (a %d MiB buffer read once by %d threads, one or four streams each, best of %d)",
                          m.readGigabytesPerSecond, m.readBytes >> 20, m.threads, m.repetitions))
-            print(String(format: "sgemm           %.1f GFLOP/s (fp32 %d×%d×%d split across the cores, one-thread OpenBLAS per slice, as the engine runs it; best of %d)",
+            print(String(format: "sgemm           %.1f GFLOP/s (fp32 %d×%d×%d split across the cores, one-thread OpenBLAS per slice, as the engine runs OpenBLAS; best of %d)",
                          m.sgemmGFLOPS, m.sgemmSize, m.sgemmSize, m.sgemmSize, m.repetitions))
             return
         }
