@@ -364,6 +364,7 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(backends(.unset, avx2, "Haswell"), [.blocked, .openBLAS])
         XCTAssertEqual(backends(.honoured(.avx2), avx512, "SkylakeX"), [.blocked, .openBLAS], "the avx2 path forced")
         XCTAssertEqual(backends(.unset, avx512, "SkylakeX"), [.openBLAS, .openBLAS], "an AVX-512 CPU OpenBLAS knows")
+        XCTAssertEqual(backends(.unsupported(.avx512), avx2, "Zen"), [.blocked, .openBLAS], "the best path, avx2, runs")
         XCTAssertEqual(backends(.honoured(.avx512), avx512, "SkylakeX"), [.openBLAS, .openBLAS])
         XCTAssertEqual(backends(.unset, avx512 + [.amx], "Prescott"), [.blocked, .blocked], "Emerald Rapids")
         XCTAssertEqual(backends(.unset, avx2, "Prescott"), [.blocked, .blocked])

@@ -80,6 +80,13 @@ enum PathRequest: Equatable, Sendable {
         return PathRequest(request: request, value: value.map { String(cString: $0) })
     }
 
+    /// The path that runs for this request on a CPU that runs `supported`: the one honoured, else
+    /// the best (as `blt_resolve_request` resolves it).
+    func path(supported: [KernelPath]) -> KernelPath {
+        if case .honoured(let path) = self { return path }
+        return supported.max { $0.rawValue < $1.rawValue } ?? .generic
+    }
+
     /// How BLT_CPU=`value` (nil: unset) resolves on this CPU.
     init(_ value: String?) {
         var path: Int32 = 0

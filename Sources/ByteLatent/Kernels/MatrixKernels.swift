@@ -376,7 +376,7 @@ public enum ManyRowBackend: String, Sendable, CaseIterable, CustomStringConverti
         if !supported.contains(.avx2) { return Choice(.openBLAS, reason: "\(build); no AVX2 for the blocked GEMM") }
         let native = ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"]
         if !native.contains(core.lowercased()) { return Choice(.blocked, reason: "\(build) has no kernel for this CPU") }
-        if cpu == .honoured(.avx2) || !supported.contains(.avx512) {   // the avx2 path runs
+        if cpu.path(supported: supported) == .avx2 {
             return Choice(.blocked, activations: .openBLAS,
                           reason: "the avx2 path's GEMM packs weights from their stored dtype; \(build) multiplies activations")
         }
