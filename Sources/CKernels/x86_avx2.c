@@ -178,10 +178,10 @@ INLINE AVX2 void avx2_gemm_step(const float *a, const float *b, __m256 c[GEMM_MR
 INLINE AVX2 void avx2_gemm_tile(size_t kc, const float *a, const float *b, float *y, size_t ldy, int accumulate,
                                 size_t rows, size_t columns) {
     __m256 c[GEMM_MR][2];
-    for (int i = 0; i < GEMM_MR; i++) {
-        c[i][0] = c[i][1] = _mm256_setzero_ps();
+    for (int i = 0; i < GEMM_MR; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
+    for (size_t i = 0; i < rows; i++) {   // the tile's own outputs only: no address past y
         _mm_prefetch((const char *)(y + i * ldy), _MM_HINT_T0);
-        _mm_prefetch((const char *)(y + i * ldy + 15), _MM_HINT_T0);
+        _mm_prefetch((const char *)(y + i * ldy + columns - 1), _MM_HINT_T0);
     }
     size_t p = 0;
     // Four steps per iteration, and the x micro-panel fetched ahead (it comes from L2).
